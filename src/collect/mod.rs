@@ -1,0 +1,6 @@
+//! Collectors: poll targets on their schedules and turn what crossed the wire into
+//! `Observation`s. Owns timeouts, size caps and scheduling; must not touch engine state,
+//! the store or the UI.
+
+pub mod exporter;
+pub mod scheduler;

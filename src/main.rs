@@ -1,0 +1,3 @@
+//! The `nocscope` binary: parses the command line and wires modules together.
+
+fn main() {}

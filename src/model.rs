@@ -1,0 +1,324 @@
+//! Shared vocabulary of nocscope: ids, observations, severities, store batches and snapshots.
+//! Plain data only: this module must not do any I/O, read a clock or depend on another module.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds since the Unix epoch. Every timestamp inside nocscope uses this unit, so that
+/// 0.0.4 (ms) and OpenMetrics (float seconds) exposition timestamps meet on one scale.
+pub type Millis = i64;
+
+/// Index of a configured target in the resolved config (`Config::targets[id]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TargetId(pub u32);
+
+impl TargetId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// The seven ordered status classes from DESIGN.md. Declaration order is badness order, so the
+/// derived `Ord` gives `NoData < Ok < Unknown < Degraded < Minor < Major < Critical`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Nothing has been observed yet (never polled, or no checks).
+    NoData,
+    Ok,
+    /// We cannot see: data missing or stale, a probe could not run. Never "the condition is false".
+    Unknown,
+    Degraded,
+    Minor,
+    Major,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 7] = [
+        Severity::Critical,
+        Severity::Major,
+        Severity::Minor,
+        Severity::Degraded,
+        Severity::Unknown,
+        Severity::Ok,
+        Severity::NoData,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::NoData => "nodata",
+            Severity::Ok => "ok",
+            Severity::Unknown => "unknown",
+            Severity::Degraded => "degraded",
+            Severity::Minor => "minor",
+            Severity::Major => "major",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// Map a Prometheus `severity` label onto our classes (DESIGN.md: critical→critical,
+    /// warning→minor, info→ok). Our own class names are accepted as they are.
+    pub fn from_prometheus_label(v: &str) -> Option<Severity> {
+        match v.to_ascii_lowercase().as_str() {
+            "critical" | "page" => Some(Severity::Critical),
+            "warning" | "warn" => Some(Severity::Minor),
+            "info" | "none" => Some(Severity::Ok),
+            other => other.parse().ok(),
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Severity::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown severity {s:?}; accepted: critical, major, minor, degraded, unknown, ok, nodata"
+                )
+            })
+    }
+}
+
+/// What goes into the engine: observations from collectors or the fixture player, and ticks
+/// that carry the time forward when nothing else arrives. The engine's only notion of "now".
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Input {
+    Observation(Observation),
+    Tick { now: Millis },
+}
+
+/// One thing a collector saw, timestamped when the poll started (Prometheus semantics).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    pub target: TargetId,
+    pub at: Millis,
+    pub payload: Payload,
+}
+
+/// What crossed the wire. Kept raw (the exposition body, not parsed samples) so that a
+/// recording replays through the same parser and engine code as live data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Payload {
+    Scrape(Scrape),
+}
+
+/// One exporter poll.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Scrape {
+    /// Wall time of the whole poll, from request start to the last body byte or the failure.
+    pub duration_ms: f64,
+    pub outcome: ScrapeOutcome,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ScrapeOutcome {
+    /// HTTP 200 and a body within the cap. Parsing happens in the engine.
+    Body {
+        content_type: Option<String>,
+        /// Decompressed body bytes (gzip is undone by the collector; the cap applies after it).
+        body: Bytes,
+    },
+    /// The poll failed before a body could be accepted.
+    Failed(PollError),
+}
+
+/// Why a poll failed, by name, so that status lines and the targets view can say it plainly.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PollError {
+    /// The total deadline for the poll passed (connect, headers and body together).
+    Timeout { after_ms: u64 },
+    /// TCP connect refused, reset, or DNS failure.
+    Connect(String),
+    /// Any status but 200.
+    HttpStatus(u16),
+    /// More than `max` redirects were followed.
+    TooManyRedirects { max: u32 },
+    /// The decompressed body reached the cap.
+    BodyTooLarge { limit: u64 },
+    /// Content-Encoding could not be undone, or the body was cut off.
+    Body(String),
+    /// Anything else the HTTP stack reported.
+    Other(String),
+}
+
+impl fmt::Display for PollError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PollError::Timeout { after_ms } => write!(f, "timeout after {after_ms} ms"),
+            PollError::Connect(e) => write!(f, "connect failed: {e}"),
+            PollError::HttpStatus(s) => write!(f, "server returned HTTP status {s}"),
+            PollError::TooManyRedirects { max } => write!(f, "more than {max} redirects"),
+            PollError::BodyTooLarge { limit } => {
+                write!(f, "body too large: reached the {limit}-byte cap")
+            }
+            PollError::Body(e) => write!(f, "bad body: {e}"),
+            PollError::Other(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Alert lifecycle, following Prometheus (`inactive → pending → firing → inactive`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertState {
+    Inactive,
+    Pending,
+    Firing,
+}
+
+impl AlertState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertState::Inactive => "inactive",
+            AlertState::Pending => "pending",
+            AlertState::Firing => "firing",
+        }
+    }
+}
+
+impl fmt::Display for AlertState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// A change of one alert instance's state, persisted by the store and printed by `check --for`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertTransition {
+    pub at: Millis,
+    /// Rule name (`alertname`).
+    pub rule: String,
+    pub host: String,
+    /// Canonical label set of the instance beyond host, e.g. `{mountpoint="/"}`; empty when none.
+    pub labels: String,
+    pub from: AlertState,
+    pub to: AlertState,
+    pub severity: Severity,
+    /// The value that caused the transition (NaN when there is none).
+    pub value: f64,
+    /// When the instance became pending (Prometheus `ActiveAt`).
+    pub active_at: Millis,
+    pub summary: String,
+}
+
+/// Result of one poll as recorded in history (Prometheus's synthetic series, kept as a row).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PollRecord {
+    pub up: bool,
+    pub duration_ms: f64,
+    pub samples_scraped: u32,
+    pub bytes: u64,
+    pub error: Option<String>,
+}
+
+/// What the engine hands to the store for one poll cycle: written in one transaction.
+///
+/// Series are named by a source (a target name, or `host/<name>` for derived vitals) and a
+/// canonical key (`name{a="x",b="y"}`, labels sorted). The engine numbers series per source with
+/// a session-local index and sends the key only the first time, so the hot path moves integers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CycleBatch {
+    pub source: Arc<str>,
+    pub at: Millis,
+    pub poll: Option<PollRecord>,
+    /// Series first seen in this session: (local index, canonical key).
+    pub new_series: Vec<(u32, Box<str>)>,
+    /// (local index, timestamp, value).
+    pub samples: Vec<(u32, Millis, f64)>,
+    pub alerts: Vec<AlertTransition>,
+}
+
+/// Source-independent per-host view derived from whatever exporters a host has.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Vitals {
+    pub up: Option<bool>,
+    pub cpu_pct: Option<f64>,
+    pub mem_pct: Option<f64>,
+    pub swap_pct: Option<f64>,
+    pub load1: Option<f64>,
+    pub load5: Option<f64>,
+    pub load15: Option<f64>,
+    pub disks: Vec<DiskUsage>,
+    pub disk_read_bps: Option<f64>,
+    pub disk_write_bps: Option<f64>,
+    pub net_rx_bps: Option<f64>,
+    pub net_tx_bps: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DiskUsage {
+    pub mount: String,
+    pub used_pct: f64,
+}
+
+/// One row of the status list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HostStatus {
+    pub name: String,
+    pub severity: Severity,
+    /// Since when the host has had this severity.
+    pub since: Millis,
+    /// Why, in a few words (the worst check's reason).
+    pub reason: String,
+    pub vitals: Vitals,
+    /// Names of firing alerts, worst first.
+    pub firing: Vec<String>,
+    pub targets: Vec<TargetId>,
+}
+
+/// One alert instance that is pending or firing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertView {
+    pub rule: String,
+    pub host: String,
+    pub labels: String,
+    pub state: AlertState,
+    pub severity: Severity,
+    pub active_at: Millis,
+    pub fired_at: Option<Millis>,
+    pub value: f64,
+    pub summary: String,
+}
+
+/// Health of one configured target as of its last poll.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TargetStatus {
+    pub id: TargetId,
+    pub name: String,
+    pub host: String,
+    pub last_poll: Option<Millis>,
+    pub up: Option<bool>,
+    pub duration_ms: Option<f64>,
+    pub error: Option<String>,
+    pub samples: u32,
+    /// Samples dropped from the last body (duplicates, out of order).
+    pub dropped_samples: u32,
+    pub series: u32,
+}
+
+/// Read-only picture of the engine's state at `now`, published for the UI and headless output.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub now: Millis,
+    /// Sorted worst first, then longest in that state, then by name.
+    pub hosts: Vec<HostStatus>,
+    /// Pending and firing alerts, worst first.
+    pub alerts: Vec<AlertView>,
+    pub targets: Vec<TargetStatus>,
+    /// Observations the collectors had to drop because the engine's queue was full.
+    pub dropped_observations: u64,
+}
