@@ -1,10 +1,13 @@
 //! nocscope: a terminal console for watching servers and network devices. The library holds
 //! every module so that tests, benches and the binary share one code path; `main.rs` only wires.
 
+pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod detect;
 pub mod engine;
 pub mod expo;
+pub mod logging;
 pub mod model;
+pub mod sanitize;
 pub mod store;

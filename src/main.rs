@@ -1,3 +1,8 @@
-//! The `nocscope` binary: parses the command line and wires modules together.
+//! The `nocscope` binary: parses the command line and hands over to `cli::run`. Wiring only.
 
-fn main() {}
+use clap::Parser;
+
+fn main() {
+    let cli = nocscope::cli::Cli::parse();
+    std::process::exit(nocscope::cli::run(cli));
+}

@@ -304,6 +304,8 @@ pub struct TargetStatus {
     pub up: Option<bool>,
     pub duration_ms: Option<f64>,
     pub error: Option<String>,
+    /// Something odd but not fatal about the last poll (e.g. no Content-Type).
+    pub warning: Option<String>,
     pub samples: u32,
     /// Samples dropped from the last body (duplicates, out of order).
     pub dropped_samples: u32,

@@ -1,2 +1,865 @@
 //! The deterministic engine: folds observations into series, vitals, rule and alert state,
 //! host severities and snapshots. Pure given its inputs: no clock, socket, terminal or SQLite.
+//! Time only moves forward with `Observation::at` and `Input::Tick`.
+
+pub mod rate;
+pub mod rules;
+pub mod vitals;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use crate::config::{Config, TargetKind};
+use crate::expo::{self, Format, Label};
+use crate::model::{
+    AlertState, AlertTransition, AlertView, CycleBatch, HostStatus, Input, Millis, Observation,
+    Payload, PollRecord, Scrape, ScrapeOutcome, Severity, Snapshot, TargetId, TargetStatus,
+    Vitals,
+};
+
+use rules::{Check, Instance, Rule, VitalRef};
+use vitals::{Prev, VitalsAcc};
+
+/// Samples stamped further than this into the future (relative to the poll) are dropped, as
+/// Prometheus drops out-of-bounds samples: a broken exporter clock must not poison history.
+const MAX_FUTURE_MS: i64 = 10 * 60_000;
+
+/// Points of vital history kept in memory per host and vital (1 h at 15 s); older history
+/// comes from the store on demand.
+pub const HISTORY_POINTS: usize = 240;
+
+/// What the engine needs to know about one target.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TargetSpec {
+    pub name: String,
+    pub host: String,
+    pub interval_ms: i64,
+    pub timeout_ms: i64,
+    /// 0 = no limit.
+    pub sample_limit: u32,
+}
+
+impl TargetSpec {
+    pub fn from_config(config: &Config) -> Vec<TargetSpec> {
+        config
+            .targets
+            .iter()
+            .map(|t| TargetSpec {
+                name: t.name.clone(),
+                host: t.host.clone(),
+                interval_ms: t.interval.as_millis() as i64,
+                timeout_ms: t.timeout.as_millis() as i64,
+                sample_limit: match &t.kind {
+                    TargetKind::Exporter(e) => e.sample_limit,
+                },
+            })
+            .collect()
+    }
+}
+
+/// Vitals kept as history rings, in the order of `Vital::ALL`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Vital {
+    Cpu,
+    Mem,
+    Swap,
+    Load1,
+    /// The fullest disk of the host.
+    DiskMax,
+    DiskRead,
+    DiskWrite,
+    NetRx,
+    NetTx,
+}
+
+impl Vital {
+    pub const ALL: [Vital; 9] = [
+        Vital::Cpu,
+        Vital::Mem,
+        Vital::Swap,
+        Vital::Load1,
+        Vital::DiskMax,
+        Vital::DiskRead,
+        Vital::DiskWrite,
+        Vital::NetRx,
+        Vital::NetTx,
+    ];
+
+    /// The series key under which the store keeps this vital (source `host/<name>`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Vital::Cpu => "cpu_pct",
+            Vital::Mem => "mem_pct",
+            Vital::Swap => "swap_pct",
+            Vital::Load1 => "load1",
+            Vital::DiskMax => "disk_max_pct",
+            Vital::DiskRead => "disk_read_bps",
+            Vital::DiskWrite => "disk_write_bps",
+            Vital::NetRx => "net_rx_bps",
+            Vital::NetTx => "net_tx_bps",
+        }
+    }
+
+    pub fn get(self, v: &Vitals) -> Option<f64> {
+        match self {
+            Vital::Cpu => v.cpu_pct,
+            Vital::Mem => v.mem_pct,
+            Vital::Swap => v.swap_pct,
+            Vital::Load1 => v.load1,
+            Vital::DiskMax => v.disks.iter().map(|d| d.used_pct).reduce(f64::max),
+            Vital::DiskRead => v.disk_read_bps,
+            Vital::DiskWrite => v.disk_write_bps,
+            Vital::NetRx => v.net_rx_bps,
+            Vital::NetTx => v.net_tx_bps,
+        }
+    }
+}
+
+/// A change worth telling a human about (printed by `check --for`, shown in the console).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    Alert(AlertTransition),
+    Host {
+        at: Millis,
+        host: String,
+        from: Severity,
+        to: Severity,
+        reason: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug)]
+struct SeriesState {
+    last_ts: Millis,
+    last_value: f64,
+    has_last: bool,
+    /// Poll sequence number that last wrote this series (duplicate detection).
+    last_poll: u32,
+}
+
+/// Session-local numbering of series for one store source.
+#[derive(Default)]
+struct SeriesIndex {
+    ids: HashMap<Box<str>, u32>,
+}
+
+impl SeriesIndex {
+    /// Index of `key`, registering it in `new_series` the first time it is seen.
+    fn get_or_insert(&mut self, key: &str, new_series: &mut Vec<(u32, Box<str>)>) -> u32 {
+        if let Some(&i) = self.ids.get(key) {
+            return i;
+        }
+        let i = self.ids.len() as u32;
+        let boxed: Box<str> = key.into();
+        new_series.push((i, boxed.clone()));
+        self.ids.insert(boxed, i);
+        i
+    }
+}
+
+struct TargetState {
+    spec: TargetSpec,
+    host: usize,
+    source: Arc<str>,
+    index: SeriesIndex,
+    states: Vec<SeriesState>,
+    poll_seq: u32,
+    last_poll: Option<Millis>,
+    up: Option<bool>,
+    duration_ms: Option<f64>,
+    error: Option<String>,
+    warning: Option<String>,
+    samples: u32,
+    dropped: u32,
+    vitals: Vitals,
+}
+
+impl TargetState {
+    /// No poll result for longer than two intervals plus the timeout: the collector or the
+    /// queue lost it. What we last knew is no longer shown as current.
+    fn is_stale(&self, now: Millis) -> bool {
+        match self.last_poll {
+            Some(t) => now - t > 2 * self.spec.interval_ms + self.spec.timeout_ms,
+            None => false,
+        }
+    }
+}
+
+struct HostState {
+    name: String,
+    source: Arc<str>,
+    targets: Vec<usize>,
+    vitals: Vitals,
+    severity: Severity,
+    since: Millis,
+    reason: String,
+    index: SeriesIndex,
+    history: Vec<VecDeque<(Millis, f32)>>,
+}
+
+type AlertKey = (usize, usize, String);
+
+/// The engine. Feed it `Input`s in time order; read `snapshot()`, `take_batches()` and
+/// `take_events()`.
+pub struct Engine {
+    targets: Vec<TargetState>,
+    hosts: Vec<HostState>,
+    rules: Vec<Rule>,
+    alerts: BTreeMap<AlertKey, Instance>,
+    now: Millis,
+    batches: Vec<CycleBatch>,
+    events: Vec<Event>,
+    dropped_observations: u64,
+    ignored_observations: u64,
+    key_buf: String,
+}
+
+impl Engine {
+    pub fn new(specs: Vec<TargetSpec>, rules: Vec<Rule>) -> Engine {
+        let mut hosts: Vec<HostState> = Vec::new();
+        let mut targets = Vec::with_capacity(specs.len());
+        for (ti, spec) in specs.into_iter().enumerate() {
+            let hi = match hosts.iter().position(|h| h.name == spec.host) {
+                Some(i) => i,
+                None => {
+                    hosts.push(HostState {
+                        name: spec.host.clone(),
+                        source: format!("host/{}", spec.host).into(),
+                        targets: Vec::new(),
+                        vitals: Vitals::default(),
+                        severity: Severity::NoData,
+                        since: 0,
+                        reason: "waiting for the first poll".to_string(),
+                        index: SeriesIndex::default(),
+                        history: vec![VecDeque::new(); Vital::ALL.len()],
+                    });
+                    hosts.len() - 1
+                }
+            };
+            hosts[hi].targets.push(ti);
+            targets.push(TargetState {
+                source: spec.name.as_str().into(),
+                spec,
+                host: hi,
+                index: SeriesIndex::default(),
+                states: Vec::new(),
+                poll_seq: 0,
+                last_poll: None,
+                up: None,
+                duration_ms: None,
+                error: None,
+                warning: None,
+                samples: 0,
+                dropped: 0,
+                vitals: Vitals::default(),
+            });
+        }
+        Engine {
+            targets,
+            hosts,
+            rules,
+            alerts: BTreeMap::new(),
+            now: 0,
+            batches: Vec::new(),
+            events: Vec::new(),
+            dropped_observations: 0,
+            ignored_observations: 0,
+            key_buf: String::with_capacity(256),
+        }
+    }
+
+    pub fn from_config(config: &Config) -> Engine {
+        Engine::new(TargetSpec::from_config(config), rules::default_rules())
+    }
+
+    pub fn now(&self) -> Millis {
+        self.now
+    }
+
+    /// Observations lost upstream (a full queue); shown in the header and snapshots.
+    pub fn set_dropped_observations(&mut self, n: u64) {
+        self.dropped_observations = n;
+    }
+
+    /// Observations naming a target this engine does not have (a fixture from another config).
+    pub fn ignored_observations(&self) -> u64 {
+        self.ignored_observations
+    }
+
+    pub fn apply(&mut self, input: &Input) {
+        match input {
+            Input::Observation(o) => self.ingest(o),
+            Input::Tick { now } => self.tick(*now),
+        }
+    }
+
+    pub fn tick(&mut self, now: Millis) {
+        self.now = self.now.max(now);
+        for h in 0..self.hosts.len() {
+            self.update_host_status(h);
+        }
+    }
+
+    pub fn ingest(&mut self, obs: &Observation) {
+        let ti = obs.target.index();
+        if ti >= self.targets.len() {
+            self.ignored_observations += 1;
+            return;
+        }
+        self.now = self.now.max(obs.at);
+        match &obs.payload {
+            Payload::Scrape(scrape) => self.ingest_scrape(ti, obs.at, scrape),
+        }
+        let h = self.targets[ti].host;
+        self.refresh_host_vitals(h, obs.at);
+        self.evaluate_rules(h, obs.at);
+        self.update_host_status(h);
+    }
+
+    fn ingest_scrape(&mut self, ti: usize, at: Millis, scrape: &Scrape) {
+        let mut batch = CycleBatch {
+            source: self.targets[ti].source.clone(),
+            at,
+            ..CycleBatch::default()
+        };
+        let t = &mut self.targets[ti];
+        t.poll_seq = t.poll_seq.wrapping_add(1);
+        t.last_poll = Some(at);
+        t.duration_ms = Some(scrape.duration_ms);
+        t.warning = None;
+        let (outcome, bytes) = match &scrape.outcome {
+            ScrapeOutcome::Failed(e) => (Err(e.to_string()), 0),
+            ScrapeOutcome::Body { content_type, body } => {
+                let (format, warning) = Format::from_content_type(content_type.as_deref());
+                t.warning = warning;
+                let r = ingest_body(t, &mut self.key_buf, body, format, at, &mut batch);
+                (r, body.len() as u64)
+            }
+        };
+        let t = &mut self.targets[ti];
+        let (up, samples) = match outcome {
+            Ok((samples, vitals)) => {
+                t.error = None;
+                t.vitals = vitals;
+                (true, samples)
+            }
+            Err(reason) => {
+                // A failed poll is an empty poll: nothing from it is kept, and nothing older
+                // is presented as current.
+                t.error = Some(reason);
+                t.vitals = Vitals::default();
+                t.dropped = 0;
+                batch.samples.clear();
+                (false, 0)
+            }
+        };
+        t.up = Some(up);
+        t.vitals.up = Some(up);
+        t.samples = samples;
+        // Prometheus writes these for every scrape, failed or not.
+        let synth = [
+            if up { 1.0 } else { 0.0 },
+            scrape.duration_ms / 1000.0,
+            samples as f64,
+        ];
+        let synth = SYNTHETIC.into_iter().zip(synth);
+        for (key, v) in synth {
+            let i = t.index.get_or_insert(key, &mut batch.new_series);
+            ensure_state(&mut t.states, i as usize);
+            batch.samples.push((i, at, v));
+        }
+        batch.poll = Some(PollRecord {
+            up,
+            duration_ms: scrape.duration_ms,
+            samples_scraped: samples,
+            bytes,
+            error: t.error.clone(),
+        });
+        self.batches.push(batch);
+    }
+
+    fn refresh_host_vitals(&mut self, h: usize, at: Millis) {
+        let host = &self.hosts[h];
+        // Merge the host's targets: the first target (config order) that has a vital wins.
+        let mut merged = Vitals::default();
+        for &ti in &host.targets {
+            let t = &self.targets[ti];
+            if t.is_stale(at) {
+                continue;
+            }
+            let v = &t.vitals;
+            merged.up = match (merged.up, v.up) {
+                (Some(a), Some(b)) => Some(a && b),
+                (a, b) => a.or(b),
+            };
+            merged.cpu_pct = merged.cpu_pct.or(v.cpu_pct);
+            merged.mem_pct = merged.mem_pct.or(v.mem_pct);
+            merged.swap_pct = merged.swap_pct.or(v.swap_pct);
+            merged.load1 = merged.load1.or(v.load1);
+            merged.load5 = merged.load5.or(v.load5);
+            merged.load15 = merged.load15.or(v.load15);
+            if merged.disks.is_empty() {
+                merged.disks = v.disks.clone();
+            }
+            merged.disk_read_bps = merged.disk_read_bps.or(v.disk_read_bps);
+            merged.disk_write_bps = merged.disk_write_bps.or(v.disk_write_bps);
+            merged.net_rx_bps = merged.net_rx_bps.or(v.net_rx_bps);
+            merged.net_tx_bps = merged.net_tx_bps.or(v.net_tx_bps);
+        }
+        let host = &mut self.hosts[h];
+        let mut batch = CycleBatch {
+            source: host.source.clone(),
+            at,
+            ..CycleBatch::default()
+        };
+        for (vi, vital) in Vital::ALL.iter().enumerate() {
+            if let Some(v) = vital.get(&merged) {
+                let ring = &mut host.history[vi];
+                if ring.len() == HISTORY_POINTS {
+                    ring.pop_front();
+                }
+                ring.push_back((at, v as f32));
+                let i = host.index.get_or_insert(vital.key(), &mut batch.new_series);
+                batch.samples.push((i, at, v));
+            }
+        }
+        for d in &merged.disks {
+            self.key_buf.clear();
+            self.key_buf.push_str("disk_used_pct");
+            push_labels(&mut self.key_buf, [("mountpoint", d.mount.as_str())]);
+            let i = host
+                .index
+                .get_or_insert(&self.key_buf, &mut batch.new_series);
+            batch.samples.push((i, at, d.used_pct));
+        }
+        host.vitals = merged;
+        if !batch.samples.is_empty() {
+            self.batches.push(batch);
+        }
+    }
+
+    fn evaluate_rules(&mut self, h: usize, now: Millis) {
+        let host = &self.hosts[h];
+        let fresh_up = host.targets.iter().any(|&ti| {
+            let t = &self.targets[ti];
+            t.up == Some(true) && !t.is_stale(now)
+        });
+        // (rule, labels, condition or None = no data, value, summary)
+        let mut evals: Vec<(usize, String, Option<f64>, String)> = Vec::new();
+        for (ri, rule) in self.rules.iter().enumerate() {
+            match rule.check {
+                Check::TargetDown => {
+                    for &ti in &host.targets {
+                        let t = &self.targets[ti];
+                        if t.last_poll.is_none() {
+                            continue;
+                        }
+                        let mut labels = String::new();
+                        push_labels(&mut labels, [("target", t.spec.name.as_str())]);
+                        let value = if t.is_stale(now) {
+                            None
+                        } else {
+                            Some(if t.up == Some(true) { 0.0 } else { 1.0 })
+                        };
+                        let summary = format!(
+                            "{} down: {}",
+                            t.spec.name,
+                            t.error.as_deref().unwrap_or("no answer")
+                        );
+                        evals.push((ri, labels, value, summary));
+                    }
+                }
+                Check::Above(VitalRef::Disk) => {
+                    let mut seen: Vec<String> = Vec::new();
+                    for d in &host.vitals.disks {
+                        let mut labels = String::new();
+                        push_labels(&mut labels, [("mountpoint", d.mount.as_str())]);
+                        seen.push(labels.clone());
+                        let summary = format!("disk {} {:.1}% full", d.mount, d.used_pct);
+                        evals.push((ri, labels, Some(d.used_pct), summary));
+                    }
+                    // Active instances whose mount vanished: resolved if the host is up and
+                    // simply no longer has it, held if we cannot see the host.
+                    let range = (ri, h, String::new())..(ri, h + 1, String::new());
+                    for ((_, _, labels), inst) in self.alerts.range(range) {
+                        if !seen.contains(labels) {
+                            let v = if fresh_up { Some(f64::NEG_INFINITY) } else { None };
+                            evals.push((ri, labels.clone(), v, inst.summary.clone()));
+                        }
+                    }
+                }
+                Check::Above(v) => {
+                    let (value, what) = match v {
+                        VitalRef::Cpu => (host.vitals.cpu_pct, "CPU"),
+                        VitalRef::Mem => (host.vitals.mem_pct, "memory"),
+                        VitalRef::Swap => (host.vitals.swap_pct, "swap"),
+                        VitalRef::Disk => (None, "disk"),
+                    };
+                    let summary = match value {
+                        Some(x) => format!("{what} {x:.1}% (> {:.0}%)", rule.threshold),
+                        None => format!("{what} unknown"),
+                    };
+                    evals.push((ri, String::new(), value, summary));
+                }
+            }
+        }
+        for (ri, labels, value, summary) in evals {
+            let rule = &self.rules[ri];
+            let key = (ri, h, labels);
+            let inst = self.alerts.entry(key.clone()).or_default();
+            let cond = value.map(|x| match rule.check {
+                Check::TargetDown => x > 0.5,
+                Check::Above(_) => rule.condition(x, inst.is_active()),
+            });
+            if let Some(x) = value {
+                inst.value = x;
+                if x.is_finite() {
+                    inst.summary = summary;
+                }
+            }
+            if let Some((from, to)) =
+                inst.step(cond, now, rule.for_ms, rule.keep_firing_for_ms)
+            {
+                let tr = AlertTransition {
+                    at: now,
+                    rule: rule.name.clone(),
+                    host: self.hosts[h].name.clone(),
+                    labels: key.2.clone(),
+                    from,
+                    to,
+                    severity: rule.severity,
+                    value: inst.value,
+                    active_at: inst.active_at,
+                    summary: inst.summary.clone(),
+                };
+                self.events.push(Event::Alert(tr.clone()));
+                let source = self.hosts[h].source.clone();
+                match self.batches.iter_mut().rev().find(|b| b.source == source) {
+                    Some(b) => b.alerts.push(tr),
+                    None => self.batches.push(CycleBatch {
+                        source,
+                        at: now,
+                        alerts: vec![tr],
+                        ..CycleBatch::default()
+                    }),
+                }
+            }
+            if !inst.is_active() {
+                self.alerts.remove(&key);
+            }
+        }
+    }
+
+    fn host_check(&self, h: usize) -> (Severity, String) {
+        let host = &self.hosts[h];
+        let mut worst = (Severity::NoData, "waiting for the first poll".to_string());
+        for &ti in &host.targets {
+            let t = &self.targets[ti];
+            let s = match t.last_poll {
+                None => continue,
+                Some(last) if t.is_stale(self.now) => (
+                    Severity::Unknown,
+                    format!(
+                        "no data from {} for {}",
+                        t.spec.name,
+                        human_duration(self.now - last)
+                    ),
+                ),
+                Some(_) if t.up != Some(true) => (
+                    // A failed poll means we cannot see; it is "down" only once the
+                    // ExporterDown rule has held for its `for` duration.
+                    Severity::Unknown,
+                    format!(
+                        "{}: {}",
+                        t.spec.name,
+                        t.error.as_deref().unwrap_or("poll failed")
+                    ),
+                ),
+                Some(_) => (Severity::Ok, String::new()),
+            };
+            if s.0 > worst.0 {
+                worst = s;
+            }
+        }
+        for ((ri, ah, _), inst) in &self.alerts {
+            if *ah != h || inst.state != AlertState::Firing {
+                continue;
+            }
+            let sev = self.rules[*ri].severity;
+            if sev > worst.0 {
+                worst = (sev, format!("{}: {}", self.rules[*ri].name, inst.summary));
+            }
+        }
+        worst
+    }
+
+    fn update_host_status(&mut self, h: usize) {
+        let (sev, reason) = self.host_check(h);
+        let host = &mut self.hosts[h];
+        if sev != host.severity {
+            self.events.push(Event::Host {
+                at: self.now,
+                host: host.name.clone(),
+                from: host.severity,
+                to: sev,
+                reason: reason.clone(),
+            });
+            host.severity = sev;
+            host.since = self.now;
+        }
+        host.reason = reason;
+    }
+
+    /// Store batches produced since the last call, in order.
+    pub fn take_batches(&mut self) -> Vec<CycleBatch> {
+        std::mem::take(&mut self.batches)
+    }
+
+    /// Alert and host-status changes since the last call, in order.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// In-memory history of one vital of a host, oldest first.
+    pub fn history(&self, host: &str, vital: Vital) -> Option<&VecDeque<(Millis, f32)>> {
+        let h = self.hosts.iter().find(|h| h.name == host)?;
+        let vi = Vital::ALL.iter().position(|v| *v == vital)?;
+        h.history.get(vi)
+    }
+
+    /// Number of raw series held across all targets.
+    pub fn series_count(&self) -> usize {
+        self.targets.iter().map(|t| t.states.len()).sum()
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let mut hosts: Vec<HostStatus> = self
+            .hosts
+            .iter()
+            .enumerate()
+            .map(|(hi, h)| {
+                let mut firing: Vec<(Severity, String)> = self
+                    .alerts
+                    .iter()
+                    .filter(|((_, ah, _), i)| *ah == hi && i.state == AlertState::Firing)
+                    .map(|((ri, _, _), _)| {
+                        (self.rules[*ri].severity, self.rules[*ri].name.clone())
+                    })
+                    .collect();
+                firing.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+                firing.dedup();
+                HostStatus {
+                    name: h.name.clone(),
+                    severity: h.severity,
+                    since: h.since,
+                    reason: h.reason.clone(),
+                    vitals: h.vitals.clone(),
+                    firing: firing.into_iter().map(|f| f.1).collect(),
+                    targets: h.targets.iter().map(|&t| TargetId(t as u32)).collect(),
+                }
+            })
+            .collect();
+        // Worst first; among equals the one that has been bad longest; then by name.
+        hosts.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then(a.since.cmp(&b.since))
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        let mut alerts: Vec<AlertView> = self
+            .alerts
+            .iter()
+            .filter(|(_, i)| i.is_active())
+            .map(|((ri, hi, labels), i)| AlertView {
+                rule: self.rules[*ri].name.clone(),
+                host: self.hosts[*hi].name.clone(),
+                labels: labels.clone(),
+                state: i.state,
+                severity: self.rules[*ri].severity,
+                active_at: i.active_at,
+                fired_at: i.fired_at,
+                value: i.value,
+                summary: i.summary.clone(),
+            })
+            .collect();
+        alerts.sort_by(|a, b| {
+            b.state
+                .cmp(&a.state)
+                .then(b.severity.cmp(&a.severity))
+                .then(a.active_at.cmp(&b.active_at))
+                .then_with(|| (&a.host, &a.rule, &a.labels).cmp(&(&b.host, &b.rule, &b.labels)))
+        });
+        let targets = self
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| TargetStatus {
+                id: TargetId(i as u32),
+                name: t.spec.name.clone(),
+                host: self.hosts[t.host].name.clone(),
+                last_poll: t.last_poll,
+                up: t.up,
+                duration_ms: t.duration_ms,
+                error: t.error.clone(),
+                warning: t.warning.clone(),
+                samples: t.samples,
+                dropped_samples: t.dropped,
+                series: t.states.len() as u32,
+            })
+            .collect();
+        Snapshot {
+            now: self.now,
+            hosts,
+            alerts,
+            targets,
+            dropped_observations: self.dropped_observations,
+        }
+    }
+}
+
+/// Series the engine writes for every poll, as Prometheus does.
+const SYNTHETIC: [&str; 3] = ["up", "scrape_duration_seconds", "scrape_samples_scraped"];
+
+fn ensure_state(states: &mut Vec<SeriesState>, idx: usize) {
+    if idx >= states.len() {
+        states.resize(
+            idx + 1,
+            SeriesState {
+                last_ts: i64::MIN,
+                last_value: f64::NAN,
+                has_last: false,
+                last_poll: 0,
+            },
+        );
+    }
+}
+
+/// Parse a body and fold it into the target's series. Either the whole body is applied or
+/// nothing is: every check that can fail runs before the first series is touched.
+fn ingest_body(
+    t: &mut TargetState,
+    key_buf: &mut String,
+    body: &[u8],
+    format: Format,
+    at: Millis,
+    batch: &mut CycleBatch,
+) -> Result<(u32, Vitals), String> {
+    let parsed = expo::parse(body, format).map_err(|e| format!("parse error: {e}"))?;
+    let n = parsed.samples.len();
+    if t.spec.sample_limit > 0 && n > t.spec.sample_limit as usize {
+        return Err(format!(
+            "sample limit exceeded: {n} samples > limit {}",
+            t.spec.sample_limit
+        ));
+    }
+    let seq = t.poll_seq;
+    let mut acc = VitalsAcc::default();
+    let mut dropped = 0u32;
+    batch.samples.reserve(n + 3);
+    for s in &parsed.samples {
+        let labels = parsed.labels_of(s);
+        canonical_key(key_buf, s.name, labels);
+        if labels.is_empty() && SYNTHETIC.contains(&s.name) {
+            // These names are ours, written for every poll; a body must not overwrite them.
+            dropped += 1;
+            continue;
+        }
+        let idx = t.index.get_or_insert(key_buf, &mut batch.new_series) as usize;
+        ensure_state(&mut t.states, idx);
+        let Some(st) = t.states.get_mut(idx) else {
+            continue;
+        };
+        if st.last_poll == seq {
+            // Duplicate series in one body: the first wins, the rest are counted.
+            dropped += 1;
+            continue;
+        }
+        let ts = s.timestamp.unwrap_or(at);
+        if s.timestamp.is_some() {
+            if ts > at + MAX_FUTURE_MS {
+                dropped += 1;
+                continue;
+            }
+            if st.has_last && ts <= st.last_ts {
+                // Exporters that stamp their samples repeat the timestamp until the value
+                // changes; only a real step back in time is worth counting.
+                if ts < st.last_ts {
+                    dropped += 1;
+                }
+                st.last_poll = seq;
+                continue;
+            }
+        }
+        let prev = st.has_last.then_some(Prev {
+            ts: st.last_ts,
+            value: st.last_value,
+        });
+        acc.observe(s.name, labels, s.value, ts, prev);
+        st.last_ts = ts;
+        st.last_value = s.value;
+        st.has_last = true;
+        st.last_poll = seq;
+        batch.samples.push((idx as u32, ts, s.value));
+    }
+    t.dropped = dropped;
+    Ok((n as u32, acc.finish()))
+}
+
+/// `name{a="x",b="y"}` with labels sorted by name and values escaped as in the text format,
+/// so the same series always has the same key whatever order the exporter used.
+pub fn canonical_key(buf: &mut String, name: &str, labels: &[Label<'_>]) {
+    buf.clear();
+    buf.push_str(name);
+    if labels.is_empty() {
+        return;
+    }
+    let sorted = labels.windows(2).all(|w| w[0].name <= w[1].name);
+    if sorted {
+        push_labels(buf, labels.iter().map(|l| (l.name, l.value.as_ref())));
+    } else {
+        let mut v: Vec<(&str, &str)> = labels.iter().map(|l| (l.name, l.value.as_ref())).collect();
+        v.sort_unstable();
+        push_labels(buf, v);
+    }
+}
+
+fn push_labels<'a>(buf: &mut String, labels: impl IntoIterator<Item = (&'a str, &'a str)>) {
+    buf.push('{');
+    let mut first = true;
+    for (n, v) in labels {
+        if !first {
+            buf.push(',');
+        }
+        first = false;
+        buf.push_str(n);
+        buf.push_str("=\"");
+        for c in v.chars() {
+            match c {
+                '\\' => buf.push_str("\\\\"),
+                '"' => buf.push_str("\\\""),
+                '\n' => buf.push_str("\\n"),
+                c => buf.push(c),
+            }
+        }
+        buf.push('"');
+    }
+    buf.push('}');
+}
+
+/// `95s` → `1m35s`; coarse on purpose: it is for status lines.
+pub fn human_duration(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    let mut out = String::new();
+    let (d, h, m, sec) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
+    if d > 0 {
+        let _ = write!(out, "{d}d{h}h");
+    } else if h > 0 {
+        let _ = write!(out, "{h}h{m}m");
+    } else if m > 0 {
+        let _ = write!(out, "{m}m{sec}s");
+    } else {
+        let _ = write!(out, "{sec}s");
+    }
+    out
+}

@@ -1,0 +1,469 @@
+//! The command line: clap definitions, the headless commands' wiring and their exit codes
+//! (0 fine, 1 a check or lint found a problem, 2 bad usage or config). No business logic here.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::json;
+
+use crate::collect::{exporter, scheduler};
+use crate::config::{self, Config};
+use crate::engine::{Engine, Event, human_duration};
+use crate::expo::{self, Format};
+use crate::model::{AlertState, HostStatus, Millis, Snapshot, Vitals};
+use crate::sanitize::sanitize;
+use crate::store::{Store, StoreOptions};
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_PROBLEM: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+
+/// Largest exposition body `lint` reads (stdin can be endless).
+const LINT_MAX_BYTES: u64 = 256 << 20;
+
+#[derive(Debug, Parser)]
+#[command(name = "nocscope", version, about = "A terminal console for servers and network devices")]
+pub struct Cli {
+    /// Config file (default: $XDG_CONFIG_HOME/nocscope/config.toml)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Poll the configured targets without a terminal UI and print each host's status
+    Check(CheckArgs),
+    /// Check an exposition body (Prometheus text 0.0.4 or OpenMetrics 1.0) like `promtool check metrics`
+    Lint(LintArgs),
+    /// Config file commands
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a config file and print every problem as file:line:col
+    Check {
+        /// The file (default: --config, then $XDG_CONFIG_HOME/nocscope/config.toml)
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Poll every target once and exit (the default)
+    #[arg(long, conflicts_with = "for_")]
+    pub once: bool,
+    /// Keep polling this long (e.g. 60s, 10m) and print transitions as they happen
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    pub for_: Option<Duration>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// Do not write history to the SQLite store
+    #[arg(long)]
+    pub no_store: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LintArgs {
+    /// The body to check; `-` reads standard input
+    pub file: String,
+    /// Check strictly against OpenMetrics 1.0 (also chosen when the body ends in `# EOF`)
+    #[arg(long)]
+    pub openmetrics: bool,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("{e}; use a number and unit like \"60s\", \"10m\", \"1h30m\""))
+}
+
+/// Run a parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> i32 {
+    match cli.command {
+        Some(Command::Check(args)) => check(cli.config.as_deref(), &args),
+        Some(Command::Lint(args)) => lint(&args),
+        Some(Command::Config {
+            command: ConfigCommand::Check { file },
+        }) => config_check(file.as_deref().or(cli.config.as_deref())),
+        None => {
+            // The console arrives with its own issue; until then the bare command does the
+            // useful headless thing instead of nothing.
+            check(
+                cli.config.as_deref(),
+                &CheckArgs {
+                    once: true,
+                    for_: None,
+                    format: OutputFormat::Text,
+                    no_store: false,
+                },
+            )
+        }
+    }
+}
+
+fn resolve_config_path(explicit: Option<&Path>) -> Result<PathBuf, String> {
+    if let Some(p) = explicit {
+        return Ok(p.to_path_buf());
+    }
+    match config::default_path() {
+        Some(p) if p.exists() => Ok(p),
+        Some(p) => Err(format!(
+            "no config file: pass --config FILE or create {} (see examples/localhost.toml)",
+            p.display()
+        )),
+        None => Err(
+            "no config file: pass --config FILE (neither XDG_CONFIG_HOME nor HOME is set)"
+                .to_string(),
+        ),
+    }
+}
+
+fn load_config(explicit: Option<&Path>) -> Result<Config, i32> {
+    let path = resolve_config_path(explicit).map_err(|e| {
+        eprintln!("nocscope: {e}");
+        EXIT_USAGE
+    })?;
+    config::load(&path).map_err(|e| {
+        eprintln!("{}", sanitize(&e.to_string()));
+        EXIT_USAGE
+    })
+}
+
+fn config_check(file: Option<&Path>) -> i32 {
+    let path = match resolve_config_path(file) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("nocscope: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    match config::load(&path) {
+        Ok(c) => {
+            println!(
+                "{}: ok ({} target{})",
+                sanitize(&path.display().to_string()),
+                c.targets.len(),
+                if c.targets.len() == 1 { "" } else { "s" }
+            );
+            EXIT_OK
+        }
+        Err(e) => {
+            println!("{}", sanitize(&e.to_string()));
+            EXIT_USAGE
+        }
+    }
+}
+
+fn lint(args: &LintArgs) -> i32 {
+    let mut body = Vec::new();
+    let read = if args.file == "-" {
+        std::io::stdin().take(LINT_MAX_BYTES).read_to_end(&mut body)
+    } else {
+        std::fs::File::open(&args.file).and_then(|f| f.take(LINT_MAX_BYTES).read_to_end(&mut body))
+    };
+    if let Err(e) = read {
+        eprintln!("nocscope lint: {}: {e}", sanitize(&args.file));
+        return EXIT_USAGE;
+    }
+    let ends_with_eof = {
+        let trimmed = body.strip_suffix(b"\n").unwrap_or(&body);
+        trimmed.ends_with(b"# EOF")
+    };
+    let format = if args.openmetrics || ends_with_eof {
+        Format::OpenMetrics1
+    } else {
+        Format::Prometheus004
+    };
+    let problems = expo::lint(&body, format);
+    let mut out = std::io::stdout().lock();
+    for p in &problems {
+        let _ = writeln!(out, "{}", sanitize(&p.to_string()));
+    }
+    if problems.is_empty() { EXIT_OK } else { EXIT_PROBLEM }
+}
+
+fn check(config_path: Option<&Path>, args: &CheckArgs) -> i32 {
+    let config = match load_config(config_path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if config.targets.is_empty() {
+        eprintln!(
+            "nocscope: {}: no targets configured; add a [[target]] (see examples/localhost.toml)",
+            config
+                .source
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        );
+        return EXIT_USAGE;
+    }
+    let _log_guard = crate::logging::init(&config.defaults.data_dir);
+    let store = if args.no_store {
+        None
+    } else {
+        match open_store(&config) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("nocscope: {}", sanitize(&e));
+                return EXIT_USAGE;
+            }
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("nocscope: cannot start the async runtime: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let code = runtime.block_on(check_async(&config, args, store.as_ref()));
+    if let Some(store) = store {
+        if let Err(e) = store.close() {
+            eprintln!("nocscope: history not fully written: {e}");
+        }
+    }
+    code
+}
+
+pub fn store_path(config: &Config) -> PathBuf {
+    config.defaults.data_dir.join("history.db")
+}
+
+fn open_store(config: &Config) -> Result<Store, String> {
+    let dir = &config.defaults.data_dir;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create data dir {}: {e}", dir.display()))?;
+    let options = StoreOptions {
+        retention_ms: config.storage.retention.as_millis() as i64,
+        max_size_bytes: config.storage.max_size,
+        ..StoreOptions::default()
+    };
+    Store::open(&store_path(config), options).map_err(|e| e.to_string())
+}
+
+async fn check_async(config: &Config, args: &CheckArgs, store: Option<&Store>) -> i32 {
+    let client = match exporter::http_client() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("nocscope: cannot build the HTTP client: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let mut engine = Engine::from_config(config);
+    let sender = store.map(|s| s.sender());
+    let mut out = std::io::stdout();
+    let forward = |engine: &mut Engine| {
+        if let Some(s) = &sender {
+            for b in engine.take_batches() {
+                if s.try_send(b).is_err() {
+                    tracing::warn!("store queue full: a batch of history was dropped");
+                }
+            }
+        } else {
+            engine.take_batches();
+        }
+    };
+
+    match args.for_ {
+        None => {
+            for o in scheduler::poll_all_once(config, &client).await {
+                engine.ingest(&o);
+            }
+            engine.tick(scheduler::wall_clock_ms());
+            engine.take_events();
+            forward(&mut engine);
+        }
+        Some(d) => {
+            let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+            let dropped = Arc::new(AtomicU64::new(0));
+            let tasks = scheduler::spawn(
+                Arc::new(config.clone()),
+                client.clone(),
+                tx,
+                dropped.clone(),
+            );
+            let deadline = tokio::time::Instant::now() + d;
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(deadline) => break,
+                    Some(o) = rx.recv() => engine.ingest(&o),
+                    _ = tick.tick() => {
+                        engine.set_dropped_observations(dropped.load(Ordering::Relaxed));
+                        engine.tick(scheduler::wall_clock_ms());
+                    }
+                }
+                for e in engine.take_events() {
+                    let _ = writeln!(out, "{}", format_event(&e, args.format));
+                }
+                forward(&mut engine);
+            }
+            for t in tasks {
+                t.abort();
+            }
+        }
+    }
+    if let Some(store) = store {
+        if let Err(e) = store.flush() {
+            eprintln!("nocscope: history not fully written: {e}");
+        }
+    }
+    let snap = engine.snapshot();
+    for h in &snap.hosts {
+        let line = match args.format {
+            OutputFormat::Text => format_host_text(h),
+            OutputFormat::Json => format_host_json(h, &snap).to_string(),
+        };
+        let _ = writeln!(out, "{line}");
+    }
+    let all_up = snap.targets.iter().all(|t| t.up == Some(true));
+    if all_up { EXIT_OK } else { EXIT_PROBLEM }
+}
+
+fn rfc3339(ms: Millis) -> String {
+    let t = std::time::UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.1}%")).unwrap_or_else(|| "-".to_string())
+}
+
+/// `cpu 12.3%  mem 45.0%  swap -  load 0.52  disk 55.1% /`
+pub fn format_vitals(v: &Vitals) -> String {
+    let fullest = v
+        .disks
+        .iter()
+        .max_by(|a, b| a.used_pct.total_cmp(&b.used_pct));
+    format!(
+        "cpu {}  mem {}  swap {}  load {}  disk {}",
+        pct(v.cpu_pct),
+        pct(v.mem_pct),
+        pct(v.swap_pct),
+        v.load1
+            .map(|x| format!("{x:.2}"))
+            .unwrap_or_else(|| "-".to_string()),
+        fullest
+            .map(|d| format!("{:.1}% {}", d.used_pct, sanitize(&d.mount)))
+            .unwrap_or_else(|| "-".to_string()),
+    )
+}
+
+pub fn format_host_text(h: &HostStatus) -> String {
+    let mut line = format!(
+        "{:<8}  {:<20}  {}",
+        h.severity,
+        sanitize(&h.name),
+        format_vitals(&h.vitals)
+    );
+    if !h.reason.is_empty() {
+        line.push_str("  | ");
+        line.push_str(&sanitize(&h.reason));
+    }
+    line
+}
+
+pub fn format_host_json(h: &HostStatus, snap: &Snapshot) -> serde_json::Value {
+    let firing: Vec<_> = snap
+        .alerts
+        .iter()
+        .filter(|a| a.host == h.name && a.state == AlertState::Firing)
+        .map(|a| {
+            json!({
+                "alert": a.rule,
+                "labels": a.labels,
+                "severity": a.severity,
+                "summary": a.summary,
+                "active_at": a.active_at,
+                "fired_at": a.fired_at,
+                "value": finite(a.value),
+            })
+        })
+        .collect();
+    let targets: Vec<_> = h
+        .targets
+        .iter()
+        .filter_map(|id| snap.targets.get(id.index()))
+        .map(|t| {
+            json!({
+                "name": t.name,
+                "up": t.up,
+                "last_poll": t.last_poll,
+                "duration_ms": t.duration_ms,
+                "error": t.error,
+                "warning": t.warning,
+                "samples": t.samples,
+            })
+        })
+        .collect();
+    json!({
+        "name": h.name,
+        "severity": h.severity,
+        "since": h.since,
+        "reason": h.reason,
+        "vitals": h.vitals,
+        "firing": firing,
+        "targets": targets,
+    })
+}
+
+/// JSON has no NaN or infinity.
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+pub fn format_event(e: &Event, format: OutputFormat) -> String {
+    match (e, format) {
+        (Event::Host { at, host, from, to, reason }, OutputFormat::Text) => format!(
+            "{}  {:<20}  {} -> {}  {}",
+            rfc3339(*at),
+            sanitize(host),
+            from,
+            to,
+            sanitize(reason)
+        ),
+        (Event::Host { at, host, from, to, reason }, OutputFormat::Json) => json!({
+            "event": "host", "at": at, "host": host, "from": from, "to": to, "reason": reason,
+        })
+        .to_string(),
+        (Event::Alert(t), OutputFormat::Text) => format!(
+            "{}  {:<20}  {}{} {} -> {} ({}, active {})  {}",
+            rfc3339(t.at),
+            sanitize(&t.host),
+            t.rule,
+            sanitize(&t.labels),
+            t.from,
+            t.to,
+            t.severity,
+            human_duration(t.at - t.active_at),
+            sanitize(&t.summary)
+        ),
+        (Event::Alert(t), OutputFormat::Json) => json!({
+            "event": "alert", "at": t.at, "host": t.host, "alert": t.rule, "labels": t.labels,
+            "from": t.from, "to": t.to, "severity": t.severity, "active_at": t.active_at,
+            "value": finite(t.value), "summary": t.summary,
+        })
+        .to_string(),
+    }
+}

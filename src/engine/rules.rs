@@ -1,0 +1,229 @@
+//! Built-in alert rules and the alert state machine (Prometheus `for`/`keep_firing_for`
+//! semantics, plus recovery thresholds for hysteresis). Pure: time comes in as arguments.
+
+use crate::model::{AlertState, Millis, Severity};
+
+/// What a rule looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// An exporter target's last poll failed (one instance per target).
+    TargetDown,
+    /// A host vital above a threshold.
+    Above(VitalRef),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VitalRef {
+    Cpu,
+    Mem,
+    Swap,
+    /// One instance per mount point.
+    Disk,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rule {
+    pub name: String,
+    pub check: Check,
+    /// Fires while the value is above this…
+    pub threshold: f64,
+    /// …and, once active, stays active until the value drops to or below this (hysteresis, like
+    /// a Zabbix recovery expression), so a value hovering at the threshold does not flap.
+    pub clear: f64,
+    pub for_ms: i64,
+    pub keep_firing_for_ms: i64,
+    pub severity: Severity,
+}
+
+/// The defaults a sysadmin expects on day one (issue #2): exporter down 2m → critical,
+/// memory > 75% 2m → critical, > 60% 2m → minor, CPU > 80% 2m → critical, disk > 90% → major.
+pub fn default_rules() -> Vec<Rule> {
+    const MIN: i64 = 60_000;
+    let above = |name: &str, v, threshold, clear, for_ms, severity| Rule {
+        name: name.to_string(),
+        check: Check::Above(v),
+        threshold,
+        clear,
+        for_ms,
+        keep_firing_for_ms: 0,
+        severity,
+    };
+    vec![
+        Rule {
+            name: "ExporterDown".to_string(),
+            check: Check::TargetDown,
+            threshold: 0.0,
+            clear: 0.0,
+            for_ms: 2 * MIN,
+            keep_firing_for_ms: 0,
+            severity: Severity::Critical,
+        },
+        above("HostCpuHigh", VitalRef::Cpu, 80.0, 75.0, 2 * MIN, Severity::Critical),
+        above("HostMemoryCritical", VitalRef::Mem, 75.0, 72.0, 2 * MIN, Severity::Critical),
+        above("HostMemoryHigh", VitalRef::Mem, 60.0, 57.0, 2 * MIN, Severity::Minor),
+        above("HostDiskFull", VitalRef::Disk, 90.0, 88.0, 0, Severity::Major),
+    ]
+}
+
+impl Rule {
+    /// The condition for a value: above `threshold` to start, above `clear` to stay active.
+    pub fn condition(&self, value: f64, active: bool) -> bool {
+        if active {
+            value > self.clear
+        } else {
+            value > self.threshold
+        }
+    }
+}
+
+/// One alert instance (rule × host × labels).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Instance {
+    pub state: AlertState,
+    pub active_at: Millis,
+    pub fired_at: Option<Millis>,
+    /// Last evaluation at which the condition held (for `keep_firing_for`).
+    pub last_true: Millis,
+    pub value: f64,
+    pub summary: String,
+}
+
+impl Instance {
+    pub fn new() -> Self {
+        Instance {
+            state: AlertState::Inactive,
+            active_at: 0,
+            fired_at: None,
+            last_true: 0,
+            value: f64::NAN,
+            summary: String::new(),
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.state != AlertState::Inactive
+    }
+
+    /// Advance the state machine with one evaluation at `now`.
+    /// `cond` is `None` when there is no data to decide: the instance is held as it is (its
+    /// `for` clock keeps running and is never reset by a failed poll), and it resolves only on
+    /// real data showing the condition is false. Returns `(from, to)` on a change.
+    pub fn step(
+        &mut self,
+        cond: Option<bool>,
+        now: Millis,
+        for_ms: i64,
+        keep_firing_for_ms: i64,
+    ) -> Option<(AlertState, AlertState)> {
+        let from = self.state;
+        match (self.state, cond) {
+            (_, None) => return None,
+            (AlertState::Inactive, Some(true)) => {
+                self.active_at = now;
+                self.last_true = now;
+                self.fired_at = None;
+                if for_ms <= 0 {
+                    self.state = AlertState::Firing;
+                    self.fired_at = Some(now);
+                } else {
+                    self.state = AlertState::Pending;
+                }
+            }
+            (AlertState::Pending, Some(true)) => {
+                self.last_true = now;
+                if now - self.active_at >= for_ms {
+                    self.state = AlertState::Firing;
+                    self.fired_at = Some(now);
+                }
+            }
+            (AlertState::Firing, Some(true)) => self.last_true = now,
+            (AlertState::Pending, Some(false)) => {
+                // Prometheus drops a pending alert at once: its `for` clock restarts from zero.
+                self.state = AlertState::Inactive;
+            }
+            (AlertState::Firing, Some(false)) => {
+                if now - self.last_true >= keep_firing_for_ms {
+                    self.state = AlertState::Inactive;
+                }
+            }
+            (AlertState::Inactive, Some(false)) => {}
+        }
+        (from != self.state).then_some((from, self.state))
+    }
+}
+
+impl Default for Instance {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use AlertState::*;
+
+    const S: i64 = 1000;
+
+    #[test]
+    fn pending_then_firing_after_for() {
+        let mut i = Instance::new();
+        assert_eq!(i.step(Some(true), 0, 120 * S, 0), Some((Inactive, Pending)));
+        assert_eq!(i.step(Some(true), 60 * S, 120 * S, 0), None);
+        assert_eq!(i.step(Some(true), 120 * S, 120 * S, 0), Some((Pending, Firing)));
+        assert_eq!(i.fired_at, Some(120 * S));
+        assert_eq!(i.active_at, 0);
+        assert_eq!(i.step(Some(false), 135 * S, 120 * S, 0), Some((Firing, Inactive)));
+    }
+
+    #[test]
+    fn zero_for_fires_at_once() {
+        let mut i = Instance::new();
+        assert_eq!(i.step(Some(true), 5, 0, 0), Some((Inactive, Firing)));
+    }
+
+    #[test]
+    fn a_false_evaluation_resets_pending() {
+        let mut i = Instance::new();
+        i.step(Some(true), 0, 120 * S, 0);
+        i.step(Some(false), 60 * S, 120 * S, 0);
+        assert_eq!(i.state, Inactive);
+        i.step(Some(true), 90 * S, 120 * S, 0);
+        assert_eq!(i.active_at, 90 * S, "a new ActiveAt after the reset");
+        assert_eq!(i.step(Some(true), 180 * S, 120 * S, 0), None);
+    }
+
+    #[test]
+    fn missing_data_holds_pending_without_resetting_for() {
+        // Fault case 23: a failed poll during `for` must not restart the clock.
+        let mut i = Instance::new();
+        i.step(Some(true), 0, 120 * S, 0);
+        assert_eq!(i.step(None, 60 * S, 120 * S, 0), None);
+        assert_eq!(i.state, Pending);
+        assert_eq!(i.step(Some(true), 120 * S, 120 * S, 0), Some((Pending, Firing)));
+        // And missing data never resolves a firing alert.
+        assert_eq!(i.step(None, 600 * S, 120 * S, 0), None);
+        assert_eq!(i.state, Firing);
+    }
+
+    #[test]
+    fn keep_firing_for_holds_through_short_dips() {
+        let mut i = Instance::new();
+        i.step(Some(true), 0, 0, 60 * S);
+        assert_eq!(i.step(Some(false), 30 * S, 0, 60 * S), None);
+        assert_eq!(i.step(Some(false), 59 * S, 0, 60 * S), None);
+        assert_eq!(i.step(Some(false), 60 * S, 0, 60 * S), Some((Firing, Inactive)));
+    }
+
+    #[test]
+    fn hysteresis_uses_clear_threshold_once_active() {
+        let r = default_rules()
+            .into_iter()
+            .find(|r| r.name == "HostCpuHigh")
+            .unwrap();
+        assert!(!r.condition(79.0, false));
+        assert!(r.condition(81.0, false));
+        assert!(r.condition(77.0, true), "still above the clear threshold");
+        assert!(!r.condition(75.0, true));
+    }
+}
