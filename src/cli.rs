@@ -26,7 +26,11 @@ pub const EXIT_USAGE: i32 = 2;
 const LINT_MAX_BYTES: u64 = 256 << 20;
 
 #[derive(Debug, Parser)]
-#[command(name = "nocscope", version, about = "A terminal console for servers and network devices")]
+#[command(
+    name = "nocscope",
+    version,
+    about = "A terminal console for servers and network devices"
+)]
 pub struct Cli {
     /// Config file (default: $XDG_CONFIG_HOME/nocscope/config.toml)
     #[arg(long, global = true, value_name = "FILE")]
@@ -195,7 +199,11 @@ fn lint(args: &LintArgs) -> i32 {
     for p in &problems {
         let _ = writeln!(out, "{}", sanitize(&p.to_string()));
     }
-    if problems.is_empty() { EXIT_OK } else { EXIT_PROBLEM }
+    if problems.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_PROBLEM
+    }
 }
 
 fn check(config_path: Option<&Path>, args: &CheckArgs) -> i32 {
@@ -347,7 +355,8 @@ fn rfc3339(ms: Millis) -> String {
 }
 
 fn pct(v: Option<f64>) -> String {
-    v.map(|x| format!("{x:.1}%")).unwrap_or_else(|| "-".to_string())
+    v.map(|x| format!("{x:.1}%"))
+        .unwrap_or_else(|| "-".to_string())
 }
 
 /// `cpu 12.3%  mem 45.0%  swap -  load 0.52  disk 55.1% /`
@@ -435,7 +444,16 @@ fn finite(v: f64) -> Option<f64> {
 
 pub fn format_event(e: &Event, format: OutputFormat) -> String {
     match (e, format) {
-        (Event::Host { at, host, from, to, reason }, OutputFormat::Text) => format!(
+        (
+            Event::Host {
+                at,
+                host,
+                from,
+                to,
+                reason,
+            },
+            OutputFormat::Text,
+        ) => format!(
             "{}  {:<20}  {} -> {}  {}",
             rfc3339(*at),
             sanitize(host),
@@ -443,7 +461,16 @@ pub fn format_event(e: &Event, format: OutputFormat) -> String {
             to,
             sanitize(reason)
         ),
-        (Event::Host { at, host, from, to, reason }, OutputFormat::Json) => json!({
+        (
+            Event::Host {
+                at,
+                host,
+                from,
+                to,
+                reason,
+            },
+            OutputFormat::Json,
+        ) => json!({
             "event": "host", "at": at, "host": host, "from": from, "to": to, "reason": reason,
         })
         .to_string(),

@@ -14,8 +14,7 @@ use crate::config::{Config, TargetKind};
 use crate::expo::{self, Format, Label};
 use crate::model::{
     AlertState, AlertTransition, AlertView, CycleBatch, HostStatus, Input, Millis, Observation,
-    Payload, PollRecord, Scrape, ScrapeOutcome, Severity, Snapshot, TargetId, TargetStatus,
-    Vitals,
+    Payload, PollRecord, Scrape, ScrapeOutcome, Severity, Snapshot, TargetId, TargetStatus, Vitals,
 };
 
 use rules::{Check, Instance, Rule, VitalRef};
@@ -484,7 +483,11 @@ impl Engine {
                     let range = (ri, h, String::new())..(ri, h + 1, String::new());
                     for ((_, _, labels), inst) in self.alerts.range(range) {
                         if !seen.contains(labels) {
-                            let v = if fresh_up { Some(f64::NEG_INFINITY) } else { None };
+                            let v = if fresh_up {
+                                Some(f64::NEG_INFINITY)
+                            } else {
+                                None
+                            };
                             evals.push((ri, labels.clone(), v, inst.summary.clone()));
                         }
                     }
@@ -518,9 +521,7 @@ impl Engine {
                     inst.summary = summary;
                 }
             }
-            if let Some((from, to)) =
-                inst.step(cond, now, rule.for_ms, rule.keep_firing_for_ms)
-            {
+            if let Some((from, to)) = inst.step(cond, now, rule.for_ms, rule.keep_firing_for_ms) {
                 let tr = AlertTransition {
                     at: now,
                     rule: rule.name.clone(),
@@ -643,9 +644,7 @@ impl Engine {
                     .alerts
                     .iter()
                     .filter(|((_, ah, _), i)| *ah == hi && i.state == AlertState::Firing)
-                    .map(|((ri, _, _), _)| {
-                        (self.rules[*ri].severity, self.rules[*ri].name.clone())
-                    })
+                    .map(|((ri, _, _), _)| (self.rules[*ri].severity, self.rules[*ri].name.clone()))
                     .collect();
                 firing.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
                 firing.dedup();

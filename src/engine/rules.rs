@@ -58,10 +58,38 @@ pub fn default_rules() -> Vec<Rule> {
             keep_firing_for_ms: 0,
             severity: Severity::Critical,
         },
-        above("HostCpuHigh", VitalRef::Cpu, 80.0, 75.0, 2 * MIN, Severity::Critical),
-        above("HostMemoryCritical", VitalRef::Mem, 75.0, 72.0, 2 * MIN, Severity::Critical),
-        above("HostMemoryHigh", VitalRef::Mem, 60.0, 57.0, 2 * MIN, Severity::Minor),
-        above("HostDiskFull", VitalRef::Disk, 90.0, 88.0, 0, Severity::Major),
+        above(
+            "HostCpuHigh",
+            VitalRef::Cpu,
+            80.0,
+            75.0,
+            2 * MIN,
+            Severity::Critical,
+        ),
+        above(
+            "HostMemoryCritical",
+            VitalRef::Mem,
+            75.0,
+            72.0,
+            2 * MIN,
+            Severity::Critical,
+        ),
+        above(
+            "HostMemoryHigh",
+            VitalRef::Mem,
+            60.0,
+            57.0,
+            2 * MIN,
+            Severity::Minor,
+        ),
+        above(
+            "HostDiskFull",
+            VitalRef::Disk,
+            90.0,
+            88.0,
+            0,
+            Severity::Major,
+        ),
     ]
 }
 
@@ -170,10 +198,16 @@ mod tests {
         let mut i = Instance::new();
         assert_eq!(i.step(Some(true), 0, 120 * S, 0), Some((Inactive, Pending)));
         assert_eq!(i.step(Some(true), 60 * S, 120 * S, 0), None);
-        assert_eq!(i.step(Some(true), 120 * S, 120 * S, 0), Some((Pending, Firing)));
+        assert_eq!(
+            i.step(Some(true), 120 * S, 120 * S, 0),
+            Some((Pending, Firing))
+        );
         assert_eq!(i.fired_at, Some(120 * S));
         assert_eq!(i.active_at, 0);
-        assert_eq!(i.step(Some(false), 135 * S, 120 * S, 0), Some((Firing, Inactive)));
+        assert_eq!(
+            i.step(Some(false), 135 * S, 120 * S, 0),
+            Some((Firing, Inactive))
+        );
     }
 
     #[test]
@@ -200,7 +234,10 @@ mod tests {
         i.step(Some(true), 0, 120 * S, 0);
         assert_eq!(i.step(None, 60 * S, 120 * S, 0), None);
         assert_eq!(i.state, Pending);
-        assert_eq!(i.step(Some(true), 120 * S, 120 * S, 0), Some((Pending, Firing)));
+        assert_eq!(
+            i.step(Some(true), 120 * S, 120 * S, 0),
+            Some((Pending, Firing))
+        );
         // And missing data never resolves a firing alert.
         assert_eq!(i.step(None, 600 * S, 120 * S, 0), None);
         assert_eq!(i.state, Firing);
@@ -212,7 +249,10 @@ mod tests {
         i.step(Some(true), 0, 0, 60 * S);
         assert_eq!(i.step(Some(false), 30 * S, 0, 60 * S), None);
         assert_eq!(i.step(Some(false), 59 * S, 0, 60 * S), None);
-        assert_eq!(i.step(Some(false), 60 * S, 0, 60 * S), Some((Firing, Inactive)));
+        assert_eq!(
+            i.step(Some(false), 60 * S, 0, 60 * S),
+            Some((Firing, Inactive))
+        );
     }
 
     #[test]

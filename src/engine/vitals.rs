@@ -318,10 +318,13 @@ impl VitalsAcc {
             None
         };
         // Older kernels (< 3.14) have no MemAvailable: approximate it the way `free` did.
-        let avail = self.mem_avail.or_else(|| match (self.mem_free, self.mem_buffers, self.mem_cached) {
-            (Some(f), b, c) => Some(f + b.unwrap_or(0.0) + c.unwrap_or(0.0)),
-            _ => None,
-        });
+        let avail =
+            self.mem_avail.or_else(
+                || match (self.mem_free, self.mem_buffers, self.mem_cached) {
+                    (Some(f), b, c) => Some(f + b.unwrap_or(0.0) + c.unwrap_or(0.0)),
+                    _ => None,
+                },
+            );
         let mem_pct = match (self.mem_total, avail) {
             (Some(t), Some(a)) => pct(t - a, t),
             _ => None,
@@ -384,14 +387,38 @@ mod tests {
     #[test]
     fn cpu_needs_two_scrapes_and_counts_iowait_as_idle() {
         let mut a = VitalsAcc::default();
-        a.observe("node_cpu_seconds_total", &l(&[("cpu", "0"), ("mode", "idle")]), 100.0, 1000, None);
+        a.observe(
+            "node_cpu_seconds_total",
+            &l(&[("cpu", "0"), ("mode", "idle")]),
+            100.0,
+            1000,
+            None,
+        );
         assert_eq!(a.finish().cpu_pct, None);
 
         let mut a = VitalsAcc::default();
         let p = |v| Some(Prev { ts: 0, value: v });
-        a.observe("node_cpu_seconds_total", &l(&[("cpu", "0"), ("mode", "idle")]), 106.0, 10_000, p(100.0));
-        a.observe("node_cpu_seconds_total", &l(&[("cpu", "0"), ("mode", "iowait")]), 11.0, 10_000, p(10.0));
-        a.observe("node_cpu_seconds_total", &l(&[("cpu", "0"), ("mode", "user")]), 53.0, 10_000, p(50.0));
+        a.observe(
+            "node_cpu_seconds_total",
+            &l(&[("cpu", "0"), ("mode", "idle")]),
+            106.0,
+            10_000,
+            p(100.0),
+        );
+        a.observe(
+            "node_cpu_seconds_total",
+            &l(&[("cpu", "0"), ("mode", "iowait")]),
+            11.0,
+            10_000,
+            p(10.0),
+        );
+        a.observe(
+            "node_cpu_seconds_total",
+            &l(&[("cpu", "0"), ("mode", "user")]),
+            53.0,
+            10_000,
+            p(50.0),
+        );
         let v = a.finish();
         assert!((v.cpu_pct.unwrap() - 30.0).abs() < 1e-9);
     }
@@ -404,11 +431,19 @@ mod tests {
         a.observe("node_memory_SwapTotal_bytes", &[], 0.0, 0, None);
         a.observe("node_memory_SwapFree_bytes", &[], 0.0, 0, None);
         a.observe("node_load1", &[], 0.5, 0, None);
-        let root = l(&[("device", "/dev/vda"), ("fstype", "ext4"), ("mountpoint", "/")]);
+        let root = l(&[
+            ("device", "/dev/vda"),
+            ("fstype", "ext4"),
+            ("mountpoint", "/"),
+        ]);
         a.observe("node_filesystem_size_bytes", &root, 100.0, 0, None);
         a.observe("node_filesystem_free_bytes", &root, 20.0, 0, None);
         a.observe("node_filesystem_avail_bytes", &root, 15.0, 0, None);
-        let run = l(&[("device", "tmpfs"), ("fstype", "tmpfs"), ("mountpoint", "/run")]);
+        let run = l(&[
+            ("device", "tmpfs"),
+            ("fstype", "tmpfs"),
+            ("mountpoint", "/run"),
+        ]);
         a.observe("node_filesystem_size_bytes", &run, 100.0, 0, None);
         a.observe("node_filesystem_free_bytes", &run, 1.0, 0, None);
         let v = a.finish();
@@ -425,10 +460,28 @@ mod tests {
     fn network_skips_loopback_and_handles_reset() {
         let mut a = VitalsAcc::default();
         let p = |v| Some(Prev { ts: 0, value: v });
-        a.observe("node_network_receive_bytes_total", &l(&[("device", "lo")]), 1e9, 10_000, p(0.0));
-        a.observe("node_network_receive_bytes_total", &l(&[("device", "eth0")]), 2000.0, 10_000, p(1000.0));
+        a.observe(
+            "node_network_receive_bytes_total",
+            &l(&[("device", "lo")]),
+            1e9,
+            10_000,
+            p(0.0),
+        );
+        a.observe(
+            "node_network_receive_bytes_total",
+            &l(&[("device", "eth0")]),
+            2000.0,
+            10_000,
+            p(1000.0),
+        );
         // eth1's counter restarted: the new value is all new traffic.
-        a.observe("node_network_receive_bytes_total", &l(&[("device", "eth1")]), 500.0, 10_000, p(9000.0));
+        a.observe(
+            "node_network_receive_bytes_total",
+            &l(&[("device", "eth1")]),
+            500.0,
+            10_000,
+            p(9000.0),
+        );
         assert_eq!(a.finish().net_rx_bps, Some(150.0));
     }
 
@@ -436,13 +489,43 @@ mod tests {
     fn windows_exporter_vitals() {
         let mut a = VitalsAcc::default();
         let p = |v| Some(Prev { ts: 0, value: v });
-        a.observe("windows_cpu_time_total", &l(&[("core", "0,0"), ("mode", "idle")]), 19.0, 10_000, p(10.0));
-        a.observe("windows_cpu_time_total", &l(&[("core", "0,0"), ("mode", "user")]), 1.0, 10_000, p(0.0));
+        a.observe(
+            "windows_cpu_time_total",
+            &l(&[("core", "0,0"), ("mode", "idle")]),
+            19.0,
+            10_000,
+            p(10.0),
+        );
+        a.observe(
+            "windows_cpu_time_total",
+            &l(&[("core", "0,0"), ("mode", "user")]),
+            1.0,
+            10_000,
+            p(0.0),
+        );
         a.observe("windows_cs_physical_memory_bytes", &[], 800.0, 0, None);
         a.observe("windows_os_physical_memory_free_bytes", &[], 200.0, 0, None);
-        a.observe("windows_logical_disk_size_bytes", &l(&[("volume", "C:")]), 100.0, 0, None);
-        a.observe("windows_logical_disk_free_bytes", &l(&[("volume", "C:")]), 10.0, 0, None);
-        a.observe("windows_logical_disk_size_bytes", &l(&[("volume", "HarddiskVolume1")]), 5.0, 0, None);
+        a.observe(
+            "windows_logical_disk_size_bytes",
+            &l(&[("volume", "C:")]),
+            100.0,
+            0,
+            None,
+        );
+        a.observe(
+            "windows_logical_disk_free_bytes",
+            &l(&[("volume", "C:")]),
+            10.0,
+            0,
+            None,
+        );
+        a.observe(
+            "windows_logical_disk_size_bytes",
+            &l(&[("volume", "HarddiskVolume1")]),
+            5.0,
+            0,
+            None,
+        );
         let v = a.finish();
         assert!((v.cpu_pct.unwrap() - 10.0).abs() < 1e-9);
         assert_eq!(v.mem_pct, Some(75.0));
