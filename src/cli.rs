@@ -246,10 +246,10 @@ fn check(config_path: Option<&Path>, args: &CheckArgs) -> i32 {
         }
     };
     let code = runtime.block_on(check_async(&config, args, store.as_ref()));
-    if let Some(store) = store {
-        if let Err(e) = store.close() {
-            eprintln!("nocscope: history not fully written: {e}");
-        }
+    if let Some(store) = store
+        && let Err(e) = store.close()
+    {
+        eprintln!("nocscope: history not fully written: {e}");
     }
     code
 }
@@ -332,10 +332,10 @@ async fn check_async(config: &Config, args: &CheckArgs, store: Option<&Store>) -
             }
         }
     }
-    if let Some(store) = store {
-        if let Err(e) = store.flush() {
-            eprintln!("nocscope: history not fully written: {e}");
-        }
+    if let Some(store) = store
+        && let Err(e) = store.flush()
+    {
+        eprintln!("nocscope: history not fully written: {e}");
     }
     let snap = engine.snapshot();
     for h in &snap.hosts {
