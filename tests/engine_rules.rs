@@ -1,0 +1,537 @@
+//! Engine behaviour from observations to snapshots: vitals, default rules, alert timing,
+//! severities, sorting, bad bodies and determinism. Bodies are exposition text, so the real
+//! parser runs too.
+
+use bytes::Bytes;
+use nocscope::engine::rules::default_rules;
+use nocscope::engine::{Engine, Event, TargetSpec};
+use nocscope::model::{
+    AlertState, Input, Observation, Payload, PollError, Scrape, ScrapeOutcome, Severity, TargetId,
+};
+
+const S: i64 = 1000;
+const T0: i64 = 1_700_000_000_000;
+const CT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+fn spec(name: &str, host: &str) -> TargetSpec {
+    TargetSpec {
+        name: name.into(),
+        host: host.into(),
+        interval_ms: 15 * S,
+        timeout_ms: 10 * S,
+        sample_limit: 0,
+    }
+}
+
+fn engine(specs: &[(&str, &str)]) -> Engine {
+    Engine::new(
+        specs.iter().map(|(n, h)| spec(n, h)).collect(),
+        default_rules(),
+    )
+}
+
+/// A node_exporter-shaped body. `cpu_busy` and `cpu_idle` are cumulative seconds.
+struct Node {
+    busy: f64,
+    idle: f64,
+    mem_total: f64,
+    mem_avail: f64,
+    fs_size: f64,
+    fs_free: f64,
+    rx: f64,
+}
+
+impl Node {
+    fn new() -> Node {
+        Node {
+            busy: 1000.0,
+            idle: 9000.0,
+            mem_total: 8e9,
+            mem_avail: 6e9,
+            fs_size: 100e9,
+            fs_free: 50e9,
+            rx: 1e6,
+        }
+    }
+    /// Advance 15 s with the given CPU busy fraction (2 CPUs).
+    fn step(&mut self, busy_frac: f64) {
+        self.busy += 30.0 * busy_frac;
+        self.idle += 30.0 * (1.0 - busy_frac);
+        self.rx += 15_000.0;
+    }
+    fn body(&self) -> String {
+        format!(
+            "# HELP node_cpu_seconds_total Seconds the CPUs spent in each mode.\n\
+             # TYPE node_cpu_seconds_total counter\n\
+             node_cpu_seconds_total{{cpu=\"0\",mode=\"idle\"}} {idle}\n\
+             node_cpu_seconds_total{{cpu=\"0\",mode=\"user\"}} {busy}\n\
+             # TYPE node_memory_MemTotal_bytes gauge\n\
+             node_memory_MemTotal_bytes {mt}\n\
+             # TYPE node_memory_MemAvailable_bytes gauge\n\
+             node_memory_MemAvailable_bytes {ma}\n\
+             # TYPE node_load1 gauge\n\
+             node_load1 0.42\n\
+             # TYPE node_filesystem_size_bytes gauge\n\
+             node_filesystem_size_bytes{{device=\"/dev/vda1\",fstype=\"ext4\",mountpoint=\"/\"}} {fs}\n\
+             # TYPE node_filesystem_free_bytes gauge\n\
+             node_filesystem_free_bytes{{device=\"/dev/vda1\",fstype=\"ext4\",mountpoint=\"/\"}} {ff}\n\
+             # TYPE node_filesystem_avail_bytes gauge\n\
+             node_filesystem_avail_bytes{{device=\"/dev/vda1\",fstype=\"ext4\",mountpoint=\"/\"}} {ff}\n\
+             # TYPE node_network_receive_bytes_total counter\n\
+             node_network_receive_bytes_total{{device=\"eth0\"}} {rx}\n",
+            idle = self.idle / 2.0,
+            busy = self.busy / 2.0,
+            mt = self.mem_total,
+            ma = self.mem_avail,
+            fs = self.fs_size,
+            ff = self.fs_free,
+            rx = self.rx,
+        )
+    }
+}
+
+fn scrape(target: u32, at: i64, body: &str) -> Input {
+    scrape_ct(target, at, body, Some(CT))
+}
+
+fn scrape_ct(target: u32, at: i64, body: &str, ct: Option<&str>) -> Input {
+    Input::Observation(Observation {
+        target: TargetId(target),
+        at,
+        payload: Payload::Scrape(Scrape {
+            duration_ms: 12.0,
+            outcome: ScrapeOutcome::Body {
+                content_type: ct.map(str::to_string),
+                body: Bytes::from(body.to_string()),
+            },
+        }),
+    })
+}
+
+fn failed(target: u32, at: i64) -> Input {
+    Input::Observation(Observation {
+        target: TargetId(target),
+        at,
+        payload: Payload::Scrape(Scrape {
+            duration_ms: 10_000.0,
+            outcome: ScrapeOutcome::Failed(PollError::Timeout { after_ms: 10_000 }),
+        }),
+    })
+}
+
+fn host_sev(e: &Engine, host: &str) -> Severity {
+    e.snapshot()
+        .hosts
+        .iter()
+        .find(|h| h.name == host)
+        .map(|h| h.severity)
+        .unwrap_or_else(|| panic!("no host {host}"))
+}
+
+#[test]
+fn vitals_from_two_scrapes() {
+    let mut e = engine(&[("web1", "web1")]);
+    let mut n = Node::new();
+    e.apply(&scrape(0, T0, &n.body()));
+    let v = &e.snapshot().hosts[0].vitals;
+    assert_eq!(v.cpu_pct, None, "a rate needs two scrapes");
+    assert_eq!(v.mem_pct, Some(25.0));
+    assert_eq!(v.load1, Some(0.42));
+    assert_eq!(v.disks.len(), 1);
+    assert!((v.disks[0].used_pct - 50.0).abs() < 1e-9);
+    assert_eq!(v.up, Some(true));
+
+    n.step(0.4);
+    e.apply(&scrape(0, T0 + 15 * S, &n.body()));
+    let snap = e.snapshot();
+    let v = &snap.hosts[0].vitals;
+    assert!((v.cpu_pct.unwrap() - 40.0).abs() < 1e-6, "{:?}", v.cpu_pct);
+    assert!((v.net_rx_bps.unwrap() - 1000.0).abs() < 1e-6);
+    assert_eq!(snap.hosts[0].severity, Severity::Ok);
+    assert_eq!(snap.targets[0].samples, 9);
+}
+
+#[test]
+fn high_memory_goes_pending_then_fires_after_two_minutes() {
+    let mut e = engine(&[("web1", "web1")]);
+    let mut n = Node::new();
+    n.mem_avail = 1.6e9; // 80 % used: above both memory thresholds
+    let mut t = T0;
+    e.apply(&scrape(0, t, &n.body()));
+    let snap = e.snapshot();
+    let pending: Vec<_> = snap
+        .alerts
+        .iter()
+        .map(|a| (a.rule.as_str(), a.state))
+        .collect();
+    assert!(pending.contains(&("HostMemoryCritical", AlertState::Pending)));
+    assert!(pending.contains(&("HostMemoryHigh", AlertState::Pending)));
+    assert_eq!(
+        snap.hosts[0].severity,
+        Severity::Ok,
+        "pending does not change severity"
+    );
+    for _ in 0..7 {
+        t += 15 * S;
+        n.step(0.1);
+        e.apply(&scrape(0, t, &n.body()));
+    }
+    // 105 s after the first breach: still pending.
+    assert_eq!(host_sev(&e, "web1"), Severity::Ok);
+    t += 15 * S;
+    n.step(0.1);
+    e.apply(&scrape(0, t, &n.body()));
+    let snap = e.snapshot();
+    assert_eq!(snap.hosts[0].severity, Severity::Critical);
+    assert_eq!(
+        snap.hosts[0].firing,
+        vec!["HostMemoryCritical", "HostMemoryHigh"]
+    );
+    let fired: Vec<_> = e
+        .take_events()
+        .into_iter()
+        .filter_map(|ev| match ev {
+            Event::Alert(tr) if tr.to == AlertState::Firing => {
+                Some((tr.rule, tr.at - tr.active_at))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fired.len(), 2);
+    assert!(fired.iter().all(|(_, d)| *d == 120 * S));
+
+    // Recovery below the clear threshold resolves both.
+    n.mem_avail = 6e9;
+    t += 15 * S;
+    e.apply(&scrape(0, t, &n.body()));
+    assert_eq!(host_sev(&e, "web1"), Severity::Ok);
+    assert!(e.snapshot().alerts.is_empty());
+}
+
+#[test]
+fn exporter_down_is_unknown_first_then_critical_after_two_minutes() {
+    let mut e = engine(&[("web1", "web1")]);
+    let n = Node::new();
+    e.apply(&scrape(0, T0, &n.body()));
+    let mut t = T0;
+    for i in 0..8 {
+        t += 15 * S;
+        e.apply(&failed(0, t));
+        let sev = host_sev(&e, "web1");
+        if i < 7 {
+            assert_eq!(
+                sev,
+                Severity::Unknown,
+                "poll {i}: a failed poll means we cannot see"
+            );
+        }
+    }
+    // First failure at T0+15s; at T0+135s it has been failing for 2 minutes.
+    let snap = e.snapshot();
+    assert_eq!(snap.hosts[0].severity, Severity::Critical);
+    assert!(
+        snap.hosts[0].reason.contains("ExporterDown"),
+        "{}",
+        snap.hosts[0].reason
+    );
+    assert_eq!(snap.targets[0].up, Some(false));
+    assert!(
+        snap.targets[0]
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("timeout")
+    );
+    assert_eq!(
+        snap.hosts[0].vitals.mem_pct, None,
+        "nothing stale is shown as current"
+    );
+}
+
+#[test]
+fn a_failed_poll_during_pending_holds_the_for_clock() {
+    let mut e = engine(&[("web1", "web1")]);
+    let mut n = Node::new();
+    n.mem_avail = 1.6e9;
+    e.apply(&scrape(0, T0, &n.body()));
+    e.apply(&failed(0, T0 + 60 * S));
+    e.apply(&failed(0, T0 + 75 * S));
+    let snap = e.snapshot();
+    assert!(
+        snap.alerts.iter().any(|a| a.rule == "HostMemoryCritical"
+            && a.state == AlertState::Pending
+            && a.active_at == T0),
+        "pending alert held through the failed polls: {:?}",
+        snap.alerts
+    );
+    e.apply(&scrape(0, T0 + 120 * S, &n.body()));
+    assert_eq!(host_sev(&e, "web1"), Severity::Critical);
+}
+
+#[test]
+fn disk_full_fires_at_once_per_mount() {
+    let mut e = engine(&[("db1", "db1")]);
+    let mut n = Node::new();
+    n.fs_free = 5e9;
+    e.apply(&scrape(0, T0, &n.body()));
+    let snap = e.snapshot();
+    assert_eq!(snap.hosts[0].severity, Severity::Major);
+    let a = &snap.alerts[0];
+    assert_eq!(a.rule, "HostDiskFull");
+    assert_eq!(a.labels, "{mountpoint=\"/\"}");
+    assert_eq!(a.state, AlertState::Firing);
+}
+
+#[test]
+fn status_list_sorts_by_severity_then_time_in_state() {
+    let mut e = engine(&[("a", "a"), ("b", "b"), ("c", "c"), ("d", "d")]);
+    let ok = Node::new();
+    let mut full = Node::new();
+    full.fs_free = 1e9;
+    e.apply(&scrape(0, T0, &ok.body()));
+    e.apply(&scrape(1, T0, &ok.body()));
+    e.apply(&scrape(2, T0 + 5 * S, &full.body())); // major since T0+5
+    e.apply(&scrape(3, T0 + 1 * S, &full.body())); // major since T0+1: longer, so first
+    let names: Vec<_> = e.snapshot().hosts.iter().map(|h| h.name.clone()).collect();
+    assert_eq!(names, vec!["d", "c", "a", "b"]);
+}
+
+#[test]
+fn targets_sharing_a_host_are_one_row() {
+    let mut e = engine(&[("web1-node", "web1"), ("web1-app", "web1")]);
+    e.apply(&scrape(0, T0, &Node::new().body()));
+    e.apply(&failed(1, T0 + S));
+    let snap = e.snapshot();
+    assert_eq!(snap.hosts.len(), 1);
+    assert_eq!(snap.hosts[0].targets.len(), 2);
+    assert_eq!(snap.hosts[0].severity, Severity::Unknown);
+    assert!(snap.hosts[0].reason.starts_with("web1-app"));
+    assert_eq!(snap.hosts[0].vitals.mem_pct, Some(25.0));
+}
+
+#[test]
+fn never_polled_is_nodata_and_silence_becomes_unknown() {
+    let mut e = engine(&[("web1", "web1")]);
+    e.tick(T0);
+    assert_eq!(host_sev(&e, "web1"), Severity::NoData);
+    e.apply(&scrape(0, T0, &Node::new().body()));
+    e.tick(T0 + 30 * S);
+    assert_eq!(host_sev(&e, "web1"), Severity::Ok);
+    // 2 × interval + timeout = 40 s without a poll result.
+    e.tick(T0 + 41 * S);
+    let snap = e.snapshot();
+    assert_eq!(snap.hosts[0].severity, Severity::Unknown);
+    assert!(
+        snap.hosts[0].reason.contains("no data"),
+        "{}",
+        snap.hosts[0].reason
+    );
+}
+
+#[test]
+fn a_malformed_body_fails_the_poll_and_ingests_nothing() {
+    let mut e = engine(&[("web1", "web1")]);
+    let n = Node::new();
+    e.apply(&scrape(0, T0, &n.body()));
+    e.take_batches();
+    let series_before = e.series_count();
+    let bad = format!("{}node_bad{{a=\"x}} 1\n", n.body());
+    e.apply(&scrape(0, T0 + 15 * S, &bad));
+    let snap = e.snapshot();
+    assert_eq!(snap.targets[0].up, Some(false));
+    let err = snap.targets[0].error.clone().unwrap_or_default();
+    assert!(err.starts_with("parse error: line "), "{err}");
+    assert_eq!(
+        e.series_count(),
+        series_before,
+        "no series created from a bad body"
+    );
+    let batches = e.take_batches();
+    let target_batch = batches.iter().find(|b| &*b.source == "web1").unwrap();
+    // Only the synthetic up / scrape_duration_seconds / scrape_samples_scraped.
+    assert_eq!(target_batch.samples.len(), 3);
+    assert_eq!(target_batch.poll.as_ref().map(|p| p.up), Some(false));
+}
+
+#[test]
+fn duplicates_are_dropped_and_counted_and_the_poll_succeeds() {
+    let mut e = engine(&[("web1", "web1")]);
+    let body = "m{a=\"1\"} 1\nm{a=\"1\"} 2\nm{a=\"2\"} 3\n";
+    e.apply(&scrape(0, T0, body));
+    let snap = e.snapshot();
+    assert_eq!(snap.targets[0].up, Some(true));
+    assert_eq!(snap.targets[0].dropped_samples, 1);
+    let b = e.take_batches();
+    let vals: Vec<f64> = b[0].samples.iter().map(|s| s.2).collect();
+    assert_eq!(
+        &vals[..2],
+        &[1.0, 3.0],
+        "the first of a duplicate pair wins"
+    );
+}
+
+#[test]
+fn labels_in_any_order_are_one_series() {
+    let mut e = engine(&[("web1", "web1")]);
+    e.apply(&scrape(0, T0, "m{b=\"2\",a=\"1\"} 1\n"));
+    e.apply(&scrape(0, T0 + 15 * S, "m{a=\"1\",b=\"2\"} 2\n"));
+    let b = e.take_batches();
+    let keys: Vec<&str> = b
+        .iter()
+        .flat_map(|b| b.new_series.iter().map(|s| &*s.1))
+        .collect();
+    assert_eq!(keys.iter().filter(|k| k.starts_with("m{")).count(), 1);
+    assert!(keys.contains(&"m{a=\"1\",b=\"2\"}"));
+}
+
+#[test]
+fn a_counter_going_backwards_is_a_reset_not_a_negative_rate() {
+    let mut e = engine(&[("web1", "web1")]);
+    let mut n = Node::new();
+    e.apply(&scrape(0, T0, &n.body()));
+    // The exporter restarted: counters start again near zero.
+    n.busy = 10.0;
+    n.idle = 20.0;
+    n.rx = 15_000.0;
+    e.apply(&scrape(0, T0 + 15 * S, &n.body()));
+    let v = e.snapshot().hosts[0].vitals.clone();
+    let cpu = v.cpu_pct.unwrap();
+    assert!((0.0..=100.0).contains(&cpu), "{cpu}");
+    assert!((cpu - 100.0 * 5.0 / 15.0).abs() < 1e-6, "{cpu}");
+    assert!((v.net_rx_bps.unwrap() - 1000.0).abs() < 1e-6);
+}
+
+#[test]
+fn special_values_are_values() {
+    let mut e = engine(&[("web1", "web1")]);
+    e.apply(&scrape(0, T0, "a NaN\nb +Inf\nc -Inf\n"));
+    let b = e.take_batches();
+    let vals: Vec<f64> = b[0].samples.iter().take(3).map(|s| s.2).collect();
+    assert!(vals[0].is_nan());
+    assert_eq!(vals[1], f64::INFINITY);
+    assert_eq!(vals[2], f64::NEG_INFINITY);
+    assert_eq!(e.snapshot().targets[0].up, Some(true));
+}
+
+#[test]
+fn sample_limit_fails_the_whole_poll() {
+    let mut s = spec("web1", "web1");
+    s.sample_limit = 2;
+    let mut e = Engine::new(vec![s], default_rules());
+    e.apply(&scrape(0, T0, "a 1\nb 2\nc 3\n"));
+    let snap = e.snapshot();
+    assert_eq!(snap.targets[0].up, Some(false));
+    assert!(
+        snap.targets[0]
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("sample limit")
+    );
+}
+
+#[test]
+fn missing_content_type_is_parsed_with_a_warning() {
+    let mut e = engine(&[("web1", "web1")]);
+    e.apply(&scrape_ct(0, T0, "a 1\n", None));
+    let t = &e.snapshot().targets[0];
+    assert_eq!(t.up, Some(true));
+    assert!(
+        t.warning.as_deref().unwrap_or("").contains("content-type"),
+        "{:?}",
+        t.warning
+    );
+}
+
+#[test]
+fn far_future_and_backwards_timestamps_are_dropped() {
+    let mut e = engine(&[("web1", "web1")]);
+    let future = T0 + 3_600_000;
+    e.apply(&scrape(0, T0, &format!("a 1 {future}\nb 1 {T0}\n")));
+    assert_eq!(e.snapshot().targets[0].dropped_samples, 1);
+    e.apply(&scrape(0, T0 + 15 * S, &format!("b 2 {}\n", T0 - 1000)));
+    assert_eq!(e.snapshot().targets[0].dropped_samples, 1);
+}
+
+#[test]
+fn openmetrics_bodies_by_content_type() {
+    let mut e = engine(&[("web1", "web1")]);
+    let om = "# TYPE node_load1 gauge\nnode_load1 1.5\n# EOF\n";
+    e.apply(&scrape_ct(
+        0,
+        T0,
+        om,
+        Some("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    ));
+    assert_eq!(e.snapshot().hosts[0].vitals.load1, Some(1.5));
+    // The same body without `# EOF` is rejected as a whole.
+    e.apply(&scrape_ct(
+        0,
+        T0 + 15 * S,
+        "node_load1 2\n",
+        Some("application/openmetrics-text; version=1.0.0"),
+    ));
+    let t = &e.snapshot().targets[0];
+    assert_eq!(t.up, Some(false));
+}
+
+#[test]
+fn unknown_target_ids_are_ignored_not_a_panic() {
+    let mut e = engine(&[("web1", "web1")]);
+    e.apply(&scrape(7, T0, "a 1\n"));
+    assert_eq!(e.ignored_observations(), 1);
+}
+
+#[test]
+fn same_inputs_give_the_same_outputs() {
+    let mut inputs = Vec::new();
+    let mut n = Node::new();
+    n.mem_avail = 1.0e9;
+    for i in 0..20 {
+        n.step(if i > 5 { 0.95 } else { 0.2 });
+        if i == 9 || i == 10 {
+            inputs.push(failed(0, T0 + i * 15 * S));
+        } else {
+            inputs.push(scrape(0, T0 + i * 15 * S, &n.body()));
+        }
+        inputs.push(Input::Tick {
+            now: T0 + i * 15 * S + 7 * S,
+        });
+    }
+    let run = || {
+        let mut e = engine(&[("web1", "web1")]);
+        for i in &inputs {
+            e.apply(i);
+        }
+        (
+            format!("{:?}", e.snapshot()),
+            format!("{:?}", e.take_batches()),
+            format!("{:?}", e.take_events()),
+        )
+    };
+    assert_eq!(run(), run());
+}
+
+#[test]
+fn windows_exporter_bodies_give_vitals() {
+    let mut e = engine(&[("win1", "win1")]);
+    let body = |idle: f64| {
+        format!(
+            "windows_cpu_time_total{{core=\"0,0\",mode=\"idle\"}} {idle}\n\
+             windows_cpu_time_total{{core=\"0,0\",mode=\"user\"}} 100\n\
+             windows_cs_physical_memory_bytes 1000\n\
+             windows_os_physical_memory_free_bytes 100\n\
+             windows_logical_disk_size_bytes{{volume=\"C:\"}} 200\n\
+             windows_logical_disk_free_bytes{{volume=\"C:\"}} 10\n"
+        )
+    };
+    e.apply(&scrape(0, T0, &body(1000.0)));
+    e.apply(&scrape(0, T0 + 15 * S, &body(1015.0)));
+    let snap = e.snapshot();
+    let v = &snap.hosts[0].vitals;
+    assert_eq!(v.cpu_pct, Some(0.0));
+    assert_eq!(v.mem_pct, Some(90.0));
+    assert_eq!(v.disks[0].used_pct, 95.0);
+    // 95 % full → HostDiskFull (major), memory 90 % is still pending.
+    assert_eq!(snap.hosts[0].severity, Severity::Major);
+}
