@@ -131,9 +131,10 @@ pub enum Behaviour {
     RedirectLoop,
     /// 200 `text/plain; version=0.0.4` with `len` bytes of exposition-looking text.
     Body { len: usize },
-    /// 200 with a Content-Length of `len` and that many bytes streamed from a small buffer, so
-    /// a multi-gigabyte body costs the server nothing; it stops when the client does.
-    Huge { len: u64 },
+    /// 200 with `len` bytes streamed from a small buffer, so a multi-gigabyte body costs the
+    /// server nothing; it stops when the client does. With `announce` the length is sent as
+    /// Content-Length, otherwise the body ends when the connection closes.
+    Huge { len: u64, announce: bool },
     /// 200 with these exact bytes and, when given, this Content-Type.
     Fixed {
         content_type: Option<String>,
@@ -351,9 +352,14 @@ fn handle(
             respond(&mut stream, 302, &[("Location", &location)], b"")
         }
         Behaviour::Body { len } => respond_text(&mut stream, &exposition(*len)),
-        Behaviour::Huge { len } => {
+        Behaviour::Huge { len, announce } => {
+            let length = if *announce {
+                format!("Content-Length: {len}\r\n")
+            } else {
+                String::new()
+            };
             let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n{length}Connection: close\r\n\r\n"
             );
             stream.write_all(head.as_bytes())?;
             let piece = exposition(64 * 1024);
