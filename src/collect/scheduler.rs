@@ -127,7 +127,7 @@ where
 {
     tokio::spawn(async move {
         let period = schedule.interval.max(MIN_INTERVAL);
-        let mut slot = Instant::now() + schedule.offset;
+        let mut slot = later(Instant::now(), schedule.offset);
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(slot) => {}
@@ -158,7 +158,7 @@ where
 /// struggling. Here missed slots are dropped and the phase never drifts.
 pub fn next_slot(prev: Instant, period: Duration, now: Instant) -> Instant {
     let period = period.max(MIN_INTERVAL);
-    let next = prev + period;
+    let next = later(prev, period);
     if next >= now {
         return next;
     }
@@ -172,8 +172,17 @@ pub fn next_slot(prev: Instant, period: Duration, now: Instant) -> Instant {
         .and_then(|d| next.checked_add(d))
     {
         Some(slot) => slot,
-        None => now + period,
+        None => later(now, period),
     }
+}
+
+/// `at + d`, saturating at a point decades away: an absurd interval (from a config that slipped
+/// past validation) then means "not again in this process's life" instead of a panic.
+fn later(at: Instant, d: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(86_400 * 365 * 30);
+    at.checked_add(d)
+        .or_else(|| at.checked_add(FAR))
+        .unwrap_or(at)
 }
 
 #[cfg(test)]
@@ -347,6 +356,19 @@ mod tests {
         assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
         assert_eq!(phase_offset("anything", Duration::ZERO), Duration::ZERO);
         assert_eq!(phase_offset("anything", ms(1)), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn absurd_interval_does_not_panic() {
+        let s = Schedule {
+            offset: Duration::MAX,
+            interval: Duration::MAX,
+        };
+        let r = run(s, ms(0), ms(100), 4, true).await;
+        assert!(r.starts.is_empty());
+        let now = Instant::now();
+        assert!(next_slot(now, Duration::MAX, now) > now);
+        assert!(phase_offset("x", Duration::MAX) < Duration::MAX);
     }
 
     #[test]
