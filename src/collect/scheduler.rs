@@ -1,24 +1,73 @@
 //! Per-target polling schedules: a stable phase per target, never two polls of one target at
 //! once, and a bounded queue to the engine that drops (and counts) rather than blocks.
+//! Must not read engine state, the store or the UI; the only clock the engine sees is the
+//! `at` stamped here.
 
+use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
-use crate::config::Config;
-use crate::model::{Millis, Observation};
+use crate::collect::exporter;
+use crate::config::{Config, Target, TargetKind};
+use crate::model::{Millis, Observation, Payload};
+
+/// Shortest period a loop will run at. Config validation should never let a zero interval
+/// through, but `tokio::time::interval` panics on zero, and the scheduler must not.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(1);
 
 /// Wall-clock source for observation timestamps (the engine itself never reads a clock).
 pub fn wall_clock_ms() -> Millis {
-    todo!("collect helper")
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(Millis::MAX),
+        // A clock set before 1970 is a broken clock; negative stamps still order correctly.
+        Err(e) => i64::try_from(e.duration().as_millis()).map_or(Millis::MIN, |ms| -ms),
+    }
+}
+
+/// Delay before a target's first poll: FNV-1a of its name, in whole milliseconds, mod the
+/// interval. FNV (not `DefaultHasher`) because the phase must be the same on every run and every
+/// Rust version, so restarts and replays keep targets where they were; whole milliseconds because
+/// tokio's timer wheel has millisecond resolution and ticks then land exactly on the grid.
+pub fn phase_offset(name: &str, interval: Duration) -> Duration {
+    let interval_ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX);
+    if interval_ms == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_millis(fnv1a64(name.as_bytes()) % interval_ms)
+}
+
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    bytes
+        .iter()
+        .fold(OFFSET_BASIS, |h, &b| (h ^ u64::from(b)).wrapping_mul(PRIME))
+}
+
+/// Poll one target once, stamped with the wall clock at poll start (Prometheus semantics).
+pub async fn poll_target(client: &reqwest::Client, target: &Target) -> Observation {
+    let at = wall_clock_ms();
+    let payload = match &target.kind {
+        TargetKind::Exporter(exp) => Payload::Scrape(exporter::scrape(client, target, exp).await),
+    };
+    Observation {
+        target: target.id,
+        at,
+        payload,
+    }
 }
 
 /// Poll every target once, concurrently, and return the observations in target order.
 pub async fn poll_all_once(config: &Config, client: &reqwest::Client) -> Vec<Observation> {
-    let _ = (config, client);
-    todo!("collect helper")
+    // join_all keeps input order and drives every poll at once, so one hanging target costs
+    // its own deadline and nothing more.
+    futures_util::future::join_all(config.targets.iter().map(|t| poll_target(client, t))).await
 }
 
 /// Start one polling loop per target. Observations go to `tx` with `try_send`; when the queue
@@ -30,6 +79,344 @@ pub fn spawn(
     tx: mpsc::Sender<Observation>,
     dropped: Arc<AtomicU64>,
 ) -> Vec<JoinHandle<()>> {
-    let _ = (config, client, tx, dropped);
-    todo!("collect helper")
+    config
+        .targets
+        .iter()
+        .map(|target| {
+            let schedule = Schedule::for_target(target);
+            let target = Arc::new(target.clone());
+            let client = client.clone();
+            let poll = move || {
+                let target = Arc::clone(&target);
+                let client = client.clone();
+                async move { poll_target(&client, &target).await }
+            };
+            spawn_loop(schedule, tx.clone(), Arc::clone(&dropped), poll)
+        })
+        .collect()
+}
+
+/// When one target is polled: first after `offset`, then on the grid `offset + k·interval`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Schedule {
+    pub offset: Duration,
+    pub interval: Duration,
+}
+
+impl Schedule {
+    pub fn for_target(target: &Target) -> Schedule {
+        let interval = target.interval.max(MIN_INTERVAL);
+        Schedule {
+            offset: phase_offset(&target.name, interval),
+            interval,
+        }
+    }
+}
+
+/// The loop behind `spawn`, generic over the poll so its timing can be tested on tokio's paused
+/// clock.
+pub fn spawn_loop<F, Fut>(
+    schedule: Schedule,
+    tx: mpsc::Sender<Observation>,
+    dropped: Arc<AtomicU64>,
+    mut poll: F,
+) -> JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = Observation> + Send + 'static,
+{
+    tokio::spawn(async move {
+        let period = schedule.interval.max(MIN_INTERVAL);
+        let mut slot = later(Instant::now(), schedule.offset);
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(slot) => {}
+                _ = tx.closed() => return,
+            }
+            // The poll runs inside the loop, so two polls of one target can never overlap.
+            let observation = tokio::select! {
+                o = poll() => o,
+                _ = tx.closed() => return,
+            };
+            match tx.try_send(observation) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => {
+                    dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(TrySendError::Closed(_)) => return,
+            }
+            slot = next_slot(slot, period, Instant::now());
+        }
+    })
+}
+
+/// The first slot on the grid `prev + k·period` (k ≥ 1) that is not in the past.
+///
+/// This is `MissedTickBehavior::Skip` done strictly: tokio's `Interval` (like Go's ticker in
+/// Prometheus) still fires one missed tick at once after an overrun, so a target slower than its
+/// interval would be polled back-to-back, doubling the load on a host that is already
+/// struggling. Here missed slots are dropped and the phase never drifts.
+pub fn next_slot(prev: Instant, period: Duration, now: Instant) -> Instant {
+    let period = period.max(MIN_INTERVAL);
+    let next = later(prev, period);
+    if next >= now {
+        return next;
+    }
+    let behind = now.duration_since(next).as_nanos();
+    let step = period.as_nanos();
+    let missed = behind.div_ceil(step);
+    // Only a monotonic clock gap of centuries could overflow; then wait one period from now.
+    match u32::try_from(missed)
+        .ok()
+        .and_then(|k| period.checked_mul(k))
+        .and_then(|d| next.checked_add(d))
+    {
+        Some(slot) => slot,
+        None => later(now, period),
+    }
+}
+
+/// `at + d`, saturating at a point decades away: an absurd interval (from a config that slipped
+/// past validation) then means "not again in this process's life" instead of a panic.
+fn later(at: Instant, d: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(86_400 * 365 * 30);
+    at.checked_add(d)
+        .or_else(|| at.checked_add(FAR))
+        .unwrap_or(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{PollError, Scrape, ScrapeOutcome, TargetId};
+    use proptest::prelude::*;
+    use std::sync::Mutex;
+
+    fn fake_observation(at: Millis) -> Observation {
+        Observation {
+            target: TargetId(0),
+            at,
+            payload: Payload::Scrape(Scrape {
+                duration_ms: 0.0,
+                outcome: ScrapeOutcome::Failed(PollError::Other("fake".into())),
+            }),
+        }
+    }
+
+    /// A poll that takes `busy` of (virtual) time and records when it started and whether it
+    /// overlapped another poll.
+    fn recording_poll(
+        busy: Duration,
+        starts: Arc<Mutex<Vec<Instant>>>,
+        in_flight: Arc<AtomicU64>,
+        overlaps: Arc<AtomicU64>,
+    ) -> impl FnMut() -> std::pin::Pin<Box<dyn Future<Output = Observation> + Send>> + Send + 'static
+    {
+        move || {
+            let starts = Arc::clone(&starts);
+            let in_flight = Arc::clone(&in_flight);
+            let overlaps = Arc::clone(&overlaps);
+            Box::pin(async move {
+                if in_flight.fetch_add(1, Ordering::SeqCst) > 0 {
+                    overlaps.fetch_add(1, Ordering::SeqCst);
+                }
+                if let Ok(mut s) = starts.lock() {
+                    s.push(Instant::now());
+                }
+                tokio::time::sleep(busy).await;
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                fake_observation(0)
+            })
+        }
+    }
+
+    struct Run {
+        starts: Vec<Duration>,
+        overlaps: u64,
+        received: usize,
+        dropped: u64,
+    }
+
+    /// Run one loop on the paused clock for `window`, receiving everything, and report poll
+    /// start times relative to the loop's start.
+    async fn run(
+        schedule: Schedule,
+        busy: Duration,
+        window: Duration,
+        capacity: usize,
+        drain: bool,
+    ) -> Run {
+        let (tx, mut rx) = mpsc::channel(capacity);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let starts = Arc::new(Mutex::new(Vec::new()));
+        let overlaps = Arc::new(AtomicU64::new(0));
+        let t0 = Instant::now();
+        let handle = spawn_loop(
+            schedule,
+            tx,
+            Arc::clone(&dropped),
+            recording_poll(
+                busy,
+                Arc::clone(&starts),
+                Arc::new(AtomicU64::new(0)),
+                Arc::clone(&overlaps),
+            ),
+        );
+        let mut received = 0;
+        let end = t0 + window;
+        if drain {
+            while let Ok(Some(_)) = tokio::time::timeout_at(end, rx.recv()).await {
+                received += 1;
+            }
+        } else {
+            tokio::time::sleep_until(end).await;
+            while rx.try_recv().is_ok() {
+                received += 1;
+            }
+        }
+        drop(rx);
+        // The loop must notice the closed queue and end by itself.
+        assert!(handle.await.is_ok());
+        let starts = starts
+            .lock()
+            .map(|s| s.iter().map(|i| i.duration_since(t0)).collect())
+            .unwrap_or_default();
+        Run {
+            starts,
+            overlaps: overlaps.load(Ordering::SeqCst),
+            received,
+            dropped: dropped.load(Ordering::SeqCst),
+        }
+    }
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fast_poll_runs_on_the_grid_after_the_phase_offset() {
+        let s = Schedule {
+            offset: ms(37),
+            interval: ms(100),
+        };
+        let r = run(s, ms(10), ms(1000), 64, true).await;
+        let want: Vec<Duration> = (0..10).map(|k| ms(37 + 100 * k)).collect();
+        assert_eq!(r.starts, want);
+        assert_eq!(r.received, 10);
+        assert_eq!(r.dropped, 0);
+        assert_eq!(r.overlaps, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_poll_skips_missed_ticks_instead_of_stacking() {
+        // Each poll takes 2.5 intervals: the next poll waits for the next grid slot (every 3rd
+        // tick). Stacking or catching up would start polls back-to-back at 250, 500, …
+        let s = Schedule {
+            offset: ms(0),
+            interval: ms(100),
+        };
+        let r = run(s, ms(250), ms(1000), 64, true).await;
+        assert_eq!(r.starts, vec![ms(0), ms(300), ms(600), ms(900)]);
+        assert_eq!(r.overlaps, 0);
+        // The poll that started at 900 is still running at the end of the window.
+        assert_eq!(r.received, 3);
+        assert_eq!(r.dropped, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn full_queue_drops_and_counts_instead_of_blocking() {
+        let s = Schedule {
+            offset: ms(0),
+            interval: ms(50),
+        };
+        // Nobody reads during the window: one fits in the queue, the rest must be dropped,
+        // and the loop must keep its cadence (20 polls in 1 s) rather than wait for room.
+        let r = run(s, ms(1), ms(975), 1, false).await;
+        assert_eq!(r.starts.len(), 20);
+        assert_eq!(r.received, 1);
+        assert_eq!(r.dropped, 19);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn zero_interval_does_not_panic() {
+        let s = Schedule {
+            offset: ms(0),
+            interval: Duration::ZERO,
+        };
+        let r = run(s, ms(0), ms(5), 1024, true).await;
+        assert!(!r.starts.is_empty());
+    }
+
+    #[test]
+    fn phase_offsets_are_known_values() {
+        // Pinned so that a change of hash (which would move every target's phase after an
+        // upgrade) is a visible decision, not an accident.
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+        assert_eq!(phase_offset("anything", Duration::ZERO), Duration::ZERO);
+        assert_eq!(phase_offset("anything", ms(1)), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn absurd_interval_does_not_panic() {
+        let s = Schedule {
+            offset: Duration::MAX,
+            interval: Duration::MAX,
+        };
+        let r = run(s, ms(0), ms(100), 4, true).await;
+        assert!(r.starts.is_empty());
+        let now = Instant::now();
+        assert!(next_slot(now, Duration::MAX, now) > now);
+        assert!(phase_offset("x", Duration::MAX) < Duration::MAX);
+    }
+
+    #[test]
+    fn wall_clock_is_after_2020() {
+        assert!(wall_clock_ms() > 1_577_836_800_000);
+    }
+
+    proptest! {
+        #[test]
+        fn next_slot_is_the_first_grid_point_not_in_the_past(
+            period_ms in 1u64..10_000,
+            late_ms in 0u64..100_000,
+        ) {
+            let prev = Instant::now();
+            let period = ms(period_ms);
+            let now = prev + ms(late_ms);
+            let next = next_slot(prev, period, now);
+            prop_assert!(next > prev);
+            prop_assert!(next >= now);
+            let gap = next.duration_since(prev).as_nanos();
+            prop_assert_eq!(gap % period.as_nanos(), 0);
+            // The first such point: one period earlier is either `prev` or already past.
+            prop_assert!(gap == period.as_nanos() || next - period < now);
+        }
+
+        #[test]
+        fn phase_offset_is_stable_and_inside_the_interval(name in ".{0,40}", interval_ms in 1u64..3_600_000) {
+            let interval = ms(interval_ms);
+            let a = phase_offset(&name, interval);
+            prop_assert_eq!(a, phase_offset(&name, interval));
+            prop_assert!(a < interval);
+            prop_assert_eq!(a.subsec_nanos() % 1_000_000, 0);
+        }
+    }
+
+    #[test]
+    fn phase_offsets_spread_across_the_interval() {
+        // 100 targets over 10 buckets of a 10 s interval: a constant or badly mixed hash
+        // would pile them into a few buckets.
+        let interval = Duration::from_secs(10);
+        let mut buckets = [0u32; 10];
+        for i in 0..100 {
+            let off = phase_offset(&format!("node-{i:03}:9100"), interval);
+            let b = usize::try_from(off.as_secs()).unwrap_or(0).min(9);
+            if let Some(slot) = buckets.get_mut(b) {
+                *slot += 1;
+            }
+        }
+        assert!(buckets.iter().all(|&n| n >= 2), "{buckets:?}");
+    }
 }
