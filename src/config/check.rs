@@ -97,6 +97,17 @@ impl<'a> LineIndex<'a> {
 #[derive(Clone)]
 struct Section(String);
 
+impl Section {
+    /// "in [defaults]", but "at the top level".
+    fn place(&self) -> String {
+        if self.0 == "the top level" {
+            "at the top level".to_string()
+        } else {
+            format!("in {}", self.0)
+        }
+    }
+}
+
 /// The known keys of one table, each with its key and value.
 struct Fields<'t, 'i> {
     found: HashMap<&'static str, (&'t Key<'i>, &'t Val<'i>)>,
@@ -174,7 +185,14 @@ impl<'a> Checker<'a> {
 
     pub fn syntax_error(mut self, err: &toml::de::Error) -> ConfigError {
         let span = err.span().unwrap_or(0..0);
-        let message = err.message().trim_end().replace('\n', "; ");
+        let mut message = err.message().trim_end().replace('\n', "; ");
+        // toml names neither the key nor the first definition; the span is the repeated key,
+        // which is safe to show (keys are never secrets, values may be).
+        if message == "duplicate key"
+            && let Some(key) = self.lines.text.get(span.clone())
+        {
+            message = format!("duplicate key `{}`", key.escape_debug());
+        }
         self.problem(
             &span,
             format!("invalid TOML: {message}; see https://toml.io for the syntax"),
@@ -205,7 +223,7 @@ impl<'a> Checker<'a> {
                     };
                     self.problem(
                         &key.span(),
-                        format!("unknown key `{name}` in {}; {hint}", section.0),
+                        format!("unknown key `{name}` {}; {hint}", section.place()),
                     );
                 }
             }
@@ -660,7 +678,14 @@ impl<'a> Checker<'a> {
                 .and_then(|u| match check_url(&u) {
                     Ok(url) => Some(url),
                     Err(why) => {
-                        self.problem(&v.span(), format!("{why} in {}", section.0));
+                        self.problem(
+                            &v.span(),
+                            format!(
+                                "invalid `url` \"{}\" in {}: {why}",
+                                redact_userinfo(&u),
+                                section.0
+                            ),
+                        );
                         None
                     }
                 }),
@@ -691,9 +716,9 @@ impl<'a> Checker<'a> {
             None => name.as_ref().map(|(n, _)| n.clone()),
         };
 
-        let interval = match fields.value("interval") {
-            Some(v) => self.duration(v, "interval"),
-            None => Some(defaults.resolved.interval),
+        let (interval, interval_from) = match fields.value("interval") {
+            Some(v) => (self.duration(v, "interval"), section.0.clone()),
+            None => (Some(defaults.resolved.interval), "[defaults]".to_string()),
         };
         let timeout = match fields.value("timeout") {
             Some(v) => {
@@ -701,7 +726,7 @@ impl<'a> Checker<'a> {
                 if let (Some(t), Some(i)) = (t, interval)
                     && t > i
                 {
-                    let message = timeout_message(t, i, &section.0);
+                    let message = timeout_message(t, i, &interval_from);
                     self.problem(&v.span(), message);
                 }
                 t
@@ -994,7 +1019,7 @@ struct DefaultsState {
 
 fn timeout_message(timeout: Duration, interval: Duration, section: &str) -> String {
     format!(
-        "`timeout` {} is longer than the `interval` {} in {section}; a poll must end before the next starts, so use a timeout ≤ interval",
+        "`timeout` {} is longer than the `interval` {} set in {section}; a poll must end before the next starts, so use a timeout ≤ interval",
         format_duration(timeout),
         format_duration(interval)
     )
@@ -1066,17 +1091,17 @@ fn check_label_name(name: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Check an exporter URL; the error text never repeats a password written in the URL.
+/// Check an exporter URL. The error says what is wrong and what is accepted, and never repeats
+/// the URL (the caller shows it with any password redacted).
 fn check_url(text: &str) -> Result<url::Url, String> {
     const ACCEPTED: &str =
         "use http:// or https:// with a host, like \"http://127.0.0.1:9100/metrics\"";
-    let shown = redact_userinfo(text);
     let Some((scheme, rest)) = text.split_once("://") else {
-        return Err(format!("invalid `url` \"{shown}\": no scheme; {ACCEPTED}"));
+        return Err(format!("no scheme; {ACCEPTED}"));
     };
     if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
         return Err(format!(
-            "invalid `url` \"{shown}\": scheme \"{}\" is not supported; {ACCEPTED}",
+            "scheme \"{}\" is not supported; {ACCEPTED}",
             scheme.escape_debug()
         ));
     }
@@ -1084,17 +1109,17 @@ fn check_url(text: &str) -> Result<url::Url, String> {
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let host_part = authority.rsplit('@').next().unwrap_or_default();
     if host_part.is_empty() || host_part.starts_with(':') {
-        return Err(format!("invalid `url` \"{shown}\": no host; {ACCEPTED}"));
+        return Err(format!("no host; {ACCEPTED}"));
     }
-    let url =
-        url::Url::parse(text).map_err(|e| format!("invalid `url` \"{shown}\": {e}; {ACCEPTED}"))?;
+    let url = url::Url::parse(text).map_err(|e| format!("{e}; {ACCEPTED}"))?;
     if url.host().is_none() {
-        return Err(format!("invalid `url` \"{shown}\": no host; {ACCEPTED}"));
+        return Err(format!("no host; {ACCEPTED}"));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(format!(
-            "invalid `url` \"{shown}\": credentials in the URL would be shown wherever the URL is; use `basic_auth` instead"
-        ));
+        return Err(
+            "credentials in a URL show wherever the URL is shown; use `basic_auth` instead"
+                .to_string(),
+        );
     }
     Ok(url)
 }
