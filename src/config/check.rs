@@ -128,6 +128,9 @@ pub struct Checker<'a> {
     base_dir: &'a Path,
     env: EnvLookup<'a>,
     problems: Vec<Problem>,
+    /// Every credential seen, read or not, so `finish` can scrub it from messages: a token
+    /// pasted into the wrong key (say `interval`) is still a token.
+    secrets: Vec<String>,
 }
 
 /// A duration or size, and whether the file set it (defaults only apply when it did not).
@@ -144,6 +147,7 @@ impl<'a> Checker<'a> {
             base_dir,
             env,
             problems: Vec::new(),
+            secrets: Vec::new(),
         }
     }
 
@@ -175,6 +179,15 @@ impl<'a> Checker<'a> {
     pub fn finish(mut self, config: Config) -> Result<Config, ConfigError> {
         if self.problems.is_empty() {
             return Ok(config);
+        }
+        // Shorter values would scrub ordinary words out of messages and hide too little to matter.
+        self.secrets.retain(|s| s.chars().count() >= 4);
+        for p in &mut self.problems {
+            for secret in &self.secrets {
+                if p.message.contains(secret.as_str()) {
+                    p.message = p.message.replace(secret.as_str(), "<redacted>");
+                }
+            }
         }
         self.problems.sort_by_key(|p| (p.line, p.col));
         self.problems.dedup();
@@ -819,6 +832,7 @@ impl<'a> Checker<'a> {
 
     /// `Some(None)`: no auth; `None`: a problem was reported.
     fn auth(&mut self, fields: &Fields<'_, '_>, section: &Section) -> Option<Option<Auth>> {
+        self.remember_inline_secrets(fields);
         let mut present: Vec<(&str, Range<usize>)> = [
             "basic_auth",
             "bearer_token",
@@ -855,6 +869,21 @@ impl<'a> Checker<'a> {
             }
         }
         Some(None)
+    }
+
+    fn remember_inline_secrets(&mut self, fields: &Fields<'_, '_>) {
+        if let Some(DeValue::String(token)) = fields.value("bearer_token").map(|v| v.get_ref()) {
+            self.secrets.push(token.to_string());
+        }
+        if let Some(DeValue::Table(basic)) = fields.value("basic_auth").map(|v| v.get_ref()) {
+            for (key, value) in basic.iter() {
+                if key.get_ref() == "password"
+                    && let DeValue::String(pw) = value.get_ref()
+                {
+                    self.secrets.push(pw.to_string());
+                }
+            }
+        }
     }
 
     fn basic_auth(&mut self, value: &Val<'_>, section: &Section) -> Option<Auth> {
@@ -956,7 +985,10 @@ impl<'a> Checker<'a> {
             return None;
         }
         let why = match (self.env)(name) {
-            Ok(v) if !v.is_empty() => return Some(Secret::new(v)),
+            Ok(v) if !v.is_empty() => {
+                self.secrets.push(v.clone());
+                return Some(Secret::new(v));
+            }
             Ok(_) => "is empty",
             Err(VarError::NotPresent) => "is not set",
             Err(VarError::NotUnicode(_)) => "is not valid Unicode",
@@ -991,6 +1023,7 @@ impl<'a> Checker<'a> {
                         }
                     }
                     if !s.is_empty() {
+                        self.secrets.push(s.clone());
                         return Some(Secret::new(s));
                     }
                     "it is empty".to_string()
