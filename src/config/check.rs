@@ -1012,8 +1012,9 @@ impl<'a> Checker<'a> {
     ) -> Option<Secret> {
         let path = self.path(text, span, key)?;
         let shown = path.display();
-        let why = match std::fs::read(&path) {
-            Ok(bytes) => match String::from_utf8(bytes) {
+        let why = match read_secret_file(&path) {
+            Ok(None) => format!("it is larger than {MAX_SECRET_FILE} bytes"),
+            Ok(Some(bytes)) => match String::from_utf8(bytes) {
                 Ok(mut s) => {
                     // One trailing newline is what `echo … > file` leaves; more is deliberate.
                     if s.ends_with('\n') {
@@ -1056,6 +1057,21 @@ fn timeout_message(timeout: Duration, interval: Duration, section: &str) -> Stri
         format_duration(timeout),
         format_duration(interval)
     )
+}
+
+/// Secret files are tokens and passwords; the cap keeps `password_file = "/dev/zero"` (or a
+/// mistyped path to a log file) from hanging or exhausting memory at startup.
+const MAX_SECRET_FILE: u64 = 64 << 10;
+
+/// `Ok(None)` when the file is larger than `MAX_SECRET_FILE`.
+fn read_secret_file(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_SECRET_FILE + 1)
+        .read_to_end(&mut bytes)?;
+    let too_big = u64::try_from(bytes.len()).map_or(true, |n| n > MAX_SECRET_FILE);
+    Ok((!too_big).then_some(bytes))
 }
 
 pub fn io_reason(e: &std::io::Error) -> String {
