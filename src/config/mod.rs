@@ -8,6 +8,19 @@ use std::time::Duration;
 
 use crate::model::TargetId;
 
+mod check;
+mod units;
+
+pub use check::{
+    DEFAULT_BODY_LIMIT, DEFAULT_INTERVAL, DEFAULT_MAX_SIZE, DEFAULT_RETENTION,
+    DEFAULT_SAMPLE_LIMIT, DEFAULT_TIMEOUT, EnvLookup,
+};
+pub use units::{format_duration, parse_byte_size, parse_duration};
+
+/// Config files larger than this are refused before parsing: a real one is a few KiB, and a
+/// runaway file (or `/dev/zero`) must not eat the memory of a box that is already in trouble.
+pub const MAX_FILE_SIZE: u64 = 16 << 20;
+
 /// A validated configuration. Everything here has been checked; consumers need no more checks.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -90,6 +103,8 @@ impl fmt::Debug for Secret {
 }
 
 /// One problem in a config file, printed as `file:line:col: what is wrong, what is accepted`.
+/// `line == 0` marks a problem with the file as a whole (unreadable, too large, no default
+/// data directory); it prints as `file: message`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
     pub file: String,
@@ -100,11 +115,15 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file, self.line, self.col, self.message
-        )
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.col, self.message
+            )
+        }
     }
 }
 
@@ -130,18 +149,109 @@ impl std::error::Error for ConfigError {}
 
 /// `$XDG_CONFIG_HOME/nocscope/config.toml`, else `~/.config/nocscope/config.toml`.
 pub fn default_path() -> Option<PathBuf> {
-    todo!("config helper")
+    default_path_with_env(&|name| std::env::var(name))
+}
+
+/// [`default_path`] with an explicit environment, so tests need not modify the process's.
+pub fn default_path_with_env(env: EnvLookup<'_>) -> Option<PathBuf> {
+    let var = |name: &str| env(name).ok().filter(|v| !v.is_empty()).map(PathBuf::from);
+    // The XDG spec says a relative value is invalid and must be ignored.
+    if let Some(xdg) = var("XDG_CONFIG_HOME").filter(|p| p.is_absolute()) {
+        return Some(xdg.join("nocscope").join("config.toml"));
+    }
+    var("HOME").map(|home| home.join(".config").join("nocscope").join("config.toml"))
 }
 
 /// Read and validate a config file.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let _ = path;
-    todo!("config helper")
+    load_with_env(path, &|name| std::env::var(name))
+}
+
+/// [`load`] with an explicit environment (for `password_env`, `~` and the default data dir).
+pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
+    let origin = path.display().to_string();
+    let whole_file = |message: String| ConfigError {
+        problems: vec![Problem {
+            file: origin.clone(),
+            line: 0,
+            col: 0,
+            message,
+        }],
+    };
+    let bytes = read_capped(path).map_err(&whole_file)?;
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let valid = e.utf8_error().valid_up_to();
+            let prefix = e.as_bytes().get(..valid).unwrap_or_default();
+            // The valid prefix is UTF-8 by definition, so this only locates the bad byte.
+            let before = std::str::from_utf8(prefix).unwrap_or_default();
+            let line = before.matches('\n').count() + 1;
+            let col = before
+                .rsplit('\n')
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .count()
+                + 1;
+            return Err(ConfigError {
+                problems: vec![Problem {
+                    file: origin,
+                    line: u32::try_from(line).unwrap_or(u32::MAX),
+                    col: u32::try_from(col).unwrap_or(u32::MAX),
+                    message: "the file is not valid UTF-8; TOML files must be UTF-8 text"
+                        .to_string(),
+                }],
+            });
+        }
+    };
+    let base_dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut config = parse_with_env(&text, &origin, base_dir, env)?;
+    config.source = Some(path.to_path_buf());
+    Ok(config)
+}
+
+fn read_capped(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)
+        .map_err(|e| format!("cannot open the config file: {}", check::io_reason(&e)))?;
+    let mut bytes = Vec::new();
+    // Read one byte past the cap to tell "exactly at the cap" from "over it".
+    file.take(MAX_FILE_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read the config file: {}", check::io_reason(&e)))?;
+    if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > MAX_FILE_SIZE {
+        return Err(format!(
+            "the config file is larger than {} bytes; a config file is a few KiB of TOML",
+            MAX_FILE_SIZE
+        ));
+    }
+    Ok(bytes)
 }
 
 /// Validate config text. `origin` names the file in problems; relative paths in the config
 /// (`password_file`, `data_dir`) resolve against `base_dir`.
 pub fn parse(text: &str, origin: &str, base_dir: &Path) -> Result<Config, ConfigError> {
-    let _ = (text, origin, base_dir);
-    todo!("config helper")
+    parse_with_env(text, origin, base_dir, &|name| std::env::var(name))
+}
+
+/// [`parse`] with an explicit environment. An empty text is a valid config with no targets;
+/// the caller decides whether "no targets" is worth a message.
+pub fn parse_with_env(
+    text: &str,
+    origin: &str,
+    base_dir: &Path,
+    env: EnvLookup<'_>,
+) -> Result<Config, ConfigError> {
+    let checker = check::Checker::new(text, origin, base_dir, env);
+    let root = match toml::de::DeTable::parse(text) {
+        Ok(root) => root,
+        Err(e) => return Err(checker.syntax_error(&e)),
+    };
+    let mut checker = checker;
+    let config = checker.check(root.get_ref(), None);
+    checker.finish(config)
 }
