@@ -38,7 +38,10 @@ const CT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The recording: `# SCRAPE <unix ms>` lines, each followed by one body.
 fn recording() -> Vec<(i64, Bytes)> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/store_node_1h.prom.gz");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/benches/data/store_node_1h.prom.gz"
+    );
     let file = std::fs::File::open(path).expect("benches/data/store_node_1h.prom.gz");
     let mut text = String::new();
     flate2::read::GzDecoder::new(file)
@@ -47,7 +50,10 @@ fn recording() -> Vec<(i64, Bytes)> {
     let mut out = Vec::new();
     for chunk in text.split("# SCRAPE ").filter(|c| !c.is_empty()) {
         let (ts, body) = chunk.split_once('\n').expect("scrape header");
-        out.push((ts.trim().parse().expect("ms"), Bytes::from(body.to_string())));
+        out.push((
+            ts.trim().parse().expect("ms"),
+            Bytes::from(body.to_string()),
+        ));
     }
     out
 }

@@ -92,9 +92,11 @@ pub struct LintArgs {
     pub openmetrics: bool,
 }
 
+/// The same strict duration grammar as the config file, so `--for 5 minutes` fails the same way.
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s)
-        .map_err(|e| format!("{e}; use a number and unit like \"60s\", \"10m\", \"1h30m\""))
+    config::parse_duration(s).ok_or_else(|| {
+        format!("invalid duration {s:?}; use a number and unit like \"60s\", \"10m\", \"1h30m\"")
+    })
 }
 
 /// Run a parsed command line; returns the process exit code.

@@ -42,13 +42,21 @@ fn check_once_against_a_real_node_exporter() {
     let cfg = write_config(dir.path(), &exporter_target("local", &ne.url()));
     let out = nocscope(&["check", "--config", &cfg, "--once"]);
     let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "stdout: {text}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {text}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 1, "{text}");
     assert!(lines[0].starts_with("ok "), "{text}");
     assert!(lines[0].contains("local"), "{text}");
     assert!(lines[0].contains("mem "), "{text}");
-    assert!(!lines[0].contains("mem -"), "memory is known after one scrape: {text}");
+    assert!(
+        !lines[0].contains("mem -"),
+        "memory is known after one scrape: {text}"
+    );
 
     // The poll went to the history store: synthetic `up` and raw series are queryable.
     let reader = Reader::open(&dir.path().join("data").join("history.db")).expect("open store");
@@ -56,11 +64,19 @@ fn check_once_against_a_real_node_exporter() {
     assert_eq!(up.len(), 1);
     assert_eq!(up[0].1, 1.0);
     let series = reader.series("local").expect("series");
-    assert!(series.iter().any(|k| k.starts_with("node_memory_MemTotal_bytes")), "{} series", series.len());
+    assert!(
+        series
+            .iter()
+            .any(|k| k.starts_with("node_memory_MemTotal_bytes")),
+        "{} series",
+        series.len()
+    );
     let polls = reader.polls("local", 0, i64::MAX).expect("polls");
     assert_eq!(polls.len(), 1);
     assert!(polls[0].1.up);
-    let mem = reader.query("host/local", "mem_pct", 0, i64::MAX).expect("vitals");
+    let mem = reader
+        .query("host/local", "mem_pct", 0, i64::MAX)
+        .expect("vitals");
     assert_eq!(mem.len(), 1);
     assert!((0.0..=100.0).contains(&mem[0].1));
 }
@@ -72,7 +88,15 @@ fn check_json_has_one_object_per_host() {
     let mut targets = exporter_target("node-a", &ne.url());
     targets.push_str(&exporter_target("node-b", &ne.url()));
     let cfg = write_config(dir.path(), &targets);
-    let out = nocscope(&["check", "--config", &cfg, "--once", "--format", "json", "--no-store"]);
+    let out = nocscope(&[
+        "check",
+        "--config",
+        &cfg,
+        "--once",
+        "--format",
+        "json",
+        "--no-store",
+    ]);
     assert_eq!(out.status.code(), Some(0));
     let text = stdout(&out);
     let objs: Vec<serde_json::Value> = text
@@ -87,7 +111,10 @@ fn check_json_has_one_object_per_host() {
         assert!(o["firing"].as_array().is_some());
         assert_eq!(o["targets"][0]["up"], true);
     }
-    assert!(!dir.path().join("data").join("history.db").exists(), "--no-store writes nothing");
+    assert!(
+        !dir.path().join("data").join("history.db").exists(),
+        "--no-store writes nothing"
+    );
 }
 
 #[test]
@@ -113,10 +140,16 @@ fn check_for_keeps_polling_and_prints_transitions() {
     let out = nocscope(&["check", "--config", &cfg, "--for", "3500ms"]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(text.contains("nodata -> ok"), "the first good poll is a transition: {text}");
+    assert!(
+        text.contains("nodata -> ok"),
+        "the first good poll is a transition: {text}"
+    );
     let last = text.lines().last().unwrap_or("");
     assert!(last.starts_with("ok "), "{text}");
-    assert!(last.contains("cpu ") && !last.contains("cpu -"), "two polls give a CPU rate: {text}");
+    assert!(
+        last.contains("cpu ") && !last.contains("cpu -"),
+        "two polls give a CPU rate: {text}"
+    );
     let reader = Reader::open(&dir.path().join("data").join("history.db")).expect("open store");
     let polls = reader.polls("local", 0, i64::MAX).expect("polls");
     assert!(polls.len() >= 2, "{} polls", polls.len());
@@ -129,12 +162,22 @@ fn a_database_that_is_not_sqlite_is_a_clear_error_and_is_left_alone() {
     std::fs::create_dir_all(&data).expect("mkdir");
     let junk = b"this is not a database, it is a grocery list\n".repeat(200);
     std::fs::write(data.join("history.db"), &junk).expect("write junk");
-    let cfg = write_config(dir.path(), &exporter_target("x", "http://127.0.0.1:9/metrics"));
+    let cfg = write_config(
+        dir.path(),
+        &exporter_target("x", "http://127.0.0.1:9/metrics"),
+    );
     let out = nocscope(&["check", "--config", &cfg, "--once"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("history.db") && err.contains("not a nocscope database"), "{err}");
-    assert_eq!(std::fs::read(data.join("history.db")).expect("read"), junk, "the file is untouched");
+    assert!(
+        err.contains("history.db") && err.contains("not a nocscope database"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(data.join("history.db")).expect("read"),
+        junk,
+        "the file is untouched"
+    );
 }
 
 #[test]
@@ -152,9 +195,24 @@ fn config_check_reports_problems_with_positions() {
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines.len() >= 3, "every problem is reported: {text}");
-    assert!(lines.iter().any(|l| l.starts_with(&format!("{p}:2:")) && l.contains("5 minutes")), "{text}");
-    assert!(lines.iter().any(|l| l.starts_with(&format!("{p}:7:")) && l.contains("url")), "{text}");
-    assert!(lines.iter().any(|l| l.starts_with(&format!("{p}:8:")) && l.contains("colour")), "{text}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("{p}:2:")) && l.contains("5 minutes")),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("{p}:7:")) && l.contains("url")),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("{p}:8:")) && l.contains("colour")),
+        "{text}"
+    );
 
     let good = dir.path().join("good.toml");
     std::fs::write(&good, exporter_target("a", "http://127.0.0.1:9100/metrics")).expect("write");
@@ -185,7 +243,11 @@ fn lint_accepts_a_real_body_and_rejects_a_broken_one() {
     std::fs::write(&bad, "ok_metric 1\nbroken{a=\"1\" 2\n").expect("write");
     let out = nocscope(&["lint", &bad.display().to_string()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).lines().any(|l| l.starts_with("line 2: ")), "{}", stdout(&out));
+    assert!(
+        stdout(&out).lines().any(|l| l.starts_with("line 2: ")),
+        "{}",
+        stdout(&out)
+    );
 
     // stdin, and OpenMetrics chosen by the trailing `# EOF`: a tab separator is fine in
     // text 0.0.4 but not in OpenMetrics, so only the strict check rejects this body.
@@ -195,7 +257,10 @@ fn lint_accepts_a_real_body_and_rejects_a_broken_one() {
     let out = lint_stdin(&[], b"# HELP a A gauge.\n# TYPE a gauge\na\t1\n");
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     // --openmetrics forces the strict check: this body lacks `# EOF`.
-    let out = lint_stdin(&["--openmetrics"], b"# HELP a A gauge.\n# TYPE a gauge\na 1\n");
+    let out = lint_stdin(
+        &["--openmetrics"],
+        b"# HELP a A gauge.\n# TYPE a gauge\na 1\n",
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
 }
 
@@ -222,10 +287,17 @@ fn http_get(url: &str) -> Vec<u8> {
     let rest = url.strip_prefix("http://").expect("http url");
     let (hostport, path) = rest.split_once('/').unwrap_or((rest, ""));
     let mut s = std::net::TcpStream::connect(hostport).expect("connect");
-    write!(s, "GET /{path} HTTP/1.0\r\nHost: {hostport}\r\nAccept: text/plain;version=0.0.4\r\n\r\n")
-        .expect("send");
+    write!(
+        s,
+        "GET /{path} HTTP/1.0\r\nHost: {hostport}\r\nAccept: text/plain;version=0.0.4\r\n\r\n"
+    )
+    .expect("send");
     let mut resp = Vec::new();
     s.read_to_end(&mut resp).expect("read");
-    let split = resp.windows(4).position(|w| w == b"\r\n\r\n").expect("headers end") + 4;
+    let split = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("headers end")
+        + 4;
     resp[split..].to_vec()
 }
