@@ -13,7 +13,11 @@ pub fn http_client() -> Result<reqwest::Client, String> {
 }
 
 /// Poll one exporter once. Never fails: every failure is a `ScrapeOutcome::Failed` with a reason.
-pub async fn scrape(client: &reqwest::Client, target: &Target, exporter: &ExporterTarget) -> Scrape {
+pub async fn scrape(
+    client: &reqwest::Client,
+    target: &Target,
+    exporter: &ExporterTarget,
+) -> Scrape {
     let _ = (client, target, exporter);
     todo!("collect helper")
 }

@@ -95,7 +95,13 @@ impl Reader {
         todo!("store helper")
     }
     /// Samples of one series in `[from, to]`, oldest first, from head rows and chunks alike.
-    pub fn query(&self, source: &str, key: &str, from: Millis, to: Millis) -> Result<Vec<(Millis, f64)>, StoreError> {
+    pub fn query(
+        &self,
+        source: &str,
+        key: &str,
+        from: Millis,
+        to: Millis,
+    ) -> Result<Vec<(Millis, f64)>, StoreError> {
         let _ = (source, key, from, to);
         todo!("store helper")
     }
@@ -104,11 +110,20 @@ impl Reader {
         let _ = source;
         todo!("store helper")
     }
-    pub fn polls(&self, source: &str, from: Millis, to: Millis) -> Result<Vec<(Millis, PollRecord)>, StoreError> {
+    pub fn polls(
+        &self,
+        source: &str,
+        from: Millis,
+        to: Millis,
+    ) -> Result<Vec<(Millis, PollRecord)>, StoreError> {
         let _ = (source, from, to);
         todo!("store helper")
     }
-    pub fn alert_transitions(&self, from: Millis, to: Millis) -> Result<Vec<AlertTransition>, StoreError> {
+    pub fn alert_transitions(
+        &self,
+        from: Millis,
+        to: Millis,
+    ) -> Result<Vec<AlertTransition>, StoreError> {
         let _ = (from, to);
         todo!("store helper")
     }
