@@ -328,7 +328,7 @@ pub(super) fn parse_om_ts(t: &str) -> Result<i64, String> {
     let v = parse_float(t, false).map_err(|e| format!("timestamp: {e}"))?;
     let ms = (v * 1000.0).round();
     // i64::MAX as f64 rounds up to 2^63, so compare with a strict bound.
-    if ms.is_finite() && ms >= -9.223_372_036_854_775e18 && ms < 9.223_372_036_854_775e18 {
+    if (-9.223_372_036_854_775e18..9.223_372_036_854_775e18).contains(&ms) {
         Ok(ms as i64)
     } else {
         Err(format!(

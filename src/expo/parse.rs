@@ -151,50 +151,62 @@ impl<'a> Parser<'a> {
         if self.opened.len() < 2 {
             return Ok(());
         }
-        let mut sorted = self.opened.clone();
-        sorted.sort_unstable_by(|a, b| a.name.cmp(b.name).then(a.line.cmp(&b.line)));
         let mut found = Vec::new();
-        for pair in sorted.windows(2) {
-            if let [a, b] = pair
-                && a.name == b.name
-            {
-                let kind = |o: &Opened<'_>| {
-                    o.declared
-                        .and_then(|i| self.body.families.get(i as usize))
-                        .map(|f| f.kind)
-                };
-                let msg =
-                    if self.om() && kind(a).is_some() && kind(b).is_some() && kind(a) != kind(b) {
-                        // client_golang writes a gauge `x` and a counter `x_total` as two OpenMetrics
-                        // families named `x`; Prometheus ingests that, so only lint reports it.
-                        if !self.keep_going {
-                            continue;
-                        }
-                        format!(
-                            "family name `{}` is used twice (first at line {}); OpenMetrics family \
-                         names must be unique (client_golang does this for a gauge `{0}` next \
-                         to a counter `{0}_total`)",
-                            b.name, a.line
-                        )
-                    } else if self.om() {
-                        format!(
-                            "family `{}` resumes after other families (first seen at line {}); \
-                         OpenMetrics families must not interleave and metadata must come first",
-                            b.name, a.line
-                        )
-                    } else {
-                        format!(
-                            "second metadata block for `{}` (first at line {}); HELP and TYPE may \
-                         appear once per metric, before its samples",
-                            b.name, a.line
-                        )
-                    };
-                found.push((b.line, msg));
+        // Open addressing over indexes into `opened`: one allocation, and names are hashed
+        // once, which is cheaper than sorting them (they share long prefixes like `node_`).
+        let slots = (self.opened.len() * 2).next_power_of_two();
+        let mask = slots - 1;
+        let mut table = vec![u32::MAX; slots];
+        for (i, o) in self.opened.iter().enumerate() {
+            let mut at = (hash(o.name) as usize) & mask;
+            while let Some(slot) = table.get_mut(at) {
+                if *slot == u32::MAX {
+                    *slot = u32::try_from(i).unwrap_or(u32::MAX);
+                    break;
+                }
+                if let Some(first) = self.opened.get(*slot as usize)
+                    && first.name == o.name
+                {
+                    found.push((*first, *o));
+                    break;
+                }
+                at = (at + 1) & mask;
             }
         }
-        found.sort_by_key(|f| f.0);
-        for (line, msg) in found {
-            self.fail(line, msg)?;
+        found.sort_by_key(|(_, b)| b.line);
+        for (a, b) in found {
+            let kind = |o: &Opened<'_>| {
+                o.declared
+                    .and_then(|i| self.body.families.get(i as usize))
+                    .map(|f| f.kind)
+            };
+            let msg =
+                if self.om() && kind(&a).is_some() && kind(&b).is_some() && kind(&a) != kind(&b) {
+                    // client_golang writes a gauge `x` and a counter `x_total` as two OpenMetrics
+                    // families named `x`; Prometheus ingests that, so only lint reports it.
+                    if !self.keep_going {
+                        continue;
+                    }
+                    format!(
+                        "family name `{}` is used twice (first at line {}); OpenMetrics family \
+                     names must be unique (client_golang does this for a gauge `{0}` next \
+                     to a counter `{0}_total`)",
+                        b.name, a.line
+                    )
+                } else if self.om() {
+                    format!(
+                        "family `{}` resumes after other families (first seen at line {}); \
+                     OpenMetrics families must not interleave and metadata must come first",
+                        b.name, a.line
+                    )
+                } else {
+                    format!(
+                        "second metadata block for `{}` (first at line {}); HELP and TYPE may \
+                     appear once per metric, before its samples",
+                        b.name, a.line
+                    )
+                };
+            self.fail(b.line, msg)?;
         }
         Ok(())
     }
@@ -299,7 +311,12 @@ impl<'a> Parser<'a> {
                 c.found()
             )
         })?;
-        c.expect(b' ', &format!("a single space after `{keyword} {name}`"))?;
+        if !c.eat(b' ') {
+            return Err(format!(
+                "expected a single space after `{keyword} {name}`, found {}",
+                c.found()
+            ));
+        }
         let value = c.rest();
         let meta = match keyword {
             "# TYPE" => Meta::Type(match value {
@@ -601,7 +618,12 @@ impl<'a> Parser<'a> {
             if is_metric_name {
                 quoted_name = Some(lname);
             } else {
-                c.expect(b'=', &format!("`=` after label name `{lname}`"))?;
+                if !c.eat(b'=') {
+                    return Err(format!(
+                        "expected `=` after label name `{lname}`, found {}",
+                        c.found()
+                    ));
+                }
                 if lenient {
                     c.skip_blanks();
                 }
@@ -714,6 +736,13 @@ pub(super) fn type_word(kind: MetricType) -> &'static str {
         MetricType::StateSet => "stateset",
         MetricType::Unknown => "unknown",
     }
+}
+
+/// FNV-1a; names are short and trusted only as far as the table's probing bound goes.
+fn hash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// OpenMetrics `escaped-string`: a bare `"` is not a `normal-char`, it must be written `\"`.
