@@ -84,18 +84,21 @@ impl<'a> Parser<'a> {
                     .to_string(),
             )?;
         }
-        let mut rest = input;
+        // One validation pass for the whole body is much cheaper than one per line; the
+        // per-line check only runs when the body is invalid, to name the bad line.
+        let whole = std::str::from_utf8(input).ok();
+        let mut pos = 0usize;
         let mut line_no: u32 = 0;
-        while !rest.is_empty() {
+        while pos < input.len() {
             line_no = line_no.saturating_add(1);
-            let (line, had_newline) = match memchr::memchr(b'\n', rest) {
-                Some(i) => {
-                    let (line, after) = rest.split_at(i);
-                    rest = after.get(1..).unwrap_or(&[]);
-                    (line, true)
-                }
-                None => (std::mem::take(&mut rest), false),
+            let start = pos;
+            let tail = input.get(pos..).unwrap_or(&[]);
+            let (end, had_newline) = match memchr::memchr(b'\n', tail) {
+                Some(i) => (pos + i, true),
+                None => (input.len(), false),
             };
+            pos = end + 1;
+            let line = input.get(start..end).unwrap_or(&[]);
             if let Some(eof) = self.eof_line {
                 // Stop here even in lint mode: after `# EOF` nothing is part of the body.
                 self.fail(
@@ -109,7 +112,8 @@ impl<'a> Parser<'a> {
             } else {
                 line
             };
-            let text = match std::str::from_utf8(line) {
+            let fast = whole.and_then(|w| w.get(end - line.len()..end));
+            let text = match fast.map_or_else(|| std::str::from_utf8(line), Ok) {
                 Ok(t) => t,
                 Err(e) => {
                     self.fail(
@@ -438,7 +442,15 @@ impl<'a> Parser<'a> {
         if name.is_none() && (om || c.peek() != Some(b'{')) {
             return Err(format!("expected metric name, found {}", c.found()));
         }
+        // 0.0.4 allows blanks between the name and its labels (Go expfmt skips them).
+        let name_end = c.i;
+        if !om && name.is_some() {
+            c.skip_blanks();
+        }
         let had_labels = c.peek() == Some(b'{');
+        if !had_labels {
+            c.i = name_end;
+        }
         if had_labels {
             let quoted = self.labels(&mut c, !om)?;
             match (name, quoted) {
@@ -457,6 +469,9 @@ impl<'a> Parser<'a> {
         let labels_end = self.body.labels.len();
         let (value, timestamp, exemplar) = if om {
             c.expect(b' ', "a single space before the value")?;
+            if c.peek() == Some(b' ') {
+                return Err("expected a single space before the value, found more".to_string());
+            }
             let value = parse_float(c.token(false), true)?;
             let mut ts = None;
             let mut exemplar = false;
