@@ -19,8 +19,22 @@ impl Format {
     /// Pick the format from a Content-Type header; `None` or an unknown type falls back to
     /// 0.0.4 (the caller shows the warning string).
     pub fn from_content_type(content_type: Option<&str>) -> (Format, Option<String>) {
-        let _ = content_type;
-        todo!("expo helper")
+        match content_type {
+            None => (
+                Format::Prometheus004,
+                Some("content-type missing; parsed as text 0.0.4".to_string()),
+            ),
+            Some(ct) => match Format::sniff(ct) {
+                Some(f) => (f, None),
+                None => (
+                    Format::Prometheus004,
+                    Some(format!(
+                        "content-type `{}` is not a text exposition format; parsed as text 0.0.4",
+                        ct.trim()
+                    )),
+                ),
+            },
+        }
     }
 }
 
@@ -105,14 +119,42 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
+mod lex;
+mod lint;
+mod parse;
+
+impl Format {
+    fn sniff(content_type: &str) -> Option<Format> {
+        let media = content_type.split(';').next().unwrap_or("").trim();
+        if media.eq_ignore_ascii_case("application/openmetrics-text") {
+            Some(Format::OpenMetrics1)
+        } else if media.eq_ignore_ascii_case("text/plain") {
+            Some(Format::Prometheus004)
+        } else {
+            None
+        }
+    }
+}
+
 /// Parse a whole body. Any invalid line fails the whole body (nothing is half-ingested).
 pub fn parse(input: &[u8], format: Format) -> Result<ParsedBody<'_>, ParseError> {
-    let _ = (input, format);
-    todo!("expo helper")
+    let mut p = parse::Parser::new(format, input.len(), false);
+    match p.run(input) {
+        Ok(()) if p.errors.is_empty() => Ok(p.body),
+        _ => Err(p.errors.into_iter().next().unwrap_or(ParseError {
+            line: 0,
+            message: "body rejected".to_string(),
+        })),
+    }
 }
 
 /// Every problem in a body, parse errors and lint findings alike, like `promtool check metrics`.
 pub fn lint(input: &[u8], format: Format) -> Vec<ParseError> {
-    let _ = (input, format);
-    todo!("expo helper")
+    let mut p = parse::Parser::new(format, input.len(), true);
+    // Lint mode never stops early, so the result carries no information.
+    let _ = p.run(input);
+    let mut out = std::mem::take(&mut p.errors);
+    lint::check(&p.body, &p.opened, format, &mut out);
+    out.sort_by_key(|e| e.line);
+    out
 }

@@ -1,0 +1,387 @@
+//! Token-level helpers for the exposition parser: names, quoted strings, numbers. Works on one
+//! already-split line; knows nothing about families, formats' line grammar or the engine.
+
+use std::borrow::Cow;
+
+/// A position inside one line. Every advance moves over ASCII bytes or whole quoted strings, so
+/// `i` is always on a char boundary and slicing `s` with it cannot panic.
+pub(super) struct Cursor<'a> {
+    pub s: &'a str,
+    pub i: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub fn new(s: &'a str) -> Self {
+        Cursor { s, i: 0 }
+    }
+
+    pub fn peek(&self) -> Option<u8> {
+        self.s.as_bytes().get(self.i).copied()
+    }
+
+    pub fn at_end(&self) -> bool {
+        self.i >= self.s.len()
+    }
+
+    pub fn rest(&self) -> &'a str {
+        self.s.get(self.i..).unwrap_or("")
+    }
+
+    /// 0.0.4 allows any run of blanks and tabs between tokens.
+    pub fn skip_blanks(&mut self) -> bool {
+        let start = self.i;
+        while matches!(self.peek(), Some(b' ' | b'\t')) {
+            self.i += 1;
+        }
+        self.i > start
+    }
+
+    pub fn eat(&mut self, b: u8) -> bool {
+        if self.peek() == Some(b) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    pub fn expect(&mut self, b: u8, what: &str) -> Result<(), String> {
+        if self.eat(b) {
+            Ok(())
+        } else {
+            Err(format!("expected {what}, found {}", self.found()))
+        }
+    }
+
+    /// Describes what sits at the cursor, for "expected X, found Y" messages.
+    pub fn found(&self) -> String {
+        match self.rest().chars().next() {
+            None => "end of line".to_string(),
+            Some(' ') => "a space".to_string(),
+            Some('\t') => "a tab".to_string(),
+            Some('\r') => "a carriage return".to_string(),
+            Some(c) if c.is_control() => format!("control character U+{:04X}", c as u32),
+            Some(c) => format!("`{c}`"),
+        }
+    }
+
+    /// A token up to the next blank (0.0.4) or space (OpenMetrics); may be empty.
+    pub fn token(&mut self, blanks_end: bool) -> &'a str {
+        let start = self.i;
+        let bytes = self.s.as_bytes();
+        while let Some(&b) = bytes.get(self.i) {
+            if b == b' ' || (blanks_end && b == b'\t') {
+                break;
+            }
+            self.i += 1;
+        }
+        self.s.get(start..self.i).unwrap_or("")
+    }
+
+    /// Legacy metric name `[a-zA-Z_:][a-zA-Z0-9_:]*`; `None` if no name starts here.
+    pub fn metric_name(&mut self) -> Option<&'a str> {
+        self.name(true)
+    }
+
+    /// Label name `[a-zA-Z_][a-zA-Z0-9_]*` (no colons, per both formats).
+    pub fn label_name(&mut self) -> Option<&'a str> {
+        self.name(false)
+    }
+
+    fn name(&mut self, colons: bool) -> Option<&'a str> {
+        let bytes = self.s.as_bytes();
+        let start = self.i;
+        match bytes.get(self.i) {
+            Some(b) if b.is_ascii_alphabetic() || *b == b'_' || (colons && *b == b':') => {
+                self.i += 1
+            }
+            _ => return None,
+        }
+        while let Some(&b) = bytes.get(self.i) {
+            if b.is_ascii_alphanumeric() || b == b'_' || (colons && b == b':') {
+                self.i += 1;
+            } else {
+                break;
+            }
+        }
+        self.s.get(start..self.i)
+    }
+
+    /// Reads a quoted string's body after its opening `"` up to and including the closing one.
+    /// Borrowed unless an escape appears. `\\`, `\"` and `\n` are decoded; any other escape is
+    /// kept as written (backslash included), which is what Prometheus' parser does and what the
+    /// OpenMetrics ABNF (`BS normal-char`) permits.
+    pub fn quoted(&mut self) -> Result<Cow<'a, str>, String> {
+        let start = self.i;
+        let bytes = self.s.as_bytes();
+        let tail = bytes.get(start..).unwrap_or(&[]);
+        match memchr::memchr2(b'"', b'\\', tail) {
+            None => Err(unterminated()),
+            Some(off) if tail.get(off) == Some(&b'"') => {
+                self.i = start + off + 1;
+                Ok(Cow::Borrowed(self.s.get(start..start + off).unwrap_or("")))
+            }
+            Some(off) => {
+                let mut out = String::with_capacity(tail.len());
+                out.push_str(self.s.get(start..start + off).unwrap_or(""));
+                self.i = start + off;
+                // Copy runs between backslashes/quotes as &str so multi-byte chars stay whole.
+                loop {
+                    let tail = bytes.get(self.i..).unwrap_or(&[]);
+                    let Some(off) = memchr::memchr2(b'"', b'\\', tail) else {
+                        return Err(unterminated());
+                    };
+                    out.push_str(self.s.get(self.i..self.i + off).unwrap_or(""));
+                    self.i += off;
+                    if self.eat(b'"') {
+                        return Ok(Cow::Owned(out));
+                    }
+                    self.i += 1; // the backslash
+                    match self.peek() {
+                        Some(b'\\') => out.push('\\'),
+                        Some(b'"') => out.push('"'),
+                        Some(b'n') => out.push('\n'),
+                        Some(_) => {
+                            out.push('\\');
+                            continue; // the escaped char is copied by the next run
+                        }
+                        None => return Err(unterminated()),
+                    }
+                    self.i += 1;
+                }
+            }
+        }
+    }
+}
+
+fn unterminated() -> String {
+    "label value is missing its closing quote (a raw newline inside a value is not allowed; \
+     write it as \\n)"
+        .to_string()
+}
+
+/// Decodes HELP text. 0.0.4 knows only `\\` and `\n` there (Prometheus keeps `\"` as written);
+/// OpenMetrics also decodes `\"`. Unknown escapes stay literal in both.
+pub(super) fn unescape_help(s: &str, quote: bool) -> Cow<'_, str> {
+    if !s.contains('\\') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('\\') => out.push('\\'),
+            Some('n') => out.push('\n'),
+            Some('"') if quote => out.push('"'),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    Cow::Owned(out)
+}
+
+const POW10: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
+/// Parses a sample value the way Go's `strconv.ParseFloat` does for decimal input, which is also
+/// the OpenMetrics `number` rule: `[+-]` digits with optional `.` and exponent, or the
+/// case-insensitive specials `inf`, `infinity` (signed or not) and `nan` (unsigned).
+/// Overflow (`1e309`) and hex (`0x10`) are errors: Prometheus rejects the first, and no
+/// exposition library writes hex, so accepting it would only hide a broken exporter.
+pub(super) fn parse_float(t: &str, allow_special: bool) -> Result<f64, String> {
+    let b = t.as_bytes();
+    if b.is_empty() {
+        return Err("expected a sample value, found end of line".to_string());
+    }
+    // Fast path: up to 15 significant digits with no exponent is exact in f64 arithmetic
+    // (mantissa < 2^53 and one correctly rounded division by an exact power of ten).
+    let (neg, digits) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let mut mant: u64 = 0;
+    let mut n_digits = 0usize;
+    let mut frac_digits = 0usize;
+    let mut seen_dot = false;
+    let mut simple = !digits.is_empty();
+    for &c in digits {
+        match c {
+            b'0'..=b'9' => {
+                mant = mant * 10 + u64::from(c - b'0');
+                n_digits += 1;
+                if seen_dot {
+                    frac_digits += 1;
+                }
+                if n_digits > 15 {
+                    simple = false;
+                    break;
+                }
+            }
+            b'.' if !seen_dot => seen_dot = true,
+            _ => {
+                simple = false;
+                break;
+            }
+        }
+    }
+    if simple && n_digits > 0 {
+        let v = mant as f64 / POW10.get(frac_digits).copied().unwrap_or(1.0);
+        return Ok(if neg { -v } else { v });
+    }
+    slow_float(t, allow_special)
+}
+
+fn slow_float(t: &str, allow_special: bool) -> Result<f64, String> {
+    let b = t.as_bytes();
+    let (neg, body) = match b.first() {
+        Some(b'-') => (true, t.get(1..).unwrap_or("")),
+        Some(b'+') => (false, t.get(1..).unwrap_or("")),
+        _ => (false, t),
+    };
+    if allow_special {
+        if body.eq_ignore_ascii_case("inf") || body.eq_ignore_ascii_case("infinity") {
+            return Ok(if neg {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            });
+        }
+        if t.eq_ignore_ascii_case("nan") {
+            return Ok(f64::NAN);
+        }
+    }
+    let bb = body.as_bytes();
+    if bb.len() > 1 && bb[0] == b'0' && (bb[1] == b'x' || bb[1] == b'X') {
+        return Err(format!(
+            "`{t}` is a hex number; expected a decimal float, NaN or [+-]Inf"
+        ));
+    }
+    if !decimal_shape(bb) {
+        return Err(format!(
+            "`{t}` is not a number; expected a decimal float (e.g. 1, -2.5, 1e-3), NaN or [+-]Inf"
+        ));
+    }
+    match t.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => Err(format!("`{t}` is out of range for a 64-bit float")),
+    }
+}
+
+/// `digits [. digits] [e [+-] digits]` with at least one mantissa digit (sign already removed).
+fn decimal_shape(b: &[u8]) -> bool {
+    let mut i = 0;
+    let mut mant = 0;
+    while b.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+        mant += 1;
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+            mant += 1;
+        }
+    }
+    if mant == 0 {
+        return false;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let start = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// 0.0.4 timestamp: a signed 64-bit integer of milliseconds (Go `strconv.ParseInt`).
+pub(super) fn parse_ms(t: &str) -> Result<i64, String> {
+    let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(format!(
+            "timestamp `{t}` is not an integer; text 0.0.4 wants milliseconds since the epoch"
+        ));
+    }
+    t.parse::<i64>()
+        .map_err(|_| format!("timestamp `{t}` does not fit in 64 bits"))
+}
+
+/// OpenMetrics timestamp: a real number of seconds (no Inf/NaN), converted to whole
+/// milliseconds by rounding, which is exact for any input written with millisecond precision.
+pub(super) fn parse_om_ts(t: &str) -> Result<i64, String> {
+    let v = parse_float(t, false).map_err(|e| format!("timestamp: {e}"))?;
+    let ms = (v * 1000.0).round();
+    // i64::MAX as f64 rounds up to 2^63, so compare with a strict bound.
+    if (-9.223_372_036_854_775e18..9.223_372_036_854_775e18).contains(&ms) {
+        Ok(ms as i64)
+    } else {
+        Err(format!(
+            "timestamp `{t}` is out of range (OpenMetrics timestamps are seconds)"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_table() {
+        let ok: &[(&str, f64)] = &[
+            ("1", 1.0),
+            ("-2.5", -2.5),
+            ("+3", 3.0),
+            ("1e3", 1000.0),
+            ("1E-3", 0.001),
+            (".5", 0.5),
+            ("5.", 5.0),
+            ("0.1", 0.1),
+            ("123456789012345678", 123456789012345678.0),
+            ("9.245696e+06", 9245696.0),
+            ("+Inf", f64::INFINITY),
+            ("-inf", f64::NEG_INFINITY),
+            ("Infinity", f64::INFINITY),
+            ("1e-400", 0.0),
+        ];
+        for (t, want) in ok {
+            assert_eq!(parse_float(t, true), Ok(*want), "{t}");
+        }
+        assert!(parse_float("NaN", true).is_ok_and(f64::is_nan));
+        assert!(parse_float("nan", true).is_ok_and(f64::is_nan));
+        for bad in [
+            "1e309", "0x10", "-0X1p4", "1_000", "", "+", ".", "e5", "1e", "+nan", "abc",
+        ] {
+            assert!(parse_float(bad, true).is_err(), "{bad}");
+        }
+        assert!(parse_float("Inf", false).is_err());
+    }
+
+    #[test]
+    fn timestamps_table() {
+        assert_eq!(parse_ms("1700000000000"), Ok(1_700_000_000_000));
+        assert_eq!(parse_ms("-5"), Ok(-5));
+        assert!(parse_ms("1.5").is_err());
+        assert!(parse_ms("99999999999999999999").is_err());
+        assert_eq!(parse_om_ts("1520879607.789"), Ok(1_520_879_607_789));
+        assert_eq!(parse_om_ts("1520879607"), Ok(1_520_879_607_000));
+        assert_eq!(parse_om_ts("-1.5"), Ok(-1500));
+        assert!(parse_om_ts("1e300").is_err());
+        assert!(parse_om_ts("NaN").is_err());
+    }
+}
