@@ -214,11 +214,11 @@ fn exporter_down_is_unknown_first_then_critical_after_two_minutes() {
     let n = Node::new();
     e.apply(&scrape(0, T0, &n.body()));
     let mut t = T0;
-    for i in 0..8 {
+    for i in 0..9 {
         t += 15 * S;
         e.apply(&failed(0, t));
         let sev = host_sev(&e, "web1");
-        if i < 7 {
+        if i < 8 {
             assert_eq!(
                 sev,
                 Severity::Unknown,

@@ -296,7 +296,7 @@ impl Engine {
     pub fn tick(&mut self, now: Millis) {
         self.now = self.now.max(now);
         for h in 0..self.hosts.len() {
-            self.update_host_status(h);
+            self.update_host_status(h, self.now);
         }
     }
 
@@ -313,7 +313,7 @@ impl Engine {
         let h = self.targets[ti].host;
         self.refresh_host_vitals(h, obs.at);
         self.evaluate_rules(h, obs.at);
-        self.update_host_status(h);
+        self.update_host_status(h, obs.at);
     }
 
     fn ingest_scrape(&mut self, ti: usize, at: Millis, scrape: &Scrape) {
@@ -595,19 +595,21 @@ impl Engine {
         worst
     }
 
-    fn update_host_status(&mut self, h: usize) {
+    /// `at` is when the change happened: the observation's time, which can trail `now` a
+    /// little when polls of different targets finish out of order.
+    fn update_host_status(&mut self, h: usize, at: Millis) {
         let (sev, reason) = self.host_check(h);
         let host = &mut self.hosts[h];
         if sev != host.severity {
             self.events.push(Event::Host {
-                at: self.now,
+                at,
                 host: host.name.clone(),
                 from: host.severity,
                 to: sev,
                 reason: reason.clone(),
             });
             host.severity = sev;
-            host.since = self.now;
+            host.since = at;
         }
         host.reason = reason;
     }
