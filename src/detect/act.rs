@@ -59,7 +59,10 @@ mod tests {
             f32::INFINITY,
             f32::NEG_INFINITY,
         ] {
-            assert!((tanh(x).abs() - 1.0).abs() < 1e-4 && tanh(x).signum() == x.signum(), "x = {x}");
+            assert!(
+                (tanh(x).abs() - 1.0).abs() < 1e-4 && tanh(x).signum() == x.signum(),
+                "x = {x}"
+            );
         }
         assert!(worst < 1e-4, "worst tanh error {worst}");
     }

@@ -163,6 +163,17 @@ impl AeWork {
         }
     }
 
+    /// Time-major standardised input (T·B, 1): row t·B + j is step t of window j. Public for
+    /// tests and tools that build batches themselves.
+    pub fn input_mut(&mut self) -> &mut Array2<f32> {
+        &mut self.x
+    }
+
+    /// Reconstruction of the last forward pass, same layout as the input.
+    pub fn reconstruction(&self) -> ArrayView2<'_, f32> {
+        self.y.view()
+    }
+
     /// Number of windows these buffers hold.
     pub fn batch(&self) -> usize {
         self.batch
