@@ -73,6 +73,25 @@ fn thread_count_does_not_change_the_result() -> Result<(), DetectError> {
 }
 
 #[test]
+fn scoring_threads_do_not_change_scores() -> Result<(), DetectError> {
+    let m = LstmAutoencoder::new(&tiny(), 6)?;
+    let s = sine(700);
+    let one = m.score_series_threads(&s, 1)?;
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for threads in [2, 3, 16] {
+        assert_eq!(
+            bits(&one),
+            bits(&m.score_series_threads(&s, threads)?),
+            "threads {threads}"
+        );
+    }
+    let w = windows_of(&s, 10);
+    assert_eq!(bits(&one), bits(&m.score_windows_threads(w.view(), 2)?));
+    assert_eq!(one.len(), 691);
+    Ok(())
+}
+
+#[test]
 fn learns_a_sine_and_flags_an_injected_spike() -> Result<(), DetectError> {
     let s = sine(800);
     let cfg = LstmConfig {

@@ -476,9 +476,9 @@ pub struct LstmAutoencoder {
     pub(crate) data_range: Option<DataRange>,
 }
 
-/// Windows scored per forward pass in batch scoring; large enough for efficient GEMMs, small
-/// enough that buffers stay a few MiB.
-const SCORE_BATCH: usize = 256;
+/// Most windows per forward pass in batch scoring: large enough for efficient GEMMs, small
+/// enough that buffers stay a few MiB and that 256 windows still split over two threads.
+const SCORE_BATCH: usize = 128;
 
 struct Shard {
     work: AeWork,
@@ -680,7 +680,7 @@ impl LstmAutoencoder {
             let train_loss = (loss_sum / (n_train * t_n) as f64) as f32;
             let val_loss = (n_val > 0).then(|| {
                 let starts: Vec<usize> = (n_train..n_win).collect();
-                let errs = score_standardised(&params, &cfg, &z, &starts);
+                let errs = score_standardised(&params, &cfg, &z, &starts, threads);
                 errs.iter().map(|&e| f64::from(e)).sum::<f64>() as f32 / errs.len() as f32
             });
             let report = EpochReport {
@@ -713,7 +713,7 @@ impl LstmAutoencoder {
         }
 
         let all: Vec<usize> = (0..n_win).collect();
-        let errors = score_standardised(&best, &cfg, &z, &all);
+        let errors = score_standardised(&best, &cfg, &z, &all, threads);
         let max_error = errors.iter().copied().fold(0.0f32, f32::max);
         let threshold = cfg.threshold.threshold(&errors).ok_or_else(|| {
             DetectError::Data("reconstruction errors are not finite; cannot set a threshold".into())
@@ -740,6 +740,15 @@ impl LstmAutoencoder {
     /// Scores raw windows, shape (N, window): the mean squared reconstruction error of each in
     /// standardised units. Rejects a wrong width or a non-finite value, naming its position.
     pub fn score_windows(&self, windows: ArrayView2<'_, f32>) -> Result<Vec<f32>, DetectError> {
+        self.score_windows_threads(windows, 1)
+    }
+
+    /// [`LstmAutoencoder::score_windows`] on up to `threads` threads (worth it from ~64 windows).
+    pub fn score_windows_threads(
+        &self,
+        windows: ArrayView2<'_, f32>,
+        threads: usize,
+    ) -> Result<Vec<f32>, DetectError> {
         let t_n = self.config.window;
         if windows.ncols() != t_n {
             return Err(DetectError::Data(format!(
@@ -754,12 +763,27 @@ impl LstmAutoencoder {
         }
         let z: Vec<f32> = windows.iter().map(|&x| self.scaler.apply(x)).collect();
         let starts: Vec<usize> = (0..windows.nrows()).map(|r| r * t_n).collect();
-        Ok(score_standardised(&self.params, &self.config, &z, &starts))
+        Ok(score_standardised(
+            &self.params,
+            &self.config,
+            &z,
+            &starts,
+            threads,
+        ))
     }
 
     /// Scores every stride-1 window of `series`; element i belongs to the window starting at i.
     /// Shorter than one window gives an empty vector.
     pub fn score_series(&self, series: &[f32]) -> Result<Vec<f32>, DetectError> {
+        self.score_series_threads(series, 1)
+    }
+
+    /// [`LstmAutoencoder::score_series`] on up to `threads` threads.
+    pub fn score_series_threads(
+        &self,
+        series: &[f32],
+        threads: usize,
+    ) -> Result<Vec<f32>, DetectError> {
         if let Some(i) = series.iter().position(|x| !x.is_finite()) {
             return Err(DetectError::Data(format!(
                 "series has a non-finite value at index {i}; only finite values can be scored"
@@ -768,7 +792,13 @@ impl LstmAutoencoder {
         let t_n = self.config.window;
         let z: Vec<f32> = series.iter().map(|&x| self.scaler.apply(x)).collect();
         let starts: Vec<usize> = (0..(z.len() + 1).saturating_sub(t_n)).collect();
-        Ok(score_standardised(&self.params, &self.config, &z, &starts))
+        Ok(score_standardised(
+            &self.params,
+            &self.config,
+            &z,
+            &starts,
+            threads,
+        ))
     }
 
     /// A scorer for one new point at a time, with its own preallocated buffers.
@@ -782,16 +812,54 @@ impl LstmAutoencoder {
     }
 }
 
-/// Errors of the windows `z[s..s+T]` for each `s` in `starts`, in batches.
+/// Errors of the windows `z[s..s+T]` for each `s` in `starts`, in `starts` order. The batches
+/// depend only on `starts.len()` and threads only take whole batches, so the scores are
+/// bit-identical for any `threads` (the GEMM kernel, and thus rounding, depends on batch size).
 pub(crate) fn score_standardised(
     p: &AeParams,
     cfg: &LstmConfig,
     z: &[f32],
     starts: &[usize],
+    threads: usize,
 ) -> Vec<f32> {
-    let mut out = Vec::with_capacity(starts.len());
+    // Equal-sized batches (2 × 150 rather than 256 + 44) keep every GEMM well shaped.
+    let n_batches = starts.len().div_ceil(SCORE_BATCH).max(1);
+    let size = starts.len().div_ceil(n_batches).max(1);
+    let batches: Vec<&[usize]> = starts.chunks(size).collect();
+    let threads = threads.clamp(1, 16).min(batches.len()).max(1);
+    if threads == 1 {
+        return score_batches(p, cfg, z, &batches);
+    }
+    let per = batches.len().div_ceil(threads);
+    let parts: Vec<Vec<f32>> = std::thread::scope(|sc| {
+        let handles: Vec<_> = batches
+            .chunks(per)
+            .skip(1)
+            .map(|part| {
+                let n: usize = part.iter().map(|b| b.len()).sum();
+                (n, sc.spawn(move || score_batches(p, cfg, z, part)))
+            })
+            .collect();
+        let mut out = vec![score_batches(
+            p,
+            cfg,
+            z,
+            batches.get(..per).unwrap_or(&batches),
+        )];
+        for (n, h) in handles {
+            // A panicking worker would be a bug in this module; its windows score NaN (never
+            // "normal") rather than taking the console down.
+            out.push(h.join().unwrap_or_else(|_| vec![f32::NAN; n]));
+        }
+        out
+    });
+    parts.into_iter().flatten().collect()
+}
+
+fn score_batches(p: &AeParams, cfg: &LstmConfig, z: &[f32], batches: &[&[usize]]) -> Vec<f32> {
+    let mut out = Vec::with_capacity(batches.iter().map(|b| b.len()).sum());
     let mut work: Option<AeWork> = None;
-    for chunk in starts.chunks(SCORE_BATCH) {
+    for chunk in batches {
         let ws = match &mut work {
             Some(w) if w.batch() == chunk.len() => w,
             _ => work.insert(AeWork::new(cfg, chunk.len())),

@@ -6,6 +6,7 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, s};
 
 use super::act;
+use super::gemm::gemm_acc;
 use super::rng::SplitMix64;
 
 /// Contiguous storage of a buffer this module allocated in standard layout. The fallback (an
@@ -109,6 +110,9 @@ pub struct LstmWork {
     dc: Array2<f32>,
     /// Σ_t dgates, for the repeated-input kernel gradient, (B, 4H).
     dsum: Array2<f32>,
+    /// W_hᵀ copied once per backward pass, (4H, H), so the per-step dh = dG·W_hᵀ runs on the
+    /// unpacked small-M kernel instead of repacking W_h at every step.
+    recurrent_t: Array2<f32>,
 }
 
 impl LstmWork {
@@ -126,6 +130,7 @@ impl LstmWork {
             dh: Array2::zeros((batch, hidden)),
             dc: Array2::zeros((batch, hidden)),
             dsum: Array2::zeros((batch, 4 * hidden)),
+            recurrent_t: Array2::zeros((4 * hidden, hidden)),
         }
     }
 
@@ -140,8 +145,21 @@ impl LstmWork {
     }
 }
 
-/// y += Σ_k h_k · W[k, :] — batch-1 recurrent product. matrixmultiply packs its operands, which
-/// costs more than the product itself at M = 1, so this streams W's contiguous rows instead.
+/// gates += h_prev · W_h, choosing the kernel by batch size: at B = 1 a row-streaming axpy; up to
+/// 64 rows the unpacked small-M kernel; beyond that matrixmultiply, whose packing then pays off.
+fn recurrent_acc(h_prev: &ArrayView2<'_, f32>, w: &Array2<f32>, mut gates: ArrayViewMut2<'_, f32>) {
+    let (m, k) = h_prev.dim();
+    let n = w.ncols();
+    if m == 1 {
+        axpy_rows(flat(h_prev), flat(&w.view()), flat_mut(gates));
+    } else if m <= 64 {
+        gemm_acc(m, k, n, flat(h_prev), flat(&w.view()), flat_mut(gates));
+    } else {
+        general_mat_mul(1.0, h_prev, w, 1.0, &mut gates);
+    }
+}
+
+/// out += Σ_k h_k · W[k, :] (batch-1 recurrent product): streams W's contiguous rows once.
 #[inline(always)]
 fn axpy_rows_impl<const FMA: bool>(h: &[f32], w: &[f32], out: &mut [f32]) {
     let n = out.len();
@@ -165,9 +183,7 @@ fn axpy_rows_avx2(h: &[f32], w: &[f32], out: &mut [f32]) {
     axpy_rows_impl::<true>(h, w, out);
 }
 
-/// Runtime-dispatched [`axpy_rows_impl`]; the build targets baseline x86-64, so AVX2/FMA are
-/// only used when the CPU reports them.
-pub(crate) fn axpy_rows(h: &[f32], w: &[f32], out: &mut [f32]) {
+fn axpy_rows(h: &[f32], w: &[f32], out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
         // SAFETY: both target features were detected on this CPU just above.
@@ -306,15 +322,7 @@ pub fn forward(p: &LstmParams, input: LayerInput<'_>, ws: &mut LstmWork) {
         let h_prev = h_prev_all.slice_move(s![t * b.., ..]);
         let mut g = ws.gates.slice_mut(s![rows.clone(), ..]);
         if t > 0 {
-            if b == 1 {
-                axpy_rows(
-                    flat(&h_prev.view()),
-                    flat(&p.recurrent.view()),
-                    flat_mut(g.view_mut()),
-                );
-            } else {
-                general_mat_mul(1.0, &h_prev, &p.recurrent, 1.0, &mut g);
-            }
+            recurrent_acc(&h_prev.view(), &p.recurrent, g.view_mut());
         }
         let (c_prev_all, c_next_all) = ws.c.view_mut().split_at(Axis(0), (t + 1) * b);
         cell_forward(
@@ -343,6 +351,7 @@ pub fn backward(
     let g4 = 4 * hidden;
     ws.dh.fill(0.0);
     ws.dc.fill(0.0);
+    ws.recurrent_t.assign(&p.recurrent.t());
     for t in (0..steps).rev() {
         let rows = t * b..(t + 1) * b;
         match dout {
@@ -360,12 +369,11 @@ pub fn backward(
             hidden,
         );
         if t > 0 {
-            general_mat_mul(
-                1.0,
+            ws.dh.fill(0.0);
+            recurrent_acc(
                 &ws.dgates.slice(s![rows, ..]),
-                &p.recurrent.t(),
-                0.0,
-                &mut ws.dh,
+                &ws.recurrent_t,
+                ws.dh.view_mut(),
             );
         }
     }

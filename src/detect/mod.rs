@@ -24,6 +24,7 @@ mod ae;
 mod config;
 mod error;
 mod file;
+mod gemm;
 mod lstm;
 mod rng;
 
