@@ -50,7 +50,7 @@ fn layer_loss(
         Mode::Repeat => LayerInput::Repeat(x),
         _ => LayerInput::Seq(x),
     };
-    lstm_forward(p, input, &mut ws);
+    lstm_forward(p, input, &mut ws).unwrap_or_else(|e| panic!("{e}"));
     let out = match mode {
         Mode::SeqLast => ws.last(),
         _ => ws.outputs(),
@@ -85,14 +85,15 @@ fn check_layer(input: usize, hidden: usize, mode: Mode) {
         Mode::Repeat => LayerInput::Repeat(x.view()),
         _ => LayerInput::Seq(x.view()),
     };
-    lstm_forward(&p, li, &mut ws);
+    lstm_forward(&p, li, &mut ws).unwrap_or_else(|e| panic!("{e}"));
     let og = match mode {
         Mode::SeqLast => OutputGrad::Last(proj.view()),
         _ => OutputGrad::Seq(proj.view()),
     };
     let mut g = p.zeros_like();
     let mut dx = Array2::zeros(x.raw_dim());
-    lstm_backward(&p, li, og, &mut ws, &mut g, Some(dx.view_mut()));
+    lstm_backward(&p, li, og, &mut ws, &mut g, Some(dx.view_mut()))
+        .unwrap_or_else(|e| panic!("{e}"));
 
     let mut failures = Vec::new();
     let mut checked = 0;
@@ -189,7 +190,8 @@ const MASK_SEED: u64 = 99;
 fn ae_loss(p: &AeParams, cfg: &LstmConfig, x: &Array2<f32>) -> f64 {
     let mut ws = AeWork::new(cfg, x.nrows() / cfg.window);
     load(&mut ws, x);
-    p.forward(&mut ws, cfg.dropout, Some(&mut SplitMix64::new(MASK_SEED)));
+    p.forward(&mut ws, cfg.dropout, Some(&mut SplitMix64::new(MASK_SEED)))
+        .unwrap_or_else(|e| panic!("{e}"));
     // Sum rather than mean: larger gradients keep the deep encoder weights well above the
     // absolute tolerance, so a broken bottleneck path cannot hide under it.
     let scale = 1.0;
@@ -224,9 +226,11 @@ fn check_autoencoder(cfg: LstmConfig) {
     let x = random(cfg.window * b, 1, &mut rng);
     let mut ws = AeWork::new(&cfg, b);
     load(&mut ws, &x);
-    p.forward(&mut ws, cfg.dropout, Some(&mut SplitMix64::new(MASK_SEED)));
+    p.forward(&mut ws, cfg.dropout, Some(&mut SplitMix64::new(MASK_SEED)))
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut g = p.zeros_like();
-    p.backward(&mut ws, &mut g, 1.0, cfg.dropout > 0.0);
+    p.backward(&mut ws, &mut g, 1.0, cfg.dropout > 0.0)
+        .unwrap_or_else(|e| panic!("{e}"));
 
     let names = AeParams::names(cfg.encoder_units.len(), cfg.decoder_units.len());
     let mut failures = Vec::new();
@@ -276,4 +280,51 @@ fn checker_rejects_plausible_mistakes() {
         assert!(!close(a, n), "{a} vs {n}");
     }
     assert!(close(0.1000, 0.1005));
+}
+
+/// The public layer API validates shapes instead of panicking inside a GEMM.
+#[test]
+fn mismatched_shapes_are_errors_not_panics() {
+    let mut rng = SplitMix64::new(1);
+    let p = LstmParams::new(2, 3, &mut rng);
+    let mut ws = LstmWork::new(4, 2, 3);
+    let cases: Vec<(Array2<f32>, &str)> = vec![
+        (
+            Array2::zeros((8, 3)),
+            "input has shape (8, 3); expected (8, 2)",
+        ),
+        (
+            Array2::zeros((7, 2)),
+            "input has shape (7, 2); expected (8, 2)",
+        ),
+    ];
+    for (x, want) in cases {
+        let msg = lstm_forward(&p, LayerInput::Seq(x.view()), &mut ws)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(msg.contains(want), "{msg}");
+    }
+    let mut wrong_ws = LstmWork::new(4, 2, 5);
+    let x = Array2::zeros((8, 2));
+    assert!(lstm_forward(&p, LayerInput::Seq(x.view()), &mut wrong_ws).is_err());
+    let cfg = small_config();
+    let params = AeParams::new(&cfg, &mut rng);
+    let mut other = AeWork::new(
+        &LstmConfig {
+            encoder_units: vec![6, 3],
+            ..small_config()
+        },
+        2,
+    );
+    assert!(params.forward(&mut other, 0.0, None).is_err());
+    let mut broken = params.clone();
+    broken.dense_kernel = Array2::zeros((4, 1));
+    let mut ws = AeWork::new(&cfg, 2);
+    let msg = broken
+        .forward(&mut ws, 0.0, None)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(msg.contains("dense layer"), "{msg}");
 }

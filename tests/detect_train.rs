@@ -249,6 +249,31 @@ fn constant_series_trains_without_nan() -> Result<(), DetectError> {
     Ok(())
 }
 
+#[test]
+fn stream_scorer_survives_a_model_swap() -> Result<(), DetectError> {
+    let a = LstmAutoencoder::new(&tiny(), 1)?;
+    let b = LstmAutoencoder::new(
+        &LstmConfig {
+            window: 5,
+            encoder_units: vec![3, 2],
+            decoder_units: vec![2],
+            ..tiny()
+        },
+        1,
+    )?;
+    let mut live = a.stream_scorer();
+    for x in sine(12) {
+        live.push(&a, x);
+    }
+    // Different window and layers: the ring restarts, so 4 points give nothing, the 5th a score.
+    let got: Vec<bool> = sine(5)
+        .into_iter()
+        .map(|x| live.push(&b, x).is_some())
+        .collect();
+    assert_eq!(got, [false, false, false, false, true]);
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 

@@ -235,8 +235,82 @@ fn dropout_forward(
 }
 
 impl AeParams {
-    /// Forward pass over the windows in `ws.x`; `rng` = training (dropout on).
-    pub fn forward(&self, ws: &mut AeWork, rate: f32, mut rng: Option<&mut SplitMix64>) {
+    /// Checks that the layers chain (input 1 → H₁ → … → dense → 1) and each tensor is shaped
+    /// for its layer.
+    pub fn check(&self) -> Result<(), DetectError> {
+        let mut input = 1;
+        for (i, l) in self.encoder.iter().chain(&self.decoder).enumerate() {
+            l.check()?;
+            if l.input() != input {
+                return Err(DetectError::Data(format!(
+                    "autoencoder layer {i} takes {} inputs; the layer before gives {input}",
+                    l.input()
+                )));
+            }
+            input = l.hidden();
+        }
+        if self.encoder.is_empty() || self.decoder.is_empty() {
+            return Err(DetectError::Data(
+                "autoencoder needs ≥ 1 encoder and ≥ 1 decoder layer".into(),
+            ));
+        }
+        if self.dense_kernel.dim() != (input, 1) || self.dense_bias.dim() != (1, 1) {
+            return Err(DetectError::Data(format!(
+                "dense layer has kernel {:?} and bias {:?}; expected ({input}, 1) and (1, 1)",
+                self.dense_kernel.dim(),
+                self.dense_bias.dim()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether `ws` was built for exactly these layer sizes.
+    fn fits(&self, ws: &AeWork) -> Result<(), DetectError> {
+        self.check()?;
+        let same = |ps: &[LstmParams], ws: &[LstmWork]| {
+            ps.len() == ws.len() && ps.iter().zip(ws).all(|(p, w)| p.hidden() == w.hidden())
+        };
+        if same(&self.encoder, &ws.enc) && same(&self.decoder, &ws.dec) {
+            Ok(())
+        } else {
+            Err(DetectError::Data(
+                "work buffers were built for a different architecture than these weights".into(),
+            ))
+        }
+    }
+
+    /// Forward pass over the windows in `ws`'s input; `rng` = training (dropout on, at `rate`).
+    pub fn forward(
+        &self,
+        ws: &mut AeWork,
+        rate: f32,
+        rng: Option<&mut SplitMix64>,
+    ) -> Result<(), DetectError> {
+        self.fits(ws)?;
+        self.forward_unchecked(ws, rate, rng);
+        Ok(())
+    }
+
+    /// Backward pass after [`AeParams::forward`] for loss `scale · Σ (y − x)²`; adds into `g`.
+    pub fn backward(
+        &self,
+        ws: &mut AeWork,
+        g: &mut AeParams,
+        scale: f32,
+        dropout: bool,
+    ) -> Result<(), DetectError> {
+        self.fits(ws)?;
+        g.fits(ws)?;
+        self.backward_unchecked(ws, g, scale, dropout);
+        Ok(())
+    }
+
+    pub(crate) fn forward_unchecked(
+        &self,
+        ws: &mut AeWork,
+        rate: f32,
+        mut rng: Option<&mut SplitMix64>,
+    ) {
         let n_enc = self.encoder.len();
         for (i, p) in self.encoder.iter().enumerate() {
             let (done, cur) = ws.enc_act.split_at_mut(i);
@@ -245,7 +319,7 @@ impl AeParams {
                 None => ws.x.view(),
             };
             let work = &mut ws.enc[i];
-            lstm::forward(p, LayerInput::Seq(input), work);
+            lstm::forward_unchecked(p, LayerInput::Seq(input), work);
             let out = if i + 1 == n_enc {
                 work.last()
             } else {
@@ -263,7 +337,7 @@ impl AeParams {
                 None => LayerInput::Repeat(z.view()),
             };
             let work = &mut ws.dec[i];
-            lstm::forward(p, input, work);
+            lstm::forward_unchecked(p, input, work);
             if let Some(dst) = cur.first_mut() {
                 dropout_forward(
                     work.outputs(),
@@ -279,8 +353,13 @@ impl AeParams {
         general_mat_mul(1.0, top, &self.dense_kernel, 1.0, &mut ws.y);
     }
 
-    /// Backward pass after [`AeParams::forward`] for loss `scale · Σ (y − x)²`; adds into `g`.
-    pub fn backward(&self, ws: &mut AeWork, g: &mut AeParams, scale: f32, dropout: bool) {
+    pub(crate) fn backward_unchecked(
+        &self,
+        ws: &mut AeWork,
+        g: &mut AeParams,
+        scale: f32,
+        dropout: bool,
+    ) {
         ndarray::Zip::from(&mut ws.dy)
             .and(&ws.y)
             .and(&ws.x)
@@ -306,7 +385,7 @@ impl AeParams {
                     _ => return,
                 },
             };
-            lstm::backward(
+            lstm::backward_unchecked(
                 &self.decoder[i],
                 input,
                 dout,
@@ -329,7 +408,7 @@ impl AeParams {
                 Some(d_prev) => (ws.enc_act[i - 1].view(), Some(d_prev.view_mut())),
                 None => (ws.x.view(), None),
             };
-            lstm::backward(
+            lstm::backward_unchecked(
                 &self.encoder[i],
                 LayerInput::Seq(input),
                 dout,
@@ -497,11 +576,11 @@ impl Shard {
         }
         self.work.load_windows(z, starts);
         let train = cfg.dropout > 0.0;
-        p.forward(&mut self.work, cfg.dropout, Some(&mut self.rng));
+        p.forward_unchecked(&mut self.work, cfg.dropout, Some(&mut self.rng));
         self.loss = ndarray::Zip::from(&self.work.y)
             .and(&self.work.x)
             .fold(0.0f64, |a, &y, &x| a + f64::from((y - x) * (y - x)));
-        p.backward(&mut self.work, &mut self.grads, scale, train);
+        p.backward_unchecked(&mut self.work, &mut self.grads, scale, train);
     }
 }
 
@@ -534,11 +613,6 @@ impl LstmAutoencoder {
     /// Weights (read-only), e.g. to compare two runs.
     pub fn params(&self) -> &AeParams {
         &self.params
-    }
-
-    /// Mutable weights, for gradient checks and tools; the threshold is not recomputed.
-    pub fn params_mut(&mut self) -> &mut AeParams {
-        &mut self.params
     }
 
     /// Training statistics used to standardise input.
@@ -865,7 +939,7 @@ fn score_batches(p: &AeParams, cfg: &LstmConfig, z: &[f32], batches: &[&[usize]]
             _ => work.insert(AeWork::new(cfg, chunk.len())),
         };
         ws.load_windows(z, chunk);
-        p.forward(ws, 0.0, None);
+        p.forward_unchecked(ws, 0.0, None);
         ws.window_errors(&mut out);
     }
     out
@@ -887,14 +961,15 @@ impl StreamScorer {
     /// bridging a gap would be scored as if the gap did not exist.
     pub fn push(&mut self, model: &LstmAutoencoder, x: f32) -> Option<f32> {
         let t_n = model.config.window;
-        if !x.is_finite() || self.work.steps != t_n {
+        // A scorer handed a different model than before starts over with matching buffers
+        // instead of feeding mismatched shapes to the kernels.
+        if self.work.steps != t_n || model.params.fits(&self.work).is_err() {
             self.reset();
-            if self.work.steps != t_n {
-                self.work = AeWork::new(&model.config, 1);
-            }
-            if !x.is_finite() {
-                return None;
-            }
+            self.work = AeWork::new(&model.config, 1);
+        }
+        if !x.is_finite() {
+            self.reset();
+            return None;
         }
         let z = model.scaler.apply(x);
         if self.ring.len() < t_n {
@@ -914,7 +989,7 @@ impl StreamScorer {
                 *dst = v;
             }
         }
-        model.params.forward(&mut self.work, 0.0, None);
+        model.params.forward_unchecked(&mut self.work, 0.0, None);
         self.out.clear();
         self.work.window_errors(&mut self.out);
         self.out.first().copied()

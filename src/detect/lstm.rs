@@ -6,6 +6,7 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, s};
 
 use super::act;
+use super::error::DetectError;
 use super::gemm::gemm_acc;
 use super::rng::SplitMix64;
 
@@ -134,6 +135,11 @@ impl LstmWork {
         }
     }
 
+    /// Hidden size these buffers were built for.
+    pub fn hidden(&self) -> usize {
+        self.h.ncols()
+    }
+
     /// h_t for every step, (T·B, H).
     pub fn outputs(&self) -> ArrayView2<'_, f32> {
         self.h.slice(s![self.batch.., ..])
@@ -145,17 +151,20 @@ impl LstmWork {
     }
 }
 
-/// gates += h_prev · W_h, choosing the kernel by batch size: at B = 1 a row-streaming axpy; up to
-/// 64 rows the unpacked small-M kernel; beyond that matrixmultiply, whose packing then pays off.
-fn recurrent_acc(h_prev: &ArrayView2<'_, f32>, w: &Array2<f32>, mut gates: ArrayViewMut2<'_, f32>) {
-    let (m, k) = h_prev.dim();
+/// c += a · w, choosing the kernel by the row count of `a`: one row, a row-streaming axpy; up to 64
+/// rows the unpacked small-M kernel; beyond that matrixmultiply, whose packing then pays off.
+fn matmul_acc(a: &ArrayView2<'_, f32>, w: &Array2<f32>, mut c: ArrayViewMut2<'_, f32>) {
+    let (m, k) = a.dim();
     let n = w.ncols();
-    if m == 1 {
-        axpy_rows(flat(h_prev), flat(&w.view()), flat_mut(gates));
-    } else if m <= 64 {
-        gemm_acc(m, k, n, flat(h_prev), flat(&w.view()), flat_mut(gates));
+    // The hand-written kernels need contiguous rows; a strided view from an outside caller of
+    // the public layer API takes the general path instead of being misread.
+    let contiguous = a.is_standard_layout() && w.is_standard_layout() && c.is_standard_layout();
+    if contiguous && m == 1 {
+        axpy_rows(flat(a), flat(&w.view()), flat_mut(c));
+    } else if contiguous && m <= 64 {
+        gemm_acc(m, k, n, flat(a), flat(&w.view()), flat_mut(c));
     } else {
-        general_mat_mul(1.0, h_prev, w, 1.0, &mut gates);
+        general_mat_mul(1.0, a, w, 1.0, &mut c);
     }
 }
 
@@ -282,8 +291,89 @@ fn cell_backward(
     }
 }
 
-/// Forward pass over all steps, filling `ws` (the BPTT cache).
-pub fn forward(p: &LstmParams, input: LayerInput<'_>, ws: &mut LstmWork) {
+fn shape_err(what: &str, got: (usize, usize), want: (usize, usize)) -> DetectError {
+    DetectError::Data(format!(
+        "LSTM layer: {what} has shape {got:?}; expected {want:?}"
+    ))
+}
+
+impl LstmParams {
+    /// Checks that kernel, recurrent kernel and bias agree on I and H.
+    pub fn check(&self) -> Result<(), DetectError> {
+        let (i, h) = (self.input(), self.hidden());
+        if self.kernel.dim() != (i, 4 * h) {
+            return Err(shape_err("kernel", self.kernel.dim(), (i, 4 * h)));
+        }
+        if self.recurrent.dim() != (h, 4 * h) {
+            return Err(shape_err(
+                "recurrent kernel",
+                self.recurrent.dim(),
+                (h, 4 * h),
+            ));
+        }
+        if self.bias.dim() != (1, 4 * h) {
+            return Err(shape_err("bias", self.bias.dim(), (1, 4 * h)));
+        }
+        Ok(())
+    }
+}
+
+/// Validates everything [`forward`]/[`backward`] index, so they cannot panic on a mismatch.
+fn check(
+    p: &LstmParams,
+    input: &LayerInput<'_>,
+    ws: &LstmWork,
+    dout: Option<&OutputGrad<'_>>,
+    dx: Option<&ArrayViewMut2<'_, f32>>,
+) -> Result<(), DetectError> {
+    p.check()?;
+    let (i, h) = (p.input(), p.hidden());
+    let (tb, b) = (ws.steps * ws.batch, ws.batch);
+    if ws.h.ncols() != h {
+        return Err(shape_err(
+            "work buffers (hidden)",
+            (ws.batch, ws.h.ncols()),
+            (ws.batch, h),
+        ));
+    }
+    let x_want = match input {
+        LayerInput::Seq(_) => (tb, i),
+        LayerInput::Repeat(_) => (b, i),
+    };
+    let (LayerInput::Seq(x) | LayerInput::Repeat(x)) = input;
+    if x.dim() != x_want {
+        return Err(shape_err("input", x.dim(), x_want));
+    }
+    if let Some(d) = dout {
+        let (got, want) = match d {
+            OutputGrad::Seq(d) => (d.dim(), (tb, h)),
+            OutputGrad::Last(d) => (d.dim(), (b, h)),
+        };
+        if got != want {
+            return Err(shape_err("output gradient", got, want));
+        }
+    }
+    if let Some(dx) = dx
+        && dx.dim() != x_want
+    {
+        return Err(shape_err("input gradient", dx.dim(), x_want));
+    }
+    Ok(())
+}
+
+/// Forward pass over all steps, filling `ws` (the BPTT cache). Shapes: see [`LayerInput`];
+/// `ws` must have been built for this layer's H.
+pub fn forward(
+    p: &LstmParams,
+    input: LayerInput<'_>,
+    ws: &mut LstmWork,
+) -> Result<(), DetectError> {
+    check(p, &input, ws, None, None)?;
+    forward_unchecked(p, input, ws);
+    Ok(())
+}
+
+pub(crate) fn forward_unchecked(p: &LstmParams, input: LayerInput<'_>, ws: &mut LstmWork) {
     let (steps, b) = (ws.steps, ws.batch);
     let hidden = p.hidden();
     let g4 = 4 * hidden;
@@ -303,12 +393,12 @@ pub fn forward(p: &LstmParams, input: LayerInput<'_>, ws: &mut LstmWork) {
         }
         LayerInput::Seq(x) => {
             ws.gates.assign(&p.bias);
-            general_mat_mul(1.0, &x, &p.kernel, 1.0, &mut ws.gates);
+            matmul_acc(&x, &p.kernel, ws.gates.view_mut());
         }
         LayerInput::Repeat(z) => {
             let (mut head, mut tail) = ws.gates.view_mut().split_at(Axis(0), b);
             head.assign(&p.bias);
-            general_mat_mul(1.0, &z, &p.kernel, 1.0, &mut head);
+            matmul_acc(&z, &p.kernel, head.view_mut());
             for t in 1..steps {
                 tail.slice_mut(s![(t - 1) * b..t * b, ..]).assign(&head);
             }
@@ -322,7 +412,7 @@ pub fn forward(p: &LstmParams, input: LayerInput<'_>, ws: &mut LstmWork) {
         let h_prev = h_prev_all.slice_move(s![t * b.., ..]);
         let mut g = ws.gates.slice_mut(s![rows.clone(), ..]);
         if t > 0 {
-            recurrent_acc(&h_prev.view(), &p.recurrent, g.view_mut());
+            matmul_acc(&h_prev.view(), &p.recurrent, g.view_mut());
         }
         let (c_prev_all, c_next_all) = ws.c.view_mut().split_at(Axis(0), (t + 1) * b);
         cell_forward(
@@ -339,6 +429,27 @@ pub fn forward(p: &LstmParams, input: LayerInput<'_>, ws: &mut LstmWork) {
 /// Backward pass through time. Adds parameter gradients into `grads` and, if `dx` is given,
 /// writes dL/dinput into it ((T·B, I) for a sequence, (B, I) for a repeated input).
 pub fn backward(
+    p: &LstmParams,
+    input: LayerInput<'_>,
+    dout: OutputGrad<'_>,
+    ws: &mut LstmWork,
+    grads: &mut LstmParams,
+    dx: Option<ArrayViewMut2<'_, f32>>,
+) -> Result<(), DetectError> {
+    check(p, &input, ws, Some(&dout), dx.as_ref())?;
+    grads.check()?;
+    if grads.kernel.dim() != p.kernel.dim() {
+        return Err(shape_err(
+            "gradient kernel",
+            grads.kernel.dim(),
+            p.kernel.dim(),
+        ));
+    }
+    backward_unchecked(p, input, dout, ws, grads, dx);
+    Ok(())
+}
+
+pub(crate) fn backward_unchecked(
     p: &LstmParams,
     input: LayerInput<'_>,
     dout: OutputGrad<'_>,
@@ -370,7 +481,7 @@ pub fn backward(
         );
         if t > 0 {
             ws.dh.fill(0.0);
-            recurrent_acc(
+            matmul_acc(
                 &ws.dgates.slice(s![rows, ..]),
                 &ws.recurrent_t,
                 ws.dh.view_mut(),
