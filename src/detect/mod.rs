@@ -26,6 +26,7 @@ mod error;
 mod file;
 mod gemm;
 mod lstm;
+pub mod nab;
 mod rng;
 
 pub use act::{sigmoid as fast_sigmoid, tanh as fast_tanh};
