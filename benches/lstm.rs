@@ -8,7 +8,7 @@ use std::path::Path;
 
 use divan::Bencher;
 use divan::counter::ItemsCount;
-use nocscope::detect::{FitOptions, LstmAutoencoder, LstmConfig, windows_of};
+use nocscope::detect::{BatchScorer, FitOptions, LstmAutoencoder, LstmConfig, windows_of};
 
 const THESIS_CSV: &str =
     "/work/shared/datasets/nab/data/realKnownCause/cpu_utilization_asg_misconfiguration.csv";
@@ -104,4 +104,16 @@ fn score_batch256(bencher: Bencher, threads: usize) {
     bencher
         .counter(ItemsCount::new(w.nrows()))
         .bench_local(|| m.score_windows_threads(w.view(), threads));
+}
+
+/// 256 windows per call with buffers kept between calls (`BatchScorer`), as the engine would.
+#[divan::bench(args = [1, 2])]
+fn score_batch256_reused(bencher: Bencher, threads: usize) {
+    let series = thesis_train();
+    let m = model();
+    let w = windows_of(series.get(..265).unwrap_or(&series), 10);
+    let mut scorer = BatchScorer::new(threads);
+    bencher
+        .counter(ItemsCount::new(w.nrows()))
+        .bench_local(|| scorer.score_windows(&m, w.view()));
 }

@@ -4,7 +4,7 @@
 use std::sync::atomic::AtomicBool;
 
 use nocscope::detect::{
-    DetectError, FitOptions, LstmAutoencoder, LstmConfig, ThresholdPolicy, windows_of,
+    BatchScorer, DetectError, FitOptions, LstmAutoencoder, LstmConfig, ThresholdPolicy, windows_of,
 };
 use proptest::prelude::*;
 
@@ -87,6 +87,22 @@ fn scoring_threads_do_not_change_scores() -> Result<(), DetectError> {
     }
     let w = windows_of(&s, 10);
     assert_eq!(bits(&one), bits(&m.score_windows_threads(w.view(), 2)?));
+    let mut reuse = BatchScorer::new(2);
+    for _ in 0..2 {
+        assert_eq!(bits(&one), bits(&reuse.score_windows(&m, w.view())?));
+    }
+    // Reused buffers must follow a model with other layer sizes.
+    let other = LstmAutoencoder::new(
+        &LstmConfig {
+            encoder_units: vec![9, 4],
+            ..tiny()
+        },
+        6,
+    )?;
+    assert_eq!(
+        bits(&other.score_windows(w.view())?),
+        bits(&reuse.score_windows(&other, w.view())?)
+    );
     assert_eq!(one.len(), 691);
     Ok(())
 }

@@ -305,6 +305,9 @@ impl AeParams {
         Ok(())
     }
 
+    /// Layer vectors are indexed directly below: [`AeParams::fits`] (checked by every public
+    /// entry point, and true by construction on the training and scoring paths) guarantees the
+    /// work buffers have one entry per layer.
     pub(crate) fn forward_unchecked(
         &self,
         ws: &mut AeWork,
@@ -823,6 +826,20 @@ impl LstmAutoencoder {
         windows: ArrayView2<'_, f32>,
         threads: usize,
     ) -> Result<Vec<f32>, DetectError> {
+        self.check_windows(windows)?;
+        let t_n = self.config.window;
+        let z: Vec<f32> = windows.iter().map(|&x| self.scaler.apply(x)).collect();
+        let starts: Vec<usize> = (0..windows.nrows()).map(|r| r * t_n).collect();
+        Ok(score_standardised(
+            &self.params,
+            &self.config,
+            &z,
+            &starts,
+            threads,
+        ))
+    }
+
+    fn check_windows(&self, windows: ArrayView2<'_, f32>) -> Result<(), DetectError> {
         let t_n = self.config.window;
         if windows.ncols() != t_n {
             return Err(DetectError::Data(format!(
@@ -835,15 +852,7 @@ impl LstmAutoencoder {
                 "window {r} has a non-finite value at step {c}; only finite values can be scored"
             )));
         }
-        let z: Vec<f32> = windows.iter().map(|&x| self.scaler.apply(x)).collect();
-        let starts: Vec<usize> = (0..windows.nrows()).map(|r| r * t_n).collect();
-        Ok(score_standardised(
-            &self.params,
-            &self.config,
-            &z,
-            &starts,
-            threads,
-        ))
+        Ok(())
     }
 
     /// Scores every stride-1 window of `series`; element i belongs to the window starting at i.
@@ -886,9 +895,8 @@ impl LstmAutoencoder {
     }
 }
 
-/// Errors of the windows `z[s..s+T]` for each `s` in `starts`, in `starts` order. The batches
-/// depend only on `starts.len()` and threads only take whole batches, so the scores are
-/// bit-identical for any `threads` (the GEMM kernel, and thus rounding, depends on batch size).
+/// Errors of the windows `z[s..s+T]` for each `s` in `starts`, in `starts` order, with fresh
+/// buffers (see [`score_with`]).
 pub(crate) fn score_standardised(
     p: &AeParams,
     cfg: &LstmConfig,
@@ -896,46 +904,66 @@ pub(crate) fn score_standardised(
     starts: &[usize],
     threads: usize,
 ) -> Vec<f32> {
+    let mut slots: Vec<Option<AeWork>> = vec![None; threads.clamp(1, MAX_SCORE_THREADS)];
+    score_with(p, cfg, z, starts, &mut slots)
+}
+
+/// Most threads one scoring call uses.
+const MAX_SCORE_THREADS: usize = 16;
+
+/// Scores with one reusable buffer slot per thread (`slots.len()` threads). The batches depend
+/// only on `starts.len()` and threads only take whole batches, so the scores are bit-identical
+/// for any thread count (the GEMM kernel, and thus rounding, depends on batch size).
+fn score_with(
+    p: &AeParams,
+    cfg: &LstmConfig,
+    z: &[f32],
+    starts: &[usize],
+    slots: &mut [Option<AeWork>],
+) -> Vec<f32> {
     // Equal-sized batches (2 × 150 rather than 256 + 44) keep every GEMM well shaped.
     let n_batches = starts.len().div_ceil(SCORE_BATCH).max(1);
     let size = starts.len().div_ceil(n_batches).max(1);
     let batches: Vec<&[usize]> = starts.chunks(size).collect();
-    let threads = threads.clamp(1, 16).min(batches.len()).max(1);
-    if threads == 1 {
-        return score_batches(p, cfg, z, &batches);
+    let threads = slots.len().min(batches.len()).max(1);
+    let per = batches.len().div_ceil(threads).max(1);
+    let mut parts = batches.chunks(per).zip(slots.iter_mut());
+    let Some((first, first_slot)) = parts.next() else {
+        return Vec::new();
+    };
+    let rest: Vec<_> = parts.collect();
+    if rest.is_empty() {
+        return score_batches(p, cfg, z, first, first_slot);
     }
-    let per = batches.len().div_ceil(threads);
-    let parts: Vec<Vec<f32>> = std::thread::scope(|sc| {
-        let handles: Vec<_> = batches
-            .chunks(per)
-            .skip(1)
-            .map(|part| {
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = rest
+            .into_iter()
+            .map(|(part, slot)| {
                 let n: usize = part.iter().map(|b| b.len()).sum();
-                (n, sc.spawn(move || score_batches(p, cfg, z, part)))
+                (n, sc.spawn(move || score_batches(p, cfg, z, part, slot)))
             })
             .collect();
-        let mut out = vec![score_batches(
-            p,
-            cfg,
-            z,
-            batches.get(..per).unwrap_or(&batches),
-        )];
+        let mut out = score_batches(p, cfg, z, first, first_slot);
         for (n, h) in handles {
             // A panicking worker would be a bug in this module; its windows score NaN (never
             // "normal") rather than taking the console down.
-            out.push(h.join().unwrap_or_else(|_| vec![f32::NAN; n]));
+            out.extend(h.join().unwrap_or_else(|_| vec![f32::NAN; n]));
         }
         out
-    });
-    parts.into_iter().flatten().collect()
+    })
 }
 
-fn score_batches(p: &AeParams, cfg: &LstmConfig, z: &[f32], batches: &[&[usize]]) -> Vec<f32> {
+fn score_batches(
+    p: &AeParams,
+    cfg: &LstmConfig,
+    z: &[f32],
+    batches: &[&[usize]],
+    work: &mut Option<AeWork>,
+) -> Vec<f32> {
     let mut out = Vec::with_capacity(batches.iter().map(|b| b.len()).sum());
-    let mut work: Option<AeWork> = None;
     for chunk in batches {
-        let ws = match &mut work {
-            Some(w) if w.batch() == chunk.len() => w,
+        let ws = match work {
+            Some(w) if w.batch() == chunk.len() && p.fits(w).is_ok() => w,
             _ => work.insert(AeWork::new(cfg, chunk.len())),
         };
         ws.load_windows(z, chunk);
@@ -943,6 +971,49 @@ fn score_batches(p: &AeParams, cfg: &LstmConfig, z: &[f32], batches: &[&[usize]]
         ws.window_errors(&mut out);
     }
     out
+}
+
+/// Batch scoring that keeps its buffers (one set per thread) between calls, for callers that
+/// score the same model repeatedly: allocating and first-touching the buffers costs about as
+/// much as scoring a few hundred windows.
+#[derive(Debug, Clone)]
+pub struct BatchScorer {
+    slots: Vec<Option<AeWork>>,
+    z: Vec<f32>,
+    starts: Vec<usize>,
+}
+
+impl BatchScorer {
+    /// A scorer using up to `threads` threads (clamped to 1..=16).
+    pub fn new(threads: usize) -> Self {
+        Self {
+            slots: vec![None; threads.clamp(1, MAX_SCORE_THREADS)],
+            z: Vec::new(),
+            starts: Vec::new(),
+        }
+    }
+
+    /// Same as [`LstmAutoencoder::score_windows`], reusing this scorer's buffers.
+    pub fn score_windows(
+        &mut self,
+        model: &LstmAutoencoder,
+        windows: ArrayView2<'_, f32>,
+    ) -> Result<Vec<f32>, DetectError> {
+        model.check_windows(windows)?;
+        let t_n = model.config.window;
+        self.z.clear();
+        self.z
+            .extend(windows.iter().map(|&x| model.scaler.apply(x)));
+        self.starts.clear();
+        self.starts.extend((0..windows.nrows()).map(|r| r * t_n));
+        Ok(score_with(
+            &model.params,
+            &model.config,
+            &self.z,
+            &self.starts,
+            &mut self.slots,
+        ))
+    }
 }
 
 /// Scores a live series point by point: once `window` points have arrived, every new point

@@ -31,8 +31,8 @@ mod rng;
 
 pub use act::{sigmoid as fast_sigmoid, tanh as fast_tanh};
 pub use ae::{
-    AeParams, AeWork, DataRange, EpochReport, FitOptions, LstmAutoencoder, StreamScorer,
-    TrainReport, windows_of,
+    AeParams, AeWork, BatchScorer, DataRange, EpochReport, FitOptions, LstmAutoencoder,
+    StreamScorer, TrainReport, windows_of,
 };
 pub use config::{LstmConfig, MAX_UNITS, MAX_WINDOW, Scaler, ThresholdPolicy};
 pub use error::DetectError;

@@ -233,7 +233,8 @@ impl CostProfile {
     };
 }
 
-/// NAB sweep score of one file; add several with [`NabScore::add`] and normalise once.
+/// NAB sweep score of one file; add several with `+` and normalise once (NAB normalises over
+/// the whole corpus, not per file).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct NabScore {
     /// The detector's raw score.
@@ -245,15 +246,6 @@ pub struct NabScore {
 }
 
 impl NabScore {
-    /// Sum of two files' scores (NAB normalises over the whole corpus, not per file).
-    pub fn add(self, o: Self) -> Self {
-        Self {
-            raw: self.raw + o.raw,
-            null: self.null + o.null,
-            perfect: self.perfect + o.perfect,
-        }
-    }
-
     /// 100 × (raw − null) / (perfect − null): 0 = null detector, 100 = perfect.
     pub fn normalised(&self) -> f64 {
         let span = self.perfect - self.null;
@@ -261,6 +253,18 @@ impl NabScore {
             0.0
         } else {
             100.0 * (self.raw - self.null) / span
+        }
+    }
+}
+
+impl std::ops::Add for NabScore {
+    type Output = Self;
+
+    fn add(self, o: Self) -> Self {
+        Self {
+            raw: self.raw + o.raw,
+            null: self.null + o.null,
+            perfect: self.perfect + o.perfect,
         }
     }
 }
@@ -399,7 +403,7 @@ mod tests {
         assert!((at(90) - (-2.0 - 0.11)).abs() < 1e-12);
         // Low-FN profile punishes misses twice as hard.
         assert_eq!(nab_score(&none, &w, CostProfile::LOW_FN).raw, -4.0);
-        let total = s.add(nab_score(&perfect, &w, CostProfile::STANDARD));
+        let total = s + nab_score(&perfect, &w, CostProfile::STANDARD);
         assert!((total.normalised() - 50.0).abs() < 1e-9);
     }
 
