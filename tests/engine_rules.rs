@@ -291,7 +291,7 @@ fn status_list_sorts_by_severity_then_time_in_state() {
     e.apply(&scrape(0, T0, &ok.body()));
     e.apply(&scrape(1, T0, &ok.body()));
     e.apply(&scrape(2, T0 + 5 * S, &full.body())); // major since T0+5
-    e.apply(&scrape(3, T0 + 1 * S, &full.body())); // major since T0+1: longer, so first
+    e.apply(&scrape(3, T0 + S, &full.body())); // major since T0+1: longer, so first
     let names: Vec<_> = e.snapshot().hosts.iter().map(|h| h.name.clone()).collect();
     assert_eq!(names, vec!["d", "c", "a", "b"]);
 }
