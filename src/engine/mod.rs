@@ -835,12 +835,17 @@ fn push_labels<'a>(buf: &mut String, labels: impl IntoIterator<Item = (&'a str, 
         first = false;
         buf.push_str(n);
         buf.push_str("=\"");
-        for c in v.chars() {
-            match c {
-                '\\' => buf.push_str("\\\\"),
-                '"' => buf.push_str("\\\""),
-                '\n' => buf.push_str("\\n"),
-                c => buf.push(c),
+        if memchr::memchr3(b'\\', b'"', b'\n', v.as_bytes()).is_none() {
+            // Nearly every value needs no escaping: copy it in one go.
+            buf.push_str(v);
+        } else {
+            for c in v.chars() {
+                match c {
+                    '\\' => buf.push_str("\\\\"),
+                    '"' => buf.push_str("\\\""),
+                    '\n' => buf.push_str("\\n"),
+                    c => buf.push(c),
+                }
             }
         }
         buf.push('"');
@@ -863,4 +868,37 @@ pub fn human_duration(ms: i64) -> String {
         let _ = write!(out, "{sec}s");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    fn l<'a>(n: &'a str, v: &'a str) -> Label<'a> {
+        Label {
+            name: n,
+            value: Cow::Borrowed(v),
+        }
+    }
+
+    #[test]
+    fn canonical_key_sorts_and_escapes() {
+        let mut b = String::new();
+        canonical_key(&mut b, "m", &[]);
+        assert_eq!(b, "m");
+        canonical_key(&mut b, "m", &[l("b", "2"), l("a", "x,y=}")]);
+        assert_eq!(b, r#"m{a="x,y=}",b="2"}"#);
+        canonical_key(&mut b, "m", &[l("a", "q\"b\\s\nn")]);
+        assert_eq!(b, r#"m{a="q\"b\\s\nn"}"#);
+    }
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human_duration(0), "0s");
+        assert_eq!(human_duration(95_000), "1m35s");
+        assert_eq!(human_duration(3 * 3_600_000 + 60_000), "3h1m");
+        assert_eq!(human_duration(2 * 86_400_000), "2d0h");
+        assert_eq!(human_duration(-5), "0s");
+    }
 }
