@@ -112,7 +112,25 @@ fn label<'l>(labels: &'l [Label<'_>], name: &str) -> Option<&'l str> {
         .map(|l| l.value.as_ref())
 }
 
+/// The byte counters summed into per-second rates.
+#[derive(Clone, Copy)]
+enum Io {
+    DiskRead,
+    DiskWrite,
+    NetRx,
+    NetTx,
+}
+
 impl VitalsAcc {
+    fn io(&mut self, which: Io) -> &mut RateSum {
+        match which {
+            Io::DiskRead => &mut self.disk_read,
+            Io::DiskWrite => &mut self.disk_write,
+            Io::NetRx => &mut self.net_rx,
+            Io::NetTx => &mut self.net_tx,
+        }
+    }
+
     /// Offer one sample. Cheap for the vast majority of names that are not vitals.
     pub fn observe(
         &mut self,
@@ -208,24 +226,24 @@ impl VitalsAcc {
                 if label(labels, "device").is_some_and(|d| d.starts_with("dm-")) {
                     return;
                 }
-                let sum = if rest == "disk_read_bytes_total" {
-                    &mut self.disk_read
+                let dir = if rest == "disk_read_bytes_total" {
+                    Io::DiskRead
                 } else {
-                    &mut self.disk_write
+                    Io::DiskWrite
                 };
-                sum.add(value, ts, prev);
+                self.io(dir).add(value, ts, prev);
             }
             "network_receive_bytes_total" | "network_transmit_bytes_total" => {
                 let dev = label(labels, "device").unwrap_or("");
                 if IGNORED_NET_PREFIXES.iter().any(|p| dev.starts_with(p)) {
                     return;
                 }
-                let sum = if rest == "network_receive_bytes_total" {
-                    &mut self.net_rx
+                let dir = if rest == "network_receive_bytes_total" {
+                    Io::NetRx
                 } else {
-                    &mut self.net_tx
+                    Io::NetTx
                 };
-                sum.add(value, ts, prev);
+                self.io(dir).add(value, ts, prev);
             }
             _ => {}
         }
@@ -275,24 +293,24 @@ impl VitalsAcc {
                 if vol.starts_with("HarddiskVolume") || vol == "_Total" {
                     return;
                 }
-                let sum = if rest == "logical_disk_read_bytes_total" {
-                    &mut self.disk_read
+                let dir = if rest == "logical_disk_read_bytes_total" {
+                    Io::DiskRead
                 } else {
-                    &mut self.disk_write
+                    Io::DiskWrite
                 };
-                sum.add(value, ts, prev);
+                self.io(dir).add(value, ts, prev);
             }
             "net_bytes_received_total" | "net_bytes_sent_total" => {
                 let nic = label(labels, "nic").unwrap_or("");
                 if nic.contains("isatap") || nic.contains("Loopback") {
                     return;
                 }
-                let sum = if rest == "net_bytes_received_total" {
-                    &mut self.net_rx
+                let dir = if rest == "net_bytes_received_total" {
+                    Io::NetRx
                 } else {
-                    &mut self.net_tx
+                    Io::NetTx
                 };
-                sum.add(value, ts, prev);
+                self.io(dir).add(value, ts, prev);
             }
             _ => {}
         }
