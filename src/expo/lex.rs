@@ -241,7 +241,8 @@ fn unterminated() -> String {
 /// Decodes HELP text. 0.0.4 knows only `\\` and `\n` there (Prometheus keeps `\"` as written);
 /// OpenMetrics also decodes `\"`. Unknown escapes stay literal in both.
 pub(super) fn unescape_help(s: &str, quote: bool) -> Cow<'_, str> {
-    if !s.contains('\\') {
+    // memchr's SIMD search, not `str::contains`, which is a byte-wise scan for short text.
+    if memchr::memchr(b'\\', s.as_bytes()).is_none() {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len());
