@@ -258,9 +258,23 @@ impl<'a> Parser<'a> {
     }
 
     fn prom_comment(&mut self, mut c: Cursor<'a>, line: u32) -> Result<(), String> {
-        c.i += 1; // '#'
-        c.skip_blanks();
-        let keyword = c.token(true);
+        // The usual spelling skips the general keyword scan; both leave the cursor on the
+        // blank after the keyword.
+        let keyword = match c.rest().as_bytes().get(..7) {
+            Some(b"# HELP ") => {
+                c.i += 6;
+                "HELP"
+            }
+            Some(b"# TYPE ") => {
+                c.i += 6;
+                "TYPE"
+            }
+            _ => {
+                c.i += 1; // '#'
+                c.skip_blanks();
+                c.token(true)
+            }
+        };
         let is_help = keyword == "HELP";
         if !is_help && keyword != "TYPE" {
             return Ok(()); // any other comment is ignored in 0.0.4
@@ -666,7 +680,7 @@ impl<'a> Parser<'a> {
                 }
                 let value = c.quoted()?;
                 let set = self.body.labels.get(start..).unwrap_or(&[]);
-                if set.iter().any(|l| l.name == lname) {
+                if set.iter().any(|l| same(l.name, lname)) {
                     return Err(format!("label `{lname}` appears twice in one label set"));
                 }
                 self.body.labels.push(Label { name: lname, value });
