@@ -138,7 +138,7 @@ impl Format {
 
 /// Parse a whole body. Any invalid line fails the whole body (nothing is half-ingested).
 pub fn parse(input: &[u8], format: Format) -> Result<ParsedBody<'_>, ParseError> {
-    let mut p = parse::Parser::new(format, input.len(), false);
+    let mut p = parse::Parser::new(format, input, false);
     match p.run(input) {
         Ok(()) if p.errors.is_empty() => Ok(p.body),
         _ => Err(p.errors.into_iter().next().unwrap_or(ParseError {
@@ -150,7 +150,7 @@ pub fn parse(input: &[u8], format: Format) -> Result<ParsedBody<'_>, ParseError>
 
 /// Every problem in a body, parse errors and lint findings alike, like `promtool check metrics`.
 pub fn lint(input: &[u8], format: Format) -> Vec<ParseError> {
-    let mut p = parse::Parser::new(format, input.len(), true);
+    let mut p = parse::Parser::new(format, input, true);
     // Lint mode never stops early, so the result carries no information.
     let _ = p.run(input);
     let mut out = std::mem::take(&mut p.errors);
