@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::model::TargetId;
 
 mod check;
+pub mod theme;
 mod units;
 
 pub use check::{
