@@ -278,7 +278,15 @@ pub struct HostStatus {
     /// Names of firing alerts, worst first.
     pub firing: Vec<String>,
     pub targets: Vec<TargetId>,
+    /// Key of the vital the sparkline shows (`cpu_pct`, `mem_pct`, `disk_max_pct`, …): the one
+    /// behind the worst firing alert, else CPU.
+    pub spark_vital: String,
+    /// The last points of that vital, oldest first (at most `SPARK_POINTS`).
+    pub sparkline: Vec<f32>,
 }
+
+/// Points in a status-list sparkline: a quarter of an hour at 15 s.
+pub const SPARK_POINTS: usize = 60;
 
 /// One alert instance that is pending or firing.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -14,7 +14,8 @@ use crate::config::{Config, TargetKind};
 use crate::expo::{self, Format, Label};
 use crate::model::{
     AlertState, AlertTransition, AlertView, CycleBatch, HostStatus, Input, Millis, Observation,
-    Payload, PollRecord, Scrape, ScrapeOutcome, Severity, Snapshot, TargetId, TargetStatus, Vitals,
+    Payload, PollRecord, SPARK_POINTS, Scrape, ScrapeOutcome, Severity, Snapshot, TargetId,
+    TargetStatus, Vitals,
 };
 
 use rules::{Check, Instance, Rule, VitalRef};
@@ -636,6 +637,29 @@ impl Engine {
         self.targets.iter().map(|t| t.states.len()).sum()
     }
 
+    /// The vital that tells most about a host right now: the one behind its worst firing
+    /// alert, else CPU.
+    fn spark_vital(&self, h: usize) -> Vital {
+        let mut best: Option<(Severity, Vital)> = None;
+        for ((ri, ah, _), inst) in &self.alerts {
+            if *ah != h || inst.state != AlertState::Firing {
+                continue;
+            }
+            let rule = &self.rules[*ri];
+            let vital = match rule.check {
+                Check::Above(VitalRef::Cpu) => Vital::Cpu,
+                Check::Above(VitalRef::Mem) => Vital::Mem,
+                Check::Above(VitalRef::Swap) => Vital::Swap,
+                Check::Above(VitalRef::Disk) => Vital::DiskMax,
+                Check::TargetDown => continue,
+            };
+            if best.is_none_or(|(s, _)| rule.severity > s) {
+                best = Some((rule.severity, vital));
+            }
+        }
+        best.map(|b| b.1).unwrap_or(Vital::Cpu)
+    }
+
     pub fn snapshot(&self) -> Snapshot {
         let mut hosts: Vec<HostStatus> = self
             .hosts
@@ -650,6 +674,19 @@ impl Engine {
                     .collect();
                 firing.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
                 firing.dedup();
+                let spark = self.spark_vital(hi);
+                let ring = Vital::ALL
+                    .iter()
+                    .position(|v| *v == spark)
+                    .and_then(|i| h.history.get(i));
+                let sparkline = ring
+                    .map(|r| {
+                        r.iter()
+                            .skip(r.len().saturating_sub(SPARK_POINTS))
+                            .map(|p| p.1)
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 HostStatus {
                     name: h.name.clone(),
                     severity: h.severity,
@@ -658,6 +695,8 @@ impl Engine {
                     vitals: h.vitals.clone(),
                     firing: firing.into_iter().map(|f| f.1).collect(),
                     targets: h.targets.iter().map(|&t| TargetId(t as u32)).collect(),
+                    spark_vital: spark.key().to_string(),
+                    sparkline,
                 }
             })
             .collect();
