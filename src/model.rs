@@ -114,6 +114,242 @@ pub struct Observation {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Payload {
     Scrape(Scrape),
+    Snmp(SnmpPoll),
+    Icmp(IcmpProbe),
+    Tcp(TcpProbe),
+    Http(HttpProbe),
+}
+
+/// One SNMP poll of a device: every varbind the GETs and walks returned, as received.
+/// Profiles turn them into series and vitals in the engine, so a recording replays them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SnmpPoll {
+    pub duration_ms: f64,
+    pub outcome: SnmpOutcome,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum SnmpOutcome {
+    Varbinds(Vec<Varbind>),
+    Failed(SnmpError),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Varbind {
+    pub oid: Vec<u32>,
+    pub value: SnmpValue,
+}
+
+/// SNMP values with their declared types kept: counters stay exact integers (a Counter64 can
+/// exceed 2^53, where an f64 stops counting).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum SnmpValue {
+    Integer(i64),
+    OctetString(Bytes),
+    ObjectId(Vec<u32>),
+    IpAddress([u8; 4]),
+    Counter32(u32),
+    /// Gauge32 / Unsigned32.
+    Gauge32(u32),
+    TimeTicks(u32),
+    Opaque(Bytes),
+    Counter64(u64),
+    Null,
+    NoSuchObject,
+    NoSuchInstance,
+    EndOfMibView,
+}
+
+/// Why an SNMP poll failed, named so that the operator knows what to fix.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SnmpError {
+    /// No answer within the deadline after all retries (for v1/v2c this is also what a wrong
+    /// community looks like: agents drop such requests silently).
+    Timeout { after_ms: u64 },
+    /// The host said nothing listens there (ICMP port unreachable) or the socket failed.
+    Unreachable(String),
+    /// SNMPv3 authentication or privacy failed.
+    Auth(SnmpAuthError),
+    /// A reply that does not decode, or decodes to fewer varbinds than were asked for.
+    Malformed(String),
+    /// The agent returned an OID that does not increase during a walk (a loop).
+    NonIncreasing { oid: String },
+    /// A non-zero error-status in a response (`tooBig`, `genErr`, …).
+    ErrorStatus { status: String, index: u32 },
+    Other(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SnmpAuthError {
+    /// usmStatsWrongDigests: wrong auth password.
+    WrongDigest,
+    /// usmStatsUnknownUserNames.
+    UnknownUser,
+    /// usmStatsNotInTimeWindows, still so after re-discovering the engine time once.
+    NotInTimeWindow,
+    /// usmStatsDecryptionErrors: wrong privacy password.
+    Decryption,
+    /// usmStatsUnsupportedSecLevels.
+    UnsupportedSecurityLevel,
+    Other(String),
+}
+
+impl fmt::Display for SnmpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SnmpError::Timeout { after_ms } => write!(
+                f,
+                "no answer after {after_ms} ms (agent down, or wrong community/credentials)"
+            ),
+            SnmpError::Unreachable(e) => write!(f, "unreachable: {e}"),
+            SnmpError::Auth(a) => write!(f, "SNMPv3 authentication failed: {a}"),
+            SnmpError::Malformed(e) => write!(f, "malformed reply: {e}"),
+            SnmpError::NonIncreasing { oid } => {
+                write!(f, "agent returned a non-increasing OID {oid}: walk aborted")
+            }
+            SnmpError::ErrorStatus { status, index } => {
+                write!(f, "agent answered {status} (varbind {index})")
+            }
+            SnmpError::Other(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl fmt::Display for SnmpAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SnmpAuthError::WrongDigest => f.write_str("wrong auth password (wrongDigest)"),
+            SnmpAuthError::UnknownUser => f.write_str("unknown user (unknownUserName)"),
+            SnmpAuthError::NotInTimeWindow => {
+                f.write_str("clock outside the agent's time window (notInTimeWindow)")
+            }
+            SnmpAuthError::Decryption => f.write_str("wrong privacy password (decryptionError)"),
+            SnmpAuthError::UnsupportedSecurityLevel => {
+                f.write_str("security level not supported for this user")
+            }
+            SnmpAuthError::Other(e) => f.write_str(e),
+        }
+    }
+}
+
+/// One ICMP probe round: N echo requests to one address.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IcmpProbe {
+    pub address: String,
+    pub outcome: IcmpOutcome,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum IcmpOutcome {
+    /// One entry per echo request sent: the round-trip time, or `None` when no matching reply
+    /// came before the deadline.
+    Replies { rtt_ms: Vec<Option<f64>> },
+    Failed(IcmpError),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IcmpError {
+    /// Neither a ping socket nor a raw socket may be opened: the check is unknown, not down.
+    Permission { hint: String },
+    Resolve(String),
+    Other(String),
+}
+
+impl fmt::Display for IcmpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IcmpError::Permission { hint } => write!(f, "no ICMP permission ({hint})"),
+            IcmpError::Resolve(e) => write!(f, "cannot resolve: {e}"),
+            IcmpError::Other(e) => f.write_str(e),
+        }
+    }
+}
+
+/// TCP connects to every configured port of one address.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TcpProbe {
+    pub address: String,
+    pub ports: Vec<TcpPortResult>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TcpPortResult {
+    pub port: u16,
+    pub outcome: TcpOutcome,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum TcpOutcome {
+    Open { connect_ms: f64 },
+    /// The host answered with a reset: nothing listens.
+    Refused,
+    /// No answer at all before the deadline (filtered, or the host is away).
+    Timeout { after_ms: u64 },
+    Error(String),
+}
+
+/// One HTTP(S) check, in the spirit of blackbox_exporter's http prober.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HttpProbe {
+    pub duration_ms: f64,
+    /// Final status after redirects; `None` when no response arrived (never a fake code).
+    pub status: Option<u16>,
+    pub redirects: u32,
+    pub phases: HttpPhases,
+    pub body_bytes: u64,
+    /// Whether the configured body substring/regex matched; `None` when none is configured.
+    pub body_match: Option<bool>,
+    /// Certificate facts, kept even when verification failed.
+    pub tls: Option<TlsInfo>,
+    pub error: Option<HttpError>,
+}
+
+/// Time spent in each phase (ms), where it could be measured.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HttpPhases {
+    pub dns_ms: Option<f64>,
+    pub connect_ms: Option<f64>,
+    pub tls_ms: Option<f64>,
+    pub first_byte_ms: Option<f64>,
+    pub total_ms: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TlsInfo {
+    /// Earliest `notAfter` among the certificates the server presented (ms since the epoch).
+    pub not_after: Millis,
+    /// Why the chain did not verify (expired, self-signed/unknown issuer, hostname mismatch…).
+    pub verify_error: Option<String>,
+    pub version: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HttpError {
+    Timeout { after_ms: u64 },
+    Resolve(String),
+    Connect(String),
+    /// The TLS handshake failed for a reason other than certificate verification.
+    Tls(String),
+    /// The certificate did not verify; `TlsInfo` still carries its dates.
+    Certificate(String),
+    TooManyRedirects { max: u32 },
+    Body(String),
+    Other(String),
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HttpError::Timeout { after_ms } => write!(f, "timeout after {after_ms} ms"),
+            HttpError::Resolve(e) => write!(f, "cannot resolve: {e}"),
+            HttpError::Connect(e) => write!(f, "connect failed: {e}"),
+            HttpError::Tls(e) => write!(f, "TLS handshake failed: {e}"),
+            HttpError::Certificate(e) => write!(f, "certificate: {e}"),
+            HttpError::TooManyRedirects { max } => write!(f, "more than {max} redirects"),
+            HttpError::Body(e) => write!(f, "bad body: {e}"),
+            HttpError::Other(e) => f.write_str(e),
+        }
+    }
 }
 
 /// One exporter poll.

@@ -310,6 +310,11 @@ impl Engine {
         self.now = self.now.max(obs.at);
         match &obs.payload {
             Payload::Scrape(scrape) => self.ingest_scrape(ti, obs.at, scrape),
+            // Network checks are folded in by engine/checks.rs as their collectors land.
+            Payload::Snmp(_) | Payload::Icmp(_) | Payload::Tcp(_) | Payload::Http(_) => {
+                self.ignored_observations += 1;
+                return;
+            }
         }
         let h = self.targets[ti].host;
         self.refresh_host_vitals(h, obs.at);
