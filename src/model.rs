@@ -117,7 +117,8 @@ pub enum Payload {
     Snmp(SnmpPoll),
     Icmp(IcmpProbe),
     Tcp(TcpProbe),
-    Http(HttpProbe),
+    /// Boxed: it is the largest payload, and most observations are scrapes.
+    Http(Box<HttpProbe>),
 }
 
 /// One SNMP poll of a device: every varbind the GETs and walks returned, as received.
@@ -165,7 +166,9 @@ pub enum SnmpValue {
 pub enum SnmpError {
     /// No answer within the deadline after all retries (for v1/v2c this is also what a wrong
     /// community looks like: agents drop such requests silently).
-    Timeout { after_ms: u64 },
+    Timeout {
+        after_ms: u64,
+    },
     /// The host said nothing listens there (ICMP port unreachable) or the socket failed.
     Unreachable(String),
     /// SNMPv3 authentication or privacy failed.
@@ -173,9 +176,14 @@ pub enum SnmpError {
     /// A reply that does not decode, or decodes to fewer varbinds than were asked for.
     Malformed(String),
     /// The agent returned an OID that does not increase during a walk (a loop).
-    NonIncreasing { oid: String },
+    NonIncreasing {
+        oid: String,
+    },
     /// A non-zero error-status in a response (`tooBig`, `genErr`, …).
-    ErrorStatus { status: String, index: u32 },
+    ErrorStatus {
+        status: String,
+        index: u32,
+    },
     Other(String),
 }
 
@@ -243,14 +251,18 @@ pub struct IcmpProbe {
 pub enum IcmpOutcome {
     /// One entry per echo request sent: the round-trip time, or `None` when no matching reply
     /// came before the deadline.
-    Replies { rtt_ms: Vec<Option<f64>> },
+    Replies {
+        rtt_ms: Vec<Option<f64>>,
+    },
     Failed(IcmpError),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum IcmpError {
     /// Neither a ping socket nor a raw socket may be opened: the check is unknown, not down.
-    Permission { hint: String },
+    Permission {
+        hint: String,
+    },
     Resolve(String),
     Other(String),
 }
@@ -280,11 +292,15 @@ pub struct TcpPortResult {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum TcpOutcome {
-    Open { connect_ms: f64 },
+    Open {
+        connect_ms: f64,
+    },
     /// The host answered with a reset: nothing listens.
     Refused,
     /// No answer at all before the deadline (filtered, or the host is away).
-    Timeout { after_ms: u64 },
+    Timeout {
+        after_ms: u64,
+    },
     Error(String),
 }
 
@@ -325,14 +341,18 @@ pub struct TlsInfo {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum HttpError {
-    Timeout { after_ms: u64 },
+    Timeout {
+        after_ms: u64,
+    },
     Resolve(String),
     Connect(String),
     /// The TLS handshake failed for a reason other than certificate verification.
     Tls(String),
     /// The certificate did not verify; `TlsInfo` still carries its dates.
     Certificate(String),
-    TooManyRedirects { max: u32 },
+    TooManyRedirects {
+        max: u32,
+    },
     Body(String),
     Other(String),
 }

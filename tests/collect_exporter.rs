@@ -306,6 +306,7 @@ async fn poll_all_once_runs_targets_concurrently_in_target_order() {
         .iter()
         .map(|o| match &o.payload {
             Payload::Scrape(s) => body_of(s).1.len(),
+            other => panic!("exporter targets give scrapes, got {other:?}"),
         })
         .collect();
     assert_eq!(lens, vec![200, 100]);
@@ -323,8 +324,9 @@ async fn hanging_target_fails_alone_in_poll_all_once() {
     let before = scheduler::wall_clock_ms();
     let obs = scheduler::poll_all_once(&config, &client()).await;
     assert_eq!(obs.len(), 2);
-    let Payload::Scrape(s0) = &obs[0].payload;
-    let Payload::Scrape(s1) = &obs[1].payload;
+    let (Payload::Scrape(s0), Payload::Scrape(s1)) = (&obs[0].payload, &obs[1].payload) else {
+        panic!("exporter targets give scrapes");
+    };
     assert_eq!(error_of(s0), &PollError::Timeout { after_ms: 400 });
     assert_eq!(body_of(s1).1.len(), 300);
     // Stamped at poll start, by the wall clock.

@@ -53,8 +53,10 @@ async fn assert_all_end(handles: Vec<JoinHandle<()>>) {
 }
 
 fn ok_body(o: &Observation) -> bool {
-    let Payload::Scrape(s) = &o.payload;
-    matches!(s.outcome, ScrapeOutcome::Body { .. })
+    matches!(
+        &o.payload,
+        Payload::Scrape(s) if matches!(s.outcome, ScrapeOutcome::Body { .. })
+    )
 }
 
 #[test]

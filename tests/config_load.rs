@@ -31,7 +31,9 @@ fn exporter(config: &Config, name: &str) -> nocscope::config::ExporterTarget {
         .iter()
         .find(|t| t.name == name)
         .unwrap_or_else(|| panic!("no target {name}"));
-    let TargetKind::Exporter(e) = &target.kind;
+    let TargetKind::Exporter(e) = &target.kind else {
+        panic!("{name} is not an exporter target");
+    };
     e.clone()
 }
 

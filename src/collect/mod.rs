@@ -3,4 +3,8 @@
 //! the store or the UI.
 
 pub mod exporter;
+pub mod http;
+pub mod icmp;
 pub mod scheduler;
+pub mod snmp;
+pub mod tcp;

@@ -14,8 +14,15 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::collect::exporter;
+use crate::collect::http::HttpChecker;
+use crate::collect::icmp::{self, IcmpClients};
+use crate::collect::snmp::SnmpPoller;
+use crate::collect::tcp;
 use crate::config::{Config, Target, TargetKind};
-use crate::model::{Millis, Observation, Payload};
+use crate::model::{
+    HttpError, HttpPhases, HttpProbe, Millis, Observation, Payload, PollError, Scrape,
+    ScrapeOutcome,
+};
 
 /// Shortest period a loop will run at. Config validation should never let a zero interval
 /// through, but `tokio::time::interval` panics on zero, and the scheduler must not.
@@ -50,24 +57,105 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
         .fold(OFFSET_BASIS, |h, &b| (h ^ u64::from(b)).wrapping_mul(PRIME))
 }
 
+/// What polls of one target keep between runs: the shared HTTP client and ICMP sockets, and
+/// per-target state (an SNMP session, an HTTP check's own client).
+pub struct Prober {
+    target: Arc<Target>,
+    kind: ProberKind,
+}
+
+enum ProberKind {
+    Exporter(reqwest::Client),
+    Snmp(tokio::sync::Mutex<SnmpPoller>),
+    Icmp(IcmpClients),
+    Tcp,
+    Http(Result<HttpChecker, String>),
+}
+
+impl Prober {
+    /// `icmp` is only used by ICMP targets; it is created once and shared by all of them.
+    pub fn new(
+        target: &Target,
+        client: &reqwest::Client,
+        icmp: &mut Option<IcmpClients>,
+    ) -> Prober {
+        let kind = match &target.kind {
+            TargetKind::Exporter(_) => ProberKind::Exporter(client.clone()),
+            TargetKind::Snmp(s) => {
+                ProberKind::Snmp(tokio::sync::Mutex::new(SnmpPoller::new(target, s)))
+            }
+            TargetKind::Icmp(_) => {
+                ProberKind::Icmp(icmp.get_or_insert_with(IcmpClients::new).clone())
+            }
+            TargetKind::Tcp(_) => ProberKind::Tcp,
+            TargetKind::Http(h) => ProberKind::Http(HttpChecker::new(target, h)),
+        };
+        Prober {
+            target: Arc::new(target.clone()),
+            kind,
+        }
+    }
+
+    /// Poll once, stamped with the wall clock at poll start (Prometheus semantics).
+    pub async fn poll(&self) -> Observation {
+        let at = wall_clock_ms();
+        let target = &*self.target;
+        let payload = match (&self.kind, &target.kind) {
+            (ProberKind::Exporter(client), TargetKind::Exporter(exp)) => {
+                Payload::Scrape(exporter::scrape(client, target, exp).await)
+            }
+            (ProberKind::Snmp(poller), TargetKind::Snmp(_)) => {
+                Payload::Snmp(poller.lock().await.poll().await)
+            }
+            (ProberKind::Icmp(clients), TargetKind::Icmp(cfg)) => {
+                Payload::Icmp(icmp::probe(clients, target, cfg).await)
+            }
+            (ProberKind::Tcp, TargetKind::Tcp(cfg)) => Payload::Tcp(tcp::probe(target, cfg).await),
+            (ProberKind::Http(Ok(checker)), TargetKind::Http(_)) => {
+                Payload::Http(Box::new(checker.probe().await))
+            }
+            (ProberKind::Http(Err(e)), _) => Payload::Http(Box::new(HttpProbe {
+                duration_ms: 0.0,
+                status: None,
+                redirects: 0,
+                phases: HttpPhases::default(),
+                body_bytes: 0,
+                body_match: None,
+                tls: None,
+                error: Some(HttpError::Other(e.clone())),
+            })),
+            // `new` builds the prober from the same target, so the kinds always agree.
+            _ => Payload::Scrape(Scrape {
+                duration_ms: 0.0,
+                outcome: ScrapeOutcome::Failed(PollError::Other(
+                    "internal: prober and target kinds differ".to_string(),
+                )),
+            }),
+        };
+        Observation {
+            target: target.id,
+            at,
+            payload,
+        }
+    }
+}
+
 /// Poll one target once, stamped with the wall clock at poll start (Prometheus semantics).
 pub async fn poll_target(client: &reqwest::Client, target: &Target) -> Observation {
-    let at = wall_clock_ms();
-    let payload = match &target.kind {
-        TargetKind::Exporter(exp) => Payload::Scrape(exporter::scrape(client, target, exp).await),
-    };
-    Observation {
-        target: target.id,
-        at,
-        payload,
-    }
+    Prober::new(target, client, &mut None).poll().await
 }
 
 /// Poll every target once, concurrently, and return the observations in target order.
 pub async fn poll_all_once(config: &Config, client: &reqwest::Client) -> Vec<Observation> {
+    let mut icmp = None;
+    let probers: Vec<Prober> = config
+        .targets
+        .iter()
+        .map(|t| Prober::new(t, client, &mut icmp))
+        .collect();
     // join_all keeps input order and drives every poll at once, so one hanging target costs
     // its own deadline and nothing more.
-    futures_util::future::join_all(config.targets.iter().map(|t| poll_target(client, t))).await
+    futures_util::future::join_all(probers.iter().map(|p| p.poll())).await
 }
 
 /// Start one polling loop per target. Observations go to `tx` with `try_send`; when the queue
@@ -79,17 +167,16 @@ pub fn spawn(
     tx: mpsc::Sender<Observation>,
     dropped: Arc<AtomicU64>,
 ) -> Vec<JoinHandle<()>> {
+    let mut icmp = None;
     config
         .targets
         .iter()
         .map(|target| {
             let schedule = Schedule::for_target(target);
-            let target = Arc::new(target.clone());
-            let client = client.clone();
+            let prober = Arc::new(Prober::new(target, &client, &mut icmp));
             let poll = move || {
-                let target = Arc::clone(&target);
-                let client = client.clone();
-                async move { poll_target(&client, &target).await }
+                let prober = Arc::clone(&prober);
+                async move { prober.poll().await }
             };
             spawn_loop(schedule, tx.clone(), Arc::clone(&dropped), poll)
         })

@@ -67,6 +67,152 @@ pub struct Target {
 #[derive(Clone, Debug)]
 pub enum TargetKind {
     Exporter(ExporterTarget),
+    Snmp(SnmpTarget),
+    Icmp(IcmpTarget),
+    Tcp(TcpTarget),
+    Http(HttpTarget),
+}
+
+impl TargetKind {
+    /// The `kind = "…"` spelling.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TargetKind::Exporter(_) => "exporter",
+            TargetKind::Snmp(_) => "snmp",
+            TargetKind::Icmp(_) => "icmp",
+            TargetKind::Tcp(_) => "tcp",
+            TargetKind::Http(_) => "http",
+        }
+    }
+}
+
+/// An SNMP agent (`kind = "snmp"`).
+#[derive(Clone, Debug)]
+pub struct SnmpTarget {
+    /// `host:port` as written (port defaults to 161); resolved by the collector.
+    pub address: String,
+    pub version: SnmpVersion,
+    /// v1/v2c community (from `community`, `community_env` or `community_file`).
+    pub community: Option<Secret>,
+    /// v3 user security (required for version 3, refused otherwise).
+    pub v3: Option<SnmpV3>,
+    pub profiles: Vec<SnmpProfile>,
+    /// Extra objects to fetch or walk, in the spirit of snmp_exporter modules.
+    pub custom: Vec<CustomOid>,
+    /// GETBULK max-repetitions (default 25; halved by the collector on tooBig).
+    pub max_repetitions: u32,
+    /// Per-request timeout (default 2 s) and retries (default 2); the target's `timeout` is the
+    /// deadline for the whole poll.
+    pub request_timeout: Duration,
+    pub retries: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnmpVersion {
+    V1,
+    V2c,
+    V3,
+}
+
+#[derive(Clone, Debug)]
+pub struct SnmpV3 {
+    pub user: String,
+    /// `None` = noAuthNoPriv.
+    pub auth: Option<(SnmpAuthProtocol, Secret)>,
+    /// `None` = no privacy; requires `auth`.
+    pub privacy: Option<(SnmpPrivProtocol, Secret)>,
+    pub context: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnmpAuthProtocol {
+    Md5,
+    Sha1,
+    Sha224,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnmpPrivProtocol {
+    Des,
+    Aes128,
+    Aes192,
+    Aes256,
+}
+
+/// Built-in sets of objects turned into vitals and per-interface series.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SnmpProfile {
+    /// SNMPv2-MIB system group: sysName, sysDescr, sysUpTime.
+    System,
+    /// IF-MIB: names, oper/admin status, HC octets, speed, errors, discards.
+    IfMib,
+    /// HOST-RESOURCES-MIB: hrProcessorLoad, hrStorageTable.
+    HostResources,
+    /// UCD-SNMP-MIB: CPU counters, memory, dskTable, laLoad.
+    Ucd,
+}
+
+/// A user-defined object.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CustomOid {
+    /// Series name, e.g. `ups_battery_charge`.
+    pub name: String,
+    pub oid: Vec<u32>,
+    pub kind: CustomOidKind,
+    /// Walk the subtree (a table column) instead of a single GET.
+    pub walk: bool,
+    /// Label names for the index suffix of walked OIDs (one per sub-identifier; default
+    /// `index` for the whole suffix).
+    pub index_labels: Vec<String>,
+    /// Map integer values to names (e.g. 1 → "up"), kept as a `state` label.
+    pub lookup: Vec<(i64, String)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CustomOidKind {
+    Gauge,
+    Counter,
+    /// An OctetString kept as an info label, value 1.
+    Text,
+}
+
+/// An ICMP echo check (`kind = "icmp"`).
+#[derive(Clone, Debug)]
+pub struct IcmpTarget {
+    /// An IP address or a host name.
+    pub address: String,
+    /// Echo requests per interval (default 3).
+    pub count: u32,
+}
+
+/// TCP connect checks (`kind = "tcp"`).
+#[derive(Clone, Debug)]
+pub struct TcpTarget {
+    pub address: String,
+    pub ports: Vec<u16>,
+}
+
+/// An HTTP(S) check (`kind = "http"`).
+#[derive(Clone, Debug)]
+pub struct HttpTarget {
+    pub url: url::Url,
+    /// GET (default), HEAD, POST, …
+    pub method: String,
+    /// Accepted final status codes (default 200–299).
+    pub expect_status: Vec<u16>,
+    /// The body must contain this text, if set.
+    pub body_contains: Option<String>,
+    /// The body must match this regular expression, if set (validated at load).
+    pub body_regex: Option<String>,
+    /// Redirects followed at most (default 10).
+    pub max_redirects: u32,
+    /// Skip certificate verification (dates are still recorded). Default false.
+    pub insecure_tls: bool,
+    pub auth: Option<Auth>,
+    pub body_limit: u64,
 }
 
 #[derive(Clone, Debug)]

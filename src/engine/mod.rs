@@ -52,6 +52,7 @@ impl TargetSpec {
                 timeout_ms: t.timeout.as_millis() as i64,
                 sample_limit: match &t.kind {
                     TargetKind::Exporter(e) => e.sample_limit,
+                    _ => 0,
                 },
             })
             .collect()

@@ -558,7 +558,6 @@ pub fn exporter_target(id: u32, name: &str, url: &str) -> Target {
 
 /// The exporter part of a target built by `exporter_target`.
 pub fn exporter_of(target: &Target) -> &ExporterTarget {
-    #[allow(unreachable_patterns)] // other target kinds are coming
     match &target.kind {
         TargetKind::Exporter(e) => e,
         _ => panic!(
@@ -570,7 +569,6 @@ pub fn exporter_of(target: &Target) -> &ExporterTarget {
 
 pub fn exporter_of_mut(target: &mut Target) -> &mut ExporterTarget {
     let name = target.name.clone();
-    #[allow(unreachable_patterns)] // other target kinds are coming
     match &mut target.kind {
         TargetKind::Exporter(e) => e,
         _ => panic!("support::exporter_of_mut: {name} is not an exporter target"),
