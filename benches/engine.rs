@@ -86,6 +86,7 @@ fn engine(targets: u32) -> Engine {
             interval_ms: 15_000,
             timeout_ms: 10_000,
             sample_limit: 0,
+            kind: Default::default(),
         })
         .collect();
     Engine::new(specs, default_rules())

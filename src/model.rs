@@ -513,6 +513,56 @@ pub struct Vitals {
     pub disk_write_bps: Option<f64>,
     pub net_rx_bps: Option<f64>,
     pub net_tx_bps: Option<f64>,
+    /// Seconds since the host (or its SNMP agent) started.
+    pub uptime_s: Option<f64>,
+    /// Average ICMP round trip of the answered echoes, and the share that went unanswered.
+    pub ping_rtt_ms: Option<f64>,
+    pub ping_loss_pct: Option<f64>,
+    /// Days until the earliest TLS certificate of the host's HTTPS checks expires (negative
+    /// once expired).
+    pub tls_days_left: Option<f64>,
+    /// Network interfaces seen over SNMP (IF-MIB).
+    pub interfaces: Vec<InterfaceStatus>,
+    /// TCP ports checked on this host.
+    pub ports: Vec<PortStatus>,
+    /// HTTP checks of this host.
+    pub http: Vec<HttpStatus>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InterfaceStatus {
+    /// ifName, else ifDescr.
+    pub name: String,
+    pub alias: String,
+    pub admin_up: bool,
+    pub oper_up: bool,
+    /// Bytes per second, when two polls without a discontinuity allowed a rate.
+    pub rx_bps: Option<f64>,
+    pub tx_bps: Option<f64>,
+    /// Bits per second (ifHighSpeed × 10^6, else ifSpeed).
+    pub speed_bps: Option<f64>,
+    /// Errors plus discards per second, both directions.
+    pub errors_ps: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PortStatus {
+    pub target: String,
+    pub port: u16,
+    /// `open`, `refused`, `timeout` or an error text.
+    pub state: String,
+    pub connect_ms: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HttpStatus {
+    pub target: String,
+    pub url: String,
+    pub status: Option<u16>,
+    /// Status in the expected set, body matched, no error.
+    pub ok: bool,
+    pub total_ms: Option<f64>,
+    pub reason: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

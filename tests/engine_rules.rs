@@ -20,6 +20,7 @@ fn spec(name: &str, host: &str) -> TargetSpec {
         interval_ms: 15 * S,
         timeout_ms: 10 * S,
         sample_limit: 0,
+        kind: Default::default(),
     }
 }
 

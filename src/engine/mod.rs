@@ -2,23 +2,25 @@
 //! host severities and snapshots. Pure given its inputs: no clock, socket, terminal or SQLite.
 //! Time only moves forward with `Observation::at` and `Input::Tick`.
 
+pub mod checks;
 pub mod rate;
 pub mod rules;
+pub mod snmp;
 pub mod vitals;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use crate::config::{Config, TargetKind};
+use crate::config::{Config, CustomOid, TargetKind};
 use crate::expo::{self, Format, Label};
 use crate::model::{
     AlertState, AlertTransition, AlertView, CycleBatch, HostStatus, Input, Millis, Observation,
-    Payload, PollRecord, SPARK_POINTS, Scrape, ScrapeOutcome, Severity, Snapshot, TargetId,
-    TargetStatus, Vitals,
+    Payload, PollRecord, SPARK_POINTS, Scrape, ScrapeOutcome, Severity, Snapshot, SnmpOutcome,
+    TargetId, TargetStatus, Vitals,
 };
 
-use rules::{Check, Instance, Rule, VitalRef};
+use rules::{Check, Instance, Rule, TargetClass, VitalRef};
 use vitals::{Prev, VitalsAcc};
 
 /// Samples stamped further than this into the future (relative to the poll) are dropped, as
@@ -38,6 +40,23 @@ pub struct TargetSpec {
     pub timeout_ms: i64,
     /// 0 = no limit.
     pub sample_limit: u32,
+    pub kind: SpecKind,
+}
+
+/// The per-kind facts the engine needs to judge a target's observations.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum SpecKind {
+    #[default]
+    Exporter,
+    Snmp {
+        custom: Vec<CustomOid>,
+    },
+    Icmp,
+    Tcp,
+    Http {
+        url: String,
+        expect_status: Vec<u16>,
+    },
 }
 
 impl TargetSpec {
@@ -53,6 +72,18 @@ impl TargetSpec {
                 sample_limit: match &t.kind {
                     TargetKind::Exporter(e) => e.sample_limit,
                     _ => 0,
+                },
+                kind: match &t.kind {
+                    TargetKind::Exporter(_) => SpecKind::Exporter,
+                    TargetKind::Snmp(s) => SpecKind::Snmp {
+                        custom: s.custom.clone(),
+                    },
+                    TargetKind::Icmp(_) => SpecKind::Icmp,
+                    TargetKind::Tcp(_) => SpecKind::Tcp,
+                    TargetKind::Http(h) => SpecKind::Http {
+                        url: h.url.to_string(),
+                        expect_status: h.expect_status.clone(),
+                    },
                 },
             })
             .collect()
@@ -174,6 +205,7 @@ struct TargetState {
     samples: u32,
     dropped: u32,
     vitals: Vitals,
+    snmp: snmp::SnmpState,
 }
 
 impl TargetState {
@@ -254,6 +286,7 @@ impl Engine {
                 samples: 0,
                 dropped: 0,
                 vitals: Vitals::default(),
+                snmp: snmp::SnmpState::default(),
             });
         }
         Engine {
@@ -311,10 +344,43 @@ impl Engine {
         self.now = self.now.max(obs.at);
         match &obs.payload {
             Payload::Scrape(scrape) => self.ingest_scrape(ti, obs.at, scrape),
-            // Network checks are folded in by engine/checks.rs as their collectors land.
-            Payload::Snmp(_) | Payload::Icmp(_) | Payload::Tcp(_) | Payload::Http(_) => {
-                self.ignored_observations += 1;
-                return;
+            other => {
+                let t = &mut self.targets[ti];
+                let (duration_ms, r) = match (other, &t.spec.kind) {
+                    (Payload::Snmp(p), SpecKind::Snmp { custom }) => match &p.outcome {
+                        SnmpOutcome::Varbinds(vbs) => {
+                            let d = snmp::decode(&mut t.snmp, vbs, obs.at, custom);
+                            t.dropped = d.discontinuities;
+                            let r = checks::ProbeResult {
+                                up: true,
+                                error: None,
+                                vitals: d.vitals,
+                                series: d.series,
+                            };
+                            (p.duration_ms, r)
+                        }
+                        SnmpOutcome::Failed(e) => (
+                            p.duration_ms,
+                            checks::ProbeResult {
+                                up: false,
+                                error: Some(e.to_string()),
+                                ..Default::default()
+                            },
+                        ),
+                    },
+                    (Payload::Icmp(p), SpecKind::Icmp) => (0.0, checks::icmp(p)),
+                    (Payload::Tcp(p), SpecKind::Tcp) => (0.0, checks::tcp(&t.spec.name, p)),
+                    (Payload::Http(p), SpecKind::Http { url, expect_status }) => (
+                        p.duration_ms,
+                        checks::http(&t.spec.name, url, expect_status, p, obs.at),
+                    ),
+                    // A recording made with another config can name a target of another kind.
+                    _ => {
+                        self.ignored_observations += 1;
+                        return;
+                    }
+                };
+                self.ingest_result(ti, obs.at, duration_ms, r);
             }
         }
         let h = self.targets[ti].host;
@@ -385,6 +451,40 @@ impl Engine {
         self.batches.push(batch);
     }
 
+    /// Fold a non-exporter check result into the target: its vitals, its series (plus `up`,
+    /// as for scrapes) and a poll record, all in one store batch.
+    fn ingest_result(&mut self, ti: usize, at: Millis, duration_ms: f64, r: checks::ProbeResult) {
+        let t = &mut self.targets[ti];
+        let mut batch = CycleBatch {
+            source: t.source.clone(),
+            at,
+            ..CycleBatch::default()
+        };
+        t.poll_seq = t.poll_seq.wrapping_add(1);
+        t.last_poll = Some(at);
+        t.duration_ms = Some(duration_ms);
+        t.warning = None;
+        t.up = Some(r.up);
+        t.error = r.error;
+        t.vitals = r.vitals;
+        t.vitals.up = Some(r.up);
+        t.samples = r.series.len() as u32;
+        let up = ("up".to_string(), if r.up { 1.0 } else { 0.0 });
+        for (key, v) in r.series.iter().chain(std::iter::once(&up)) {
+            let i = t.index.get_or_insert(key, &mut batch.new_series);
+            ensure_state(&mut t.states, i as usize);
+            batch.samples.push((i, at, *v));
+        }
+        batch.poll = Some(PollRecord {
+            up: r.up,
+            duration_ms,
+            samples_scraped: t.samples,
+            bytes: 0,
+            error: t.error.clone(),
+        });
+        self.batches.push(batch);
+    }
+
     fn refresh_host_vitals(&mut self, h: usize, at: Millis) {
         let host = &self.hosts[h];
         // Merge the host's targets: the first target (config order) that has a vital wins.
@@ -412,6 +512,19 @@ impl Engine {
             merged.disk_write_bps = merged.disk_write_bps.or(v.disk_write_bps);
             merged.net_rx_bps = merged.net_rx_bps.or(v.net_rx_bps);
             merged.net_tx_bps = merged.net_tx_bps.or(v.net_tx_bps);
+            merged.uptime_s = merged.uptime_s.or(v.uptime_s);
+            merged.ping_rtt_ms = merged.ping_rtt_ms.or(v.ping_rtt_ms);
+            merged.ping_loss_pct = merged.ping_loss_pct.or(v.ping_loss_pct);
+            // The certificate that expires first is the one to worry about.
+            merged.tls_days_left = match (merged.tls_days_left, v.tls_days_left) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            if merged.interfaces.is_empty() {
+                merged.interfaces = v.interfaces.clone();
+            }
+            merged.ports.extend(v.ports.iter().cloned());
+            merged.http.extend(v.http.iter().cloned());
         }
         let host = &mut self.hosts[h];
         let mut batch = CycleBatch {
@@ -455,10 +568,15 @@ impl Engine {
         let mut evals: Vec<(usize, String, Option<f64>, String)> = Vec::new();
         for (ri, rule) in self.rules.iter().enumerate() {
             match rule.check {
-                Check::TargetDown => {
+                Check::TargetDown(class) => {
                     for &ti in &host.targets {
                         let t = &self.targets[ti];
-                        if t.last_poll.is_none() {
+                        let watched = matches!(
+                            (class, &t.spec.kind),
+                            (TargetClass::Exporter, SpecKind::Exporter)
+                                | (TargetClass::Snmp, SpecKind::Snmp { .. })
+                        );
+                        if t.last_poll.is_none() || !watched {
                             continue;
                         }
                         let mut labels = String::new();
@@ -512,16 +630,55 @@ impl Engine {
                     };
                     evals.push((ri, String::new(), value, summary));
                 }
+                Check::PingLoss
+                | Check::PortClosed
+                | Check::HttpFailing
+                | Check::CertExpiry
+                | Check::InterfaceDown => {
+                    for &ti in &host.targets {
+                        let t = &self.targets[ti];
+                        if t.last_poll.is_none() {
+                            continue;
+                        }
+                        // What a target that cannot be seen says is held, not believed.
+                        let visible = t.up == Some(true) && !t.is_stale(now);
+                        let mut prefix = String::new();
+                        push_labels(&mut prefix, [("target", t.spec.name.as_str())]);
+                        prefix.pop();
+                        let mut seen = Vec::new();
+                        for (labels, value, summary) in target_items(rule.check, t, &prefix) {
+                            seen.push(labels.clone());
+                            evals.push((ri, labels, visible.then_some(value), summary));
+                        }
+                        // An active instance whose item vanished (a port no longer checked, an
+                        // interface gone) resolves when the target is visible.
+                        let gone = if rule.check == Check::CertExpiry {
+                            f64::INFINITY
+                        } else {
+                            f64::NEG_INFINITY
+                        };
+                        let range = (ri, h, String::new())..(ri, h + 1, String::new());
+                        for ((_, _, labels), inst) in self.alerts.range(range) {
+                            let mine = labels.starts_with(&prefix)
+                                && matches!(labels.as_bytes().get(prefix.len()), Some(b',' | b'}'));
+                            if mine && !seen.contains(labels) {
+                                evals.push((
+                                    ri,
+                                    labels.clone(),
+                                    visible.then_some(gone),
+                                    inst.summary.clone(),
+                                ));
+                            }
+                        }
+                    }
+                }
             }
         }
         for (ri, labels, value, summary) in evals {
             let rule = &self.rules[ri];
             let key = (ri, h, labels);
             let inst = self.alerts.entry(key.clone()).or_default();
-            let cond = value.map(|x| match rule.check {
-                Check::TargetDown => x > 0.5,
-                Check::Above(_) => rule.condition(x, inst.is_active()),
-            });
+            let cond = value.map(|x| rule.condition(x, inst.is_active()));
             if let Some(x) = value {
                 inst.value = x;
                 if x.is_finite() {
@@ -657,7 +814,7 @@ impl Engine {
                 Check::Above(VitalRef::Mem) => Vital::Mem,
                 Check::Above(VitalRef::Swap) => Vital::Swap,
                 Check::Above(VitalRef::Disk) => Vital::DiskMax,
-                Check::TargetDown => continue,
+                _ => continue,
             };
             if best.is_none_or(|(s, _)| rule.severity > s) {
                 best = Some((rule.severity, vital));
@@ -761,6 +918,87 @@ impl Engine {
             targets,
             dropped_observations: self.dropped_observations,
         }
+    }
+}
+
+/// Per-item values of a per-target check: (labels, value, summary). `prefix` is the target's
+/// label set without its closing brace, so items extend it.
+fn target_items(check: Check, t: &TargetState, prefix: &str) -> Vec<(String, f64, String)> {
+    let name = &t.spec.name;
+    let v = &t.vitals;
+    let close = |extra: &[(&str, &str)]| {
+        let mut l = prefix.to_string();
+        for (k, val) in extra {
+            let mut one = String::new();
+            push_labels(&mut one, [(*k, *val)]);
+            l.push(',');
+            l.push_str(&one[1..one.len() - 1]);
+        }
+        l.push('}');
+        l
+    };
+    match check {
+        Check::PingLoss if t.spec.kind == SpecKind::Icmp => v
+            .ping_loss_pct
+            .map(|loss| {
+                let summary = if loss >= 100.0 {
+                    format!("{name}: no echo replies (100% loss)")
+                } else {
+                    format!("{name}: {loss:.0}% packet loss")
+                };
+                vec![(close(&[]), loss, summary)]
+            })
+            .unwrap_or_default(),
+        Check::PortClosed => v
+            .ports
+            .iter()
+            .map(|p| {
+                let port = p.port.to_string();
+                let value = if p.state == "open" { 0.0 } else { 1.0 };
+                (
+                    close(&[("port", &port)]),
+                    value,
+                    format!("port {} {}", p.port, p.state),
+                )
+            })
+            .collect(),
+        Check::HttpFailing => v
+            .http
+            .iter()
+            .map(|c| {
+                let value = if c.ok { 0.0 } else { 1.0 };
+                (close(&[]), value, format!("{}: {}", c.target, c.reason))
+            })
+            .collect(),
+        Check::CertExpiry => v
+            .tls_days_left
+            .map(|d| {
+                let summary = if d < 0.0 {
+                    format!("{name}: certificate expired {:.1} days ago", -d)
+                } else {
+                    format!("{name}: certificate expires in {d:.1} days")
+                };
+                vec![(close(&[]), d, summary)]
+            })
+            .unwrap_or_default(),
+        Check::InterfaceDown => v
+            .interfaces
+            .iter()
+            .map(|i| {
+                let value = if i.admin_up && !i.oper_up { 1.0 } else { 0.0 };
+                let alias = if i.alias.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", i.alias)
+                };
+                (
+                    close(&[("interface", &i.name)]),
+                    value,
+                    format!("interface {}{alias} down", i.name),
+                )
+            })
+            .collect(),
+        _ => Vec::new(),
     }
 }
 

@@ -6,10 +6,28 @@ use crate::model::{AlertState, Millis, Severity};
 /// What a rule looks at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Check {
-    /// An exporter target's last poll failed (one instance per target).
-    TargetDown,
+    /// A polled target's last poll failed (one instance per target of that class).
+    TargetDown(TargetClass),
     /// A host vital above a threshold.
     Above(VitalRef),
+    /// Share of unanswered echo requests of an ICMP target, in percent.
+    PingLoss,
+    /// 1 while a checked TCP port is not open (one instance per port).
+    PortClosed,
+    /// 1 while an HTTP check fails: status outside the expected set, no response, body
+    /// mismatch or a certificate that does not verify.
+    HttpFailing,
+    /// Days until a TLS certificate expires; fires BELOW the threshold.
+    CertExpiry,
+    /// 1 while an interface is administratively up but operationally down.
+    InterfaceDown,
+}
+
+/// Which targets a `TargetDown` rule watches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetClass {
+    Exporter,
+    Snmp,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,8 +53,12 @@ pub struct Rule {
     pub severity: Severity,
 }
 
-/// The defaults a sysadmin expects on day one (issue #2): exporter down 2m → critical,
+/// The defaults a sysadmin expects on day one. Issue #2: exporter down 2m → critical,
 /// memory > 75% 2m → critical, > 60% 2m → minor, CPU > 80% 2m → critical, disk > 90% → major.
+/// Issue #5: unreachable by ping (100% loss for 1m) → critical, loss > 20% → minor, TCP port
+/// closed → major, HTTP status outside the expected set → major, certificate < 14 days →
+/// minor, < 3 days → major, interface oper down while admin up → major, SNMP agent not
+/// answering → critical.
 pub fn default_rules() -> Vec<Rule> {
     const MIN: i64 = 60_000;
     let above = |name: &str, v, threshold, clear, for_ms, severity| Rule {
@@ -48,16 +70,68 @@ pub fn default_rules() -> Vec<Rule> {
         keep_firing_for_ms: 0,
         severity,
     };
+    let flag = |name: &str, check, for_ms, severity| Rule {
+        name: name.to_string(),
+        check,
+        threshold: 0.5,
+        clear: 0.5,
+        for_ms,
+        keep_firing_for_ms: 0,
+        severity,
+    };
     vec![
+        flag(
+            "ExporterDown",
+            Check::TargetDown(TargetClass::Exporter),
+            2 * MIN,
+            Severity::Critical,
+        ),
+        // The collector already retries each request, so one failed poll is a real silence.
+        flag(
+            "SnmpAgentDown",
+            Check::TargetDown(TargetClass::Snmp),
+            MIN,
+            Severity::Critical,
+        ),
         Rule {
-            name: "ExporterDown".to_string(),
-            check: Check::TargetDown,
-            threshold: 0.0,
-            clear: 0.0,
-            for_ms: 2 * MIN,
+            name: "HostUnreachable".to_string(),
+            check: Check::PingLoss,
+            threshold: 99.99,
+            clear: 99.99,
+            for_ms: MIN,
             keep_firing_for_ms: 0,
             severity: Severity::Critical,
         },
+        Rule {
+            name: "PingPacketLoss".to_string(),
+            check: Check::PingLoss,
+            threshold: 20.0,
+            clear: 10.0,
+            for_ms: 0,
+            keep_firing_for_ms: 0,
+            severity: Severity::Minor,
+        },
+        flag("TcpPortClosed", Check::PortClosed, 0, Severity::Major),
+        flag("HttpCheckFailing", Check::HttpFailing, 0, Severity::Major),
+        Rule {
+            name: "CertificateExpiringSoon".to_string(),
+            check: Check::CertExpiry,
+            threshold: 14.0,
+            clear: 14.0,
+            for_ms: 0,
+            keep_firing_for_ms: 0,
+            severity: Severity::Minor,
+        },
+        Rule {
+            name: "CertificateExpiring".to_string(),
+            check: Check::CertExpiry,
+            threshold: 3.0,
+            clear: 3.0,
+            for_ms: 0,
+            keep_firing_for_ms: 0,
+            severity: Severity::Major,
+        },
+        flag("InterfaceDown", Check::InterfaceDown, 0, Severity::Major),
         above(
             "HostCpuHigh",
             VitalRef::Cpu,
@@ -96,10 +170,10 @@ pub fn default_rules() -> Vec<Rule> {
 impl Rule {
     /// The condition for a value: above `threshold` to start, above `clear` to stay active.
     pub fn condition(&self, value: f64, active: bool) -> bool {
-        if active {
-            value > self.clear
-        } else {
-            value > self.threshold
+        let limit = if active { self.clear } else { self.threshold };
+        match self.check {
+            Check::CertExpiry => value < limit,
+            _ => value > limit,
         }
     }
 }

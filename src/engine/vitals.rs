@@ -98,6 +98,8 @@ pub struct VitalsAcc {
     swap_total: Option<f64>,
     swap_free: Option<f64>,
     load: [Option<f64>; 3],
+    boot_time: Option<f64>,
+    time: Option<f64>,
     fs: Vec<Fs>,
     disk_read: RateSum,
     disk_write: RateSum,
@@ -201,6 +203,8 @@ impl VitalsAcc {
             "load1" => self.load[0] = Some(value),
             "load5" => self.load[1] = Some(value),
             "load15" => self.load[2] = Some(value),
+            "boot_time_seconds" => self.boot_time = Some(value),
+            "time_seconds" => self.time = Some(value),
             "filesystem_size_bytes" | "filesystem_avail_bytes" | "filesystem_free_bytes" => {
                 let fstype = label(labels, "fstype").unwrap_or("");
                 if IGNORED_FSTYPES.contains(&fstype) {
@@ -270,6 +274,8 @@ impl VitalsAcc {
                 self.mem_avail = Some(value)
             }
             "os_paging_limit_bytes" | "pagefile_limit_bytes" => self.swap_total = Some(value),
+            "system_boot_time_timestamp_seconds" => self.boot_time = Some(value),
+            "os_time" | "time_current_timestamp_seconds" => self.time = Some(value),
             "os_paging_free_bytes" | "pagefile_free_bytes" => self.swap_free = Some(value),
             "logical_disk_size_bytes" | "logical_disk_free_bytes" => {
                 let Some(vol) = label(labels, "volume") else {
@@ -383,6 +389,11 @@ impl VitalsAcc {
             disk_write_bps: self.disk_write.get(),
             net_rx_bps: self.net_rx.get(),
             net_tx_bps: self.net_tx.get(),
+            uptime_s: match (self.boot_time, self.time) {
+                (Some(b), Some(t)) if t >= b => Some(t - b),
+                _ => None,
+            },
+            ..Vitals::default()
         }
     }
 }
