@@ -20,6 +20,16 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).to_string()
 }
 
+/// A status line of a host whose exporter answered: any severity but the two that mean "not
+/// seen" (what else it is depends on this machine's real state).
+fn assert_seen(line: &str) {
+    let sev = line.split_whitespace().next().unwrap_or("");
+    assert!(
+        ["ok", "degraded", "minor", "major", "critical"].contains(&sev),
+        "{line}"
+    );
+}
+
 fn write_config(dir: &Path, targets: &str) -> String {
     let data = dir.join("data");
     let text = format!(
@@ -50,7 +60,7 @@ fn check_once_against_a_real_node_exporter() {
     );
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 1, "{text}");
-    assert!(lines[0].starts_with("ok "), "{text}");
+    assert_seen(lines[0]);
     assert!(lines[0].contains("local"), "{text}");
     assert!(lines[0].contains("mem "), "{text}");
     assert!(
@@ -105,7 +115,10 @@ fn check_json_has_one_object_per_host() {
         .collect();
     assert_eq!(objs.len(), 2);
     for o in &objs {
-        assert_eq!(o["severity"], "ok");
+        // The host's severity depends on this machine (a full disk is a real HostDiskFull);
+        // what must hold is that it was seen.
+        let sev = o["severity"].as_str().unwrap_or("");
+        assert!(!["unknown", "nodata", ""].contains(&sev), "{o}");
         assert!(o["vitals"]["mem_pct"].as_f64().is_some(), "{o}");
         assert!(o["vitals"]["load1"].as_f64().is_some(), "{o}");
         assert!(o["firing"].as_array().is_some());
@@ -141,11 +154,11 @@ fn check_for_keeps_polling_and_prints_transitions() {
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(
-        text.contains("nodata -> ok"),
+        text.lines().any(|l| l.contains("nodata -> ")),
         "the first good poll is a transition: {text}"
     );
     let last = text.lines().last().unwrap_or("");
-    assert!(last.starts_with("ok "), "{text}");
+    assert_seen(last);
     assert!(
         last.contains("cpu ") && !last.contains("cpu -"),
         "two polls give a CPU rate: {text}"
