@@ -184,13 +184,51 @@ fn distance(a: (u8, u8, u8), b: (u8, u8, u8)) -> u32 {
     u32::try_from(d).unwrap_or(u32::MAX)
 }
 
-/// Nearest entry of indexes `range`; ties go to the lowest index so results are stable.
-fn nearest(rgb: (u8, u8, u8), range: std::ops::RangeInclusive<u8>) -> u8 {
-    let start = *range.start();
-    range
+/// Nearest of the 256 palette's cube and grey ramp (16–255: fixed by xterm, unlike the first
+/// 16, which terminals redefine). Ties go to the lowest index so results are stable.
+fn nearest_256(rgb: (u8, u8, u8)) -> u8 {
+    (16..=255u8)
         .map(|i| (distance(rgb, indexed_rgb(i)), i))
         .min()
-        .map_or(start, |(_, i)| i)
+        .map_or(16, |(_, i)| i)
+}
+
+/// The ANSI colour that keeps a colour's hue. Nearest-by-distance would be the obvious choice,
+/// but the 16 colours are so sparse that it turns pastels grey (#ff6b6b is nearer to xterm's
+/// grey than to its red), and a critical status must not turn grey. So: low-chroma colours go to
+/// the nearest of the four greys by brightness; the rest go to the hue's sector, with oranges
+/// (from 20°) counted as yellow so that "major" does not look like "critical"; bright variants
+/// for colours brighter than xterm's normal ones (205).
+fn ansi16_of((r, g, b): (u8, u8, u8)) -> u8 {
+    let (r, g, b) = (i32::from(r), i32::from(g), i32::from(b));
+    let max = r.max(g).max(b);
+    let min = r.min(g).min(b);
+    let chroma = max - min;
+    if chroma < 40 {
+        // Midpoints between xterm's black 0, grey 127, light grey 229 and white 255.
+        return match (r + g + b) / 3 {
+            ..64 => 0,
+            64..178 => 8,
+            178..242 => 7,
+            _ => 15,
+        };
+    }
+    let hue = if max == r {
+        (60 * (g - b) / chroma).rem_euclid(360)
+    } else if max == g {
+        120 + 60 * (b - r) / chroma
+    } else {
+        240 + 60 * (r - g) / chroma
+    };
+    let base = match hue {
+        20..90 => 3,
+        90..150 => 2,
+        150..210 => 6,
+        210..270 => 4,
+        270..330 => 5,
+        _ => 1,
+    };
+    if max > 230 { base + 8 } else { base }
 }
 
 impl ThemeColor {
@@ -239,16 +277,13 @@ impl ThemeColor {
             // read them as the 256-palette index they would mean to a terminal.
             (ColorDepth::TrueColor | ColorDepth::Indexed256, Ansi(n)) if n >= 16 => Indexed(n),
             (ColorDepth::TrueColor, c) => c,
-            (ColorDepth::Indexed256, Rgb(r, g, b)) => {
-                // 16–255 only: the cube and grey ramp are fixed, the first 16 are not.
-                Indexed(nearest((r, g, b), 16..=255))
-            }
+            (ColorDepth::Indexed256, Rgb(r, g, b)) => Indexed(nearest_256((r, g, b))),
             (ColorDepth::Indexed256, c) => c,
             (ColorDepth::Ansi16, Ansi(n)) | (ColorDepth::Ansi16, Indexed(n)) if n < 16 => Ansi(n),
             (ColorDepth::Ansi16, Ansi(n)) | (ColorDepth::Ansi16, Indexed(n)) => {
-                Ansi(nearest(indexed_rgb(n), 0..=15))
+                Ansi(ansi16_of(indexed_rgb(n)))
             }
-            (ColorDepth::Ansi16, Rgb(r, g, b)) => Ansi(nearest((r, g, b), 0..=15)),
+            (ColorDepth::Ansi16, Rgb(r, g, b)) => Ansi(ansi16_of((r, g, b))),
         })
     }
 }
@@ -785,7 +820,12 @@ fn inherit(
     };
     let is_path = name.contains('/') || name.contains('\\') || name.ends_with(".toml");
     let (identity, origin, text, dir) = if is_path {
-        let path = base_dir.join(name);
+        // `./a.toml` and `a.toml` are one file; show it one way in messages.
+        let path: PathBuf = base_dir
+            .join(name)
+            .components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .collect();
         match read_theme(&path) {
             Ok(text) => (
                 identity_of(&path),
@@ -1069,27 +1109,42 @@ fn closest<'k>(word: &str, accepted: &[&'k str]) -> Option<&'k str> {
         .map(|(_, a)| a)
 }
 
+/// Edit distance counting a swap of neighbours as one edit (optimal string alignment): swapped
+/// letters are the commonest typo in names like `titel`.
 fn levenshtein(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diag = i;
-        if let Some(first) = row.first_mut() {
-            *first = i + 1;
+    let width = b.len() + 1;
+    let mut d: Vec<usize> = vec![0; (a.len() + 1) * width];
+    let at = |i: usize, j: usize| i * width + j;
+    for i in 0..=a.len() {
+        if let Some(cell) = d.get_mut(at(i, 0)) {
+            *cell = i;
         }
+    }
+    for j in 0..=b.len() {
+        if let Some(cell) = d.get_mut(at(0, j)) {
+            *cell = j;
+        }
+    }
+    let get = |d: &Vec<usize>, i: usize, j: usize| d.get(at(i, j)).copied().unwrap_or(usize::MAX);
+    for (i, ca) in a.iter().enumerate() {
         for (j, cb) in b.iter().enumerate() {
-            let above = row.get(j + 1).copied().unwrap_or(usize::MAX);
-            let left = row.get(j).copied().unwrap_or(usize::MAX);
-            let best = (diag + usize::from(ca != *cb))
-                .min(above.saturating_add(1))
-                .min(left.saturating_add(1));
-            diag = above;
-            if let Some(cell) = row.get_mut(j + 1) {
+            let cost = usize::from(ca != cb);
+            let mut best = get(&d, i, j)
+                .saturating_add(cost)
+                .min(get(&d, i, j + 1).saturating_add(1))
+                .min(get(&d, i + 1, j).saturating_add(1));
+            let swapped = i > 0 && j > 0 && a.get(i - 1) == Some(cb) && b.get(j - 1) == Some(ca);
+            if swapped {
+                best = best.min(get(&d, i - 1, j - 1).saturating_add(1));
+            }
+            if let Some(cell) = d.get_mut(at(i + 1, j + 1)) {
                 *cell = best;
             }
         }
     }
-    row.last().copied().unwrap_or(0)
+    get(&d, a.len(), b.len())
 }
 
 #[cfg(test)]
@@ -1142,6 +1197,21 @@ mod tests {
     }
 
     #[test]
+    fn levenshtein_table() {
+        for (a, b, d) in [
+            ("", "", 0),
+            ("a", "", 1),
+            ("", "ab", 2),
+            ("kitten", "sitting", 3),
+            ("ab", "ba", 1),
+            ("titel", "title", 1),
+            ("abc", "ca", 3),
+        ] {
+            assert_eq!(levenshtein(a, b), d, "{a} {b}");
+        }
+    }
+
+    #[test]
     fn closest_table() {
         let cases: &[(&str, &[&str], Option<&str>)] = &[
             ("pallete", TOP_KEYS, Some("palette")),
@@ -1150,7 +1220,9 @@ mod tests {
             ("reverse", STYLE_KEYS, Some("reversed")),
             ("colour", STYLE_KEYS, None),
             ("darc", BUILTIN_NAMES, Some("dark")),
-            ("drak", BUILTIN_NAMES, None),
+            ("drak", BUILTIN_NAMES, Some("dark")),
+            ("titel", &["title", "muted"], Some("title")),
+            ("lihgt", BUILTIN_NAMES, Some("light")),
         ];
         for (word, accepted, want) in cases {
             assert_eq!(closest(word, accepted), *want, "closest({word:?})");
