@@ -654,7 +654,13 @@ fn check_file(
         Ok(root) => root,
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
-            let message = e.message().trim_end().replace('\n', "; ");
+            let mut message = e.message().trim_end().replace('\n', "; ");
+            // toml does not name the key; its span is the repeated one.
+            if message == "duplicate key"
+                && let Some(key) = text.get(span.clone())
+            {
+                message = format!("duplicate key `{}`", key.escape_debug());
+            }
             fc.problem(
                 &span,
                 format!("invalid TOML: {message}; see https://toml.io for the syntax"),
@@ -702,11 +708,18 @@ fn check_file(
     let inherited_names: BTreeSet<String> = layer.palette.keys().cloned().collect();
 
     let mut own_palette: Vec<(String, Range<usize>)> = Vec::new();
+    // Entries already reported; styles naming them would only repeat the problem.
+    let mut broken: BTreeSet<String> = BTreeSet::new();
     if let Some(table) = palette_val.and_then(|v| fc.table(v, "palette")) {
         for (key, value) in table.iter() {
-            if let Some(color) = palette_entry(&mut fc, key, value) {
-                layer.palette.insert(key.get_ref().to_string(), color);
-                own_palette.push((key.get_ref().to_string(), key.span()));
+            match palette_entry(&mut fc, key, value) {
+                Some(color) => {
+                    layer.palette.insert(key.get_ref().to_string(), color);
+                    own_palette.push((key.get_ref().to_string(), key.span()));
+                }
+                None => {
+                    broken.insert(key.get_ref().to_string());
+                }
             }
         }
     }
@@ -716,7 +729,8 @@ fn check_file(
         for (key, value) in table.iter() {
             let scope = key.get_ref().as_ref();
             if KEYS.binary_search(&scope).is_err() {
-                let hint = match closest(scope, &KEYS) {
+                // Scopes share long prefixes, so a looser match would suggest unrelated ones.
+                let hint = match closest_within(scope, &KEYS, 4) {
                     Some(near) => format!("did you mean \"{near}\"?"),
                     None => "the scopes are listed in themes/README.md".to_string(),
                 };
@@ -731,7 +745,12 @@ fn check_file(
             }
             // Names are checked against the palette as merged so far, so a parent's names count
             // but a child's cannot rescue this file: every file is a valid theme on its own.
-            if let Some(style) = style_entry(&mut fc, scope, value, &layer.palette, parent_ok) {
+            let names = Names {
+                palette: &layer.palette,
+                broken: &broken,
+                check: parent_ok,
+            };
+            if let Some(style) = style_entry(&mut fc, scope, value, &names) {
                 let empty = style.fg.is_none()
                     && style.bg.is_none()
                     && style.bold.is_none()
@@ -930,14 +949,14 @@ fn palette_entry(fc: &mut FileCheck<'_>, key: &Key<'_>, value: &Val<'_>) -> Opti
         Some(c) => Some(c),
         None => {
             let why = if valid_palette_name(text) {
-                "palette entries are colours, not names of other entries"
+                " (palette entries are colours, not names of other entries)"
             } else {
-                "not a colour"
+                ""
             };
             fc.problem(
                 &value.span(),
                 format!(
-                    "invalid colour \"{}\" for palette entry `{name}`: {why}; {COLOR_HINT}",
+                    "invalid colour \"{}\" for palette entry `{name}`{why}; {COLOR_HINT}",
                     text.escape_debug()
                 ),
             );
@@ -946,17 +965,24 @@ fn palette_entry(fc: &mut FileCheck<'_>, key: &Key<'_>, value: &Val<'_>) -> Opti
     }
 }
 
+/// What a style's colour names are checked against.
+struct Names<'a> {
+    palette: &'a HashMap<String, ThemeColor>,
+    broken: &'a BTreeSet<String>,
+    /// False when a parent failed: its palette is unknown, so every name might be in it.
+    check: bool,
+}
+
 fn style_entry(
     fc: &mut FileCheck<'_>,
     scope: &str,
     value: &Val<'_>,
-    palette: &HashMap<String, ThemeColor>,
-    check_names: bool,
+    names: &Names<'_>,
 ) -> Option<RawStyle> {
     let table = match value.get_ref() {
         // Shorthand: `muted = "grey"` sets the foreground only.
         DeValue::String(_) => {
-            let fg = color_ref(fc, scope, "fg", value, palette, check_names)?;
+            let fg = color_ref(fc, scope, "fg", value, names)?;
             return Some(RawStyle {
                 fg: Some(fg),
                 ..RawStyle::default()
@@ -979,7 +1005,7 @@ fn style_entry(
     for (key, v) in table.iter() {
         let field = key.get_ref().as_ref();
         match field {
-            "fg" | "bg" => match color_ref(fc, scope, field, v, palette, check_names) {
+            "fg" | "bg" => match color_ref(fc, scope, field, v, names) {
                 Some(c) if field == "fg" => style.fg = Some(c),
                 Some(c) => style.bg = Some(c),
                 None => ok = false,
@@ -1026,8 +1052,7 @@ fn color_ref(
     scope: &str,
     field: &str,
     value: &Val<'_>,
-    palette: &HashMap<String, ThemeColor>,
-    check_names: bool,
+    names: &Names<'_>,
 ) -> Option<ColorRef> {
     let accepted = format!("{COLOR_HINT}, or a name from [palette]");
     let DeValue::String(text) = value.get_ref() else {
@@ -1057,8 +1082,9 @@ fn color_ref(
             }
         };
     }
-    if check_names && !palette.contains_key(text) {
-        let mut names: Vec<&str> = palette.keys().map(String::as_str).collect();
+    let unknown = !names.palette.contains_key(text) && !names.broken.contains(text);
+    if names.check && unknown {
+        let mut names: Vec<&str> = names.palette.keys().map(String::as_str).collect();
         names.sort_unstable();
         let hint = match closest(text, &names) {
             Some(near) => format!("did you mean \"{near}\"?"),
@@ -1100,11 +1126,16 @@ fn did_you_mean(word: &str, accepted: &[&str], what: &str) -> String {
 
 /// The accepted word nearest to `word`, if near enough to be a plausible typo.
 fn closest<'k>(word: &str, accepted: &[&'k str]) -> Option<&'k str> {
+    closest_within(word, accepted, 3)
+}
+
+/// [`closest`] allowing one edit per `divisor` characters of the accepted word (at least one).
+fn closest_within<'k>(word: &str, accepted: &[&'k str], divisor: usize) -> Option<&'k str> {
     let word = word.to_ascii_lowercase();
     accepted
         .iter()
         .map(|a| (levenshtein(&word, a), *a))
-        .filter(|(d, a)| *d <= (a.chars().count() / 3).max(1))
+        .filter(|(d, a)| *d <= (a.chars().count() / divisor.max(1)).max(1))
         .min_by_key(|(d, _)| *d)
         .map(|(_, a)| a)
 }
