@@ -17,7 +17,7 @@
 //! Time inside the store is data time: the newest timestamp written drives compaction and
 //! retention, never the wall clock, so the same input gives the same file.
 
-mod codec;
+pub mod codec;
 mod schema;
 mod writer;
 
@@ -32,7 +32,7 @@ use rusqlite::{Connection, params};
 use crate::model::{AlertState, AlertTransition, CycleBatch, Millis, PollRecord, Severity};
 use writer::{LAYOUT_ALL, LAYOUT_BITMAP, LAYOUT_OWN, Msg};
 
-pub use codec::{CodecError, decode_times, decode_values, encode_times, encode_values};
+pub use codec::CodecError;
 
 #[derive(Clone, Debug)]
 pub struct StoreOptions {
@@ -84,6 +84,23 @@ pub struct Store {
 pub struct StoreSender {
     tx: SyncSender<Msg>,
     dropped: Arc<AtomicU64>,
+}
+
+/// What the compacted part of a store holds (see `Reader::chunk_stats`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChunkStats {
+    pub chunks: u64,
+    pub samples: u64,
+    /// Compressed value columns.
+    pub value_bytes: u64,
+    /// Presence bitmaps and own timestamp columns of chunks.
+    pub chunk_time_bytes: u64,
+    pub blocks: u64,
+    /// Shared timestamp columns of blocks.
+    pub block_time_bytes: u64,
+    pub head_rows: u64,
+    /// Chunks whose timestamps are all of their block's, a bitmap subset, or their own.
+    pub layouts: [u64; 3],
 }
 
 /// A read connection (WAL lets readers run beside the writer).
@@ -209,6 +226,72 @@ impl Reader {
         Ok(Reader {
             conn: schema::open_reader(path)?,
         })
+    }
+
+    /// Result of `PRAGMA quick_check` ("ok" when the file is sound).
+    pub fn quick_check(&self) -> Result<String, StoreError> {
+        self.conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(|e| rd("quick_check", e))
+    }
+
+    /// Counts and blob payload bytes of the compacted part. For the storage benchmark and
+    /// status output; `table_bytes` gives what the file really spends per table.
+    pub fn chunk_stats(&self) -> Result<ChunkStats, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM chunks), (SELECT coalesce(sum(n), 0) FROM chunks),
+                        (SELECT coalesce(sum(length(vals)), 0) FROM chunks),
+                        (SELECT coalesce(sum(length(times)), 0) FROM chunks),
+                        (SELECT count(*) FROM blocks),
+                        (SELECT coalesce(sum(length(times)), 0) FROM blocks),
+                        (SELECT count(*) FROM head)",
+                [],
+                |r| {
+                    Ok(ChunkStats {
+                        chunks: r.get::<_, i64>(0)?.max(0) as u64,
+                        samples: r.get::<_, i64>(1)?.max(0) as u64,
+                        value_bytes: r.get::<_, i64>(2)?.max(0) as u64,
+                        chunk_time_bytes: r.get::<_, i64>(3)?.max(0) as u64,
+                        blocks: r.get::<_, i64>(4)?.max(0) as u64,
+                        block_time_bytes: r.get::<_, i64>(5)?.max(0) as u64,
+                        head_rows: r.get::<_, i64>(6)?.max(0) as u64,
+                        layouts: [0; 3],
+                    })
+                },
+            )
+            .map_err(|e| rd("chunk stats", e))
+            .and_then(|mut stats| {
+                let mut st = self
+                    .conn
+                    .prepare("SELECT layout, count(*) FROM chunks GROUP BY layout")
+                    .map_err(|e| rd("chunk stats", e))?;
+                let rows: Vec<(i64, i64)> = st
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .and_then(|rows| rows.collect())
+                    .map_err(|e| rd("chunk stats", e))?;
+                for (layout, count) in rows {
+                    if let Some(slot) = usize::try_from(layout)
+                        .ok()
+                        .and_then(|l| stats.layouts.get_mut(l))
+                    {
+                        *slot = count.max(0) as u64;
+                    }
+                }
+                Ok(stats)
+            })
+    }
+
+    /// Bytes of the main file's pages per table and index (from SQLite's `dbstat`), largest
+    /// first. Pages still only in the WAL are not counted; close or flush-and-checkpoint first.
+    pub fn table_bytes(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT name, sum(pgsize) AS b FROM dbstat GROUP BY name ORDER BY b DESC")
+            .map_err(|e| rd("dbstat", e))?;
+        st.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)?.max(0) as u64)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| rd("dbstat", e))
     }
 
     fn source_id(&self, source: &str) -> Result<Option<i64>, StoreError> {

@@ -428,15 +428,14 @@ fn insert_alert(tx: &Connection, a: &AlertTransition) -> Result<(), StoreError> 
 /// Turn the head rows of one source and one window into a block (shared timestamps) and one
 /// chunk per series.
 fn seal_block(tx: &Connection, source: i64, rows: &[(Millis, Vec<u8>)]) -> Result<(), StoreError> {
-    // Shared timestamps: the poll times of rows whose samples carry no own timestamp.
+    // Shared timestamps: the poll times. Series scraped without explicit timestamps have
+    // exactly these (or a subset); the rest get a column of their own.
     let mut per_series: HashMap<u32, Vec<(Millis, f64)>> = HashMap::new();
     let mut shared: Vec<Millis> = Vec::with_capacity(rows.len());
     for (at, blob) in rows {
         let row = codec::decode_head(blob)
             .map_err(|e| StoreError::Sqlite(format!("head row of source {source} at {at}: {e}")))?;
-        if row.times.is_none() {
-            shared.push(*at);
-        }
+        shared.push(*at);
         for (i, (sid, v)) in row.sids.iter().zip(&row.values).enumerate() {
             let ts = row
                 .times
