@@ -555,3 +555,51 @@ proptest! {
         let _ = codec::head_lookup(&blob, 0, 3, &mut out);
     }
 }
+
+#[test]
+fn late_batch_for_a_sealed_window_is_kept_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("h.db"), opts(MIN)).expect("open");
+    let tx = store.sender();
+    let batch = |at: Millis, v: f64, announce: bool| CycleBatch {
+        source: Arc::from("x"),
+        at,
+        new_series: if announce {
+            vec![(0, "v".into())]
+        } else {
+            Vec::new()
+        },
+        samples: vec![(0, at, v)],
+        ..CycleBatch::default()
+    };
+    let base = (T0 / MIN) * MIN;
+    let mut want = Vec::new();
+    for (i, at) in [base, base + 30_000, base + 2 * MIN, base + 3 * MIN]
+        .into_iter()
+        .enumerate()
+    {
+        tx.try_send(batch(at, i as f64, i == 0)).expect("send");
+        want.push((at, i as f64));
+    }
+    store.flush().expect("flush");
+    let r = store.reader().expect("reader");
+    assert!(
+        r.chunk_stats().expect("stats").chunks > 0,
+        "first window sealed"
+    );
+    // A straggler for the sealed first window.
+    tx.try_send(batch(base + 45_000, 9.0, false)).expect("send");
+    store.flush().expect("flush");
+    want.insert(2, (base + 45_000, 9.0));
+    assert_eq!(
+        r.query("x", "v", Millis::MIN, Millis::MAX).expect("q"),
+        want
+    );
+    // Sealing it later gives the window a second chunk, not a duplicate.
+    store.compact_before(Millis::MAX).expect("compact");
+    assert_eq!(r.chunk_stats().expect("stats").head_rows, 0);
+    assert_eq!(
+        r.query("x", "v", Millis::MIN, Millis::MAX).expect("q"),
+        want
+    );
+}

@@ -2,7 +2,7 @@
 //! `CycleBatch`, compacts closed windows into chunks, applies retention and the size cap.
 //! Must not be reached except through the channel in mod.rs.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender};
@@ -430,7 +430,9 @@ fn insert_alert(tx: &Connection, a: &AlertTransition) -> Result<(), StoreError> 
 fn seal_block(tx: &Connection, source: i64, rows: &[(Millis, Vec<u8>)]) -> Result<(), StoreError> {
     // Shared timestamps: the poll times. Series scraped without explicit timestamps have
     // exactly these (or a subset); the rest get a column of their own.
-    let mut per_series: HashMap<u32, Vec<(Millis, f64)>> = HashMap::new();
+    // Ordered by series id: chunk rows then go into the B-tree in key order (fuller pages),
+    // and the same input always gives the same file.
+    let mut per_series: BTreeMap<u32, Vec<(Millis, f64)>> = BTreeMap::new();
     let mut shared: Vec<Millis> = Vec::with_capacity(rows.len());
     for (at, blob) in rows {
         let row = codec::decode_head(blob)
