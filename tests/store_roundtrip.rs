@@ -546,6 +546,25 @@ proptest! {
     }
 
     #[test]
+    fn damaged_pco_columns_give_errors_or_values_never_panics(
+        v in prop::collection::vec(-1e6f64..1e6, 2..300),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+    ) {
+        let mut blob = codec::encode_values(&v);
+        for (i, x) in &flips {
+            let at = i.index(blob.len());
+            if let Some(b) = blob.get_mut(at) {
+                *b ^= x | 1;
+            }
+        }
+        // Either an error or some values; the count check catches most silent damage.
+        if let Ok(back) = codec::decode_values(&blob, v.len()) {
+            prop_assert_eq!(back.len(), v.len());
+        }
+        let _ = codec::decode_values(&blob, usize::MAX);
+    }
+
+    #[test]
     fn decoders_never_panic_on_garbage(blob in prop::collection::vec(any::<u8>(), 0..200), n in 0usize..500) {
         let _ = codec::decode_values(&blob, n);
         let _ = codec::decode_times(&blob, n);

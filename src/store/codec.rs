@@ -95,8 +95,23 @@ fn read_u64(body: &[u8]) -> Result<u64, CodecError> {
     Ok(u64::from_le_bytes(a))
 }
 
+/// Largest sample count a stored column may claim. Chunks hold one window of one series
+/// (a day at 1 s is 86,400), so anything near this is a damaged count, and refusing it keeps
+/// a bad row from allocating gigabytes.
+pub const MAX_COLUMN_LEN: usize = 1 << 24;
+
+fn check_len(n: usize) -> Result<(), CodecError> {
+    if n > MAX_COLUMN_LEN {
+        return Err(err(format!(
+            "column claims {n} entries; at most {MAX_COLUMN_LEN} are accepted"
+        )));
+    }
+    Ok(())
+}
+
 /// Decode a value column that must hold exactly `n` values.
 pub fn decode_values(blob: &[u8], n: usize) -> Result<Vec<f64>, CodecError> {
+    check_len(n)?;
     let (&tag, body) = blob
         .split_first()
         .ok_or_else(|| err("empty value column"))?;
@@ -152,6 +167,7 @@ pub fn encode_times(ts: &[Millis]) -> Vec<u8> {
 
 /// Decode a timestamp column that must hold exactly `n` timestamps.
 pub fn decode_times(blob: &[u8], n: usize) -> Result<Vec<Millis>, CodecError> {
+    check_len(n)?;
     let (&tag, body) = blob
         .split_first()
         .ok_or_else(|| err("empty timestamp column"))?;
@@ -160,7 +176,7 @@ pub fn decode_times(blob: &[u8], n: usize) -> Result<Vec<Millis>, CodecError> {
         TAG_STEP => {
             let first = read_u64(body)? as i64;
             let step = read_u64(body.get(8..).unwrap_or_default())? as i64;
-            let mut v = Vec::with_capacity(n.min(1 << 20));
+            let mut v = Vec::with_capacity(n);
             let mut t = first;
             for _ in 0..n {
                 v.push(t);
@@ -198,6 +214,7 @@ pub fn encode_bitmap(present: &[bool]) -> Vec<u8> {
 
 /// Positions set in a bitmap of `len` bits.
 pub fn decode_bitmap(bitmap: &[u8], len: usize) -> Result<Vec<usize>, CodecError> {
+    check_len(len)?;
     if bitmap.len() != len.div_ceil(8) {
         return Err(err(format!(
             "bitmap has {} bytes, expected {} for {len} timestamps",
