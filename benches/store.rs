@@ -271,6 +271,41 @@ fn storage_for(window: Millis) -> String {
     )
 }
 
+/// Which metric families the value bytes go to, encoding each series' hour as one column.
+fn dominant_families() -> String {
+    let mut per_series: HashMap<&str, Vec<f64>> = HashMap::new();
+    for s in REAL.iter() {
+        for (k, v) in &s.samples {
+            per_series.entry(k.as_str()).or_default().push(*v);
+        }
+    }
+    let mut fam: HashMap<&str, (u64, u64, u64)> = HashMap::new();
+    let mut total = 0u64;
+    for (k, v) in &per_series {
+        let name = k.split('{').next().unwrap_or(k);
+        let bytes = nocscope::store::codec::encode_values(v).len() as u64;
+        total += bytes;
+        let e = fam.entry(name).or_default();
+        e.0 += bytes;
+        e.1 += v.len() as u64;
+        e.2 += 1;
+    }
+    let mut top: Vec<_> = fam.into_iter().collect();
+    top.sort_by_key(|(_, (b, _, _))| std::cmp::Reverse(*b));
+    let mut out = format!(
+        "  value bytes with one column per series for the whole recording: {total} B over {} series; top families:\n",
+        per_series.len()
+    );
+    for (name, (b, n, series)) in top.iter().take(10) {
+        out.push_str(&format!(
+            "    {name}: {b} B ({:.1}%), {series} series, {:.2} B/sample\n",
+            100.0 * *b as f64 / total.max(1) as f64,
+            *b as f64 / (*n).max(1) as f64
+        ));
+    }
+    out
+}
+
 fn storage_report() {
     // divan passes `--bench`; skip the report when listing or filtering to other benches.
     let args: Vec<String> = std::env::args().collect();
@@ -280,6 +315,7 @@ fn storage_report() {
     println!("storage, real node_exporter hour (benches/data/store_node_1h.prom.gz):");
     println!("{}", storage_for(HOUR));
     println!("{}", storage_for(2 * HOUR));
+    print!("{}", dominant_families());
 }
 
 /// The real hour, ingested and compacted: the cost per real sample end to end.

@@ -443,6 +443,15 @@ fn foreign_files_are_refused() {
     std::fs::write(&other, &theirs).expect("write");
     assert_not_db(&other, "another program");
 
+    // Written by a newer nocscope: user_version (header bytes 60..64) beyond ours.
+    let newer = dir.path().join("newer.db");
+    let mut future = std::fs::read(&good).expect("read");
+    if let Some(v) = future.get_mut(60..64) {
+        v.copy_from_slice(&99u32.to_be_bytes());
+    }
+    std::fs::write(&newer, &future).expect("write");
+    assert_not_db(&newer, "newer than this build");
+
     let missing = dir.path().join("missing.db");
     assert!(matches!(
         Reader::open(&missing),
@@ -620,5 +629,49 @@ fn late_batch_for_a_sealed_window_is_kept_once() {
     assert_eq!(
         r.query("x", "v", Millis::MIN, Millis::MAX).expect("q"),
         want
+    );
+}
+
+#[test]
+fn readers_run_beside_the_writer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("h.db");
+    let store = Store::open(&path, opts(MIN)).expect("open");
+    let feed = Feed {
+        source: "web1",
+        n_series: 20,
+        index_of: identity,
+    };
+    let mut exp = Expected::new();
+    feed.write(&store, T0, 0..4, &mut exp);
+    store.flush().expect("flush");
+    let key = feed.key(4);
+    let reader_path = path.clone();
+    let watcher = std::thread::spawn(move || {
+        let r = Reader::open(&reader_path).expect("reader");
+        let mut seen = Vec::new();
+        for _ in 0..200 {
+            let n = r
+                .query("web1", &key, Millis::MIN, Millis::MAX)
+                .expect("query")
+                .len();
+            seen.push(n);
+        }
+        seen
+    });
+    feed.write(&store, T0, 4..200, &mut exp);
+    store.flush().expect("flush");
+    let seen = watcher.join().expect("reader thread");
+    // Each read sees a committed prefix: never fewer samples than before, never torn.
+    assert!(
+        seen.windows(2).all(|w| matches!(w, [a, b] if a <= b)),
+        "{seen:?}"
+    );
+    assert!(seen.iter().all(|&n| (4..=200).contains(&n)), "{seen:?}");
+    check_all(
+        &store.reader().expect("reader"),
+        &exp,
+        Millis::MIN,
+        Millis::MAX,
     );
 }

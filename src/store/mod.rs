@@ -331,6 +331,13 @@ impl Reader {
         let Some(sid) = sid else {
             return Ok(Vec::new());
         };
+        // Chunks and head in one read transaction: a compaction committed between the two
+        // SELECTs would otherwise move samples from the head into chunks already read
+        // (losing them) or the other way round (doubling them).
+        let snapshot = self
+            .conn
+            .unchecked_transaction()
+            .map_err(|e| rd("begin read", e))?;
         let mut out = Vec::new();
         self.read_chunks(sid, from, to, &mut out)?;
         let sid32 =
@@ -352,6 +359,9 @@ impl Reader {
             codec::head_lookup(blob, at, sid32, &mut out)
                 .map_err(|e| corrupt(format!("head row of {source} at {at}: {e}")))?;
         }
+        drop(rows);
+        drop(st);
+        snapshot.finish().map_err(|e| rd("end read", e))?;
         out.retain(|p| p.0 >= from && p.0 <= to);
         // Stable: samples with equal timestamps keep their write order.
         out.sort_by_key(|p| p.0);
