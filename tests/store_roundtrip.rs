@@ -452,6 +452,13 @@ fn foreign_files_are_refused() {
     std::fs::write(&newer, &future).expect("write");
     assert_not_db(&newer, "newer than this build");
 
+    let nowhere = dir.path().join("no/such/dir/h.db");
+    match Store::open(&nowhere, opts(MIN)) {
+        Err(StoreError::Sqlite(msg)) => assert!(msg.contains("no/such/dir"), "{msg}"),
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("opened a file in a missing directory"),
+    }
+
     let missing = dir.path().join("missing.db");
     assert!(matches!(
         Reader::open(&missing),
@@ -674,4 +681,30 @@ fn readers_run_beside_the_writer() {
         Millis::MIN,
         Millis::MAX,
     );
+}
+
+#[test]
+fn bad_options_are_refused_with_what_is_accepted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("h.db");
+    type Case = (fn(&mut StoreOptions), &'static str);
+    let cases: &[Case] = &[
+        (|o| o.chunk_window_ms = 0, "chunk_window_ms = 0; accepted"),
+        (
+            |o| o.chunk_window_ms = 30 * 24 * 3600 * 1000,
+            "chunk_window_ms",
+        ),
+        (|o| o.retention_ms = -1, "retention_ms = -1; accepted"),
+        (|o| o.queue_capacity = 0, "queue_capacity = 0; accepted"),
+    ];
+    for (tweak, msg) in cases {
+        let mut o = StoreOptions::default();
+        tweak(&mut o);
+        match Store::open(&path, o) {
+            Err(StoreError::Options(m)) => assert!(m.contains(msg), "{m}"),
+            Err(e) => panic!("wrong error {e}"),
+            Ok(_) => panic!("accepted bad options ({msg})"),
+        }
+    }
+    assert!(StoreOptions::default().validate().is_ok());
 }

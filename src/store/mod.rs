@@ -36,7 +36,8 @@ pub use codec::CodecError;
 
 #[derive(Clone, Debug)]
 pub struct StoreOptions {
-    /// Keep samples this long, measured back from the newest sample written (ms).
+    /// Keep samples this long, measured back from the newest sample written (ms); 0 keeps
+    /// everything. Deletion goes by whole chunks, so up to one window more may remain.
     pub retention_ms: i64,
     /// Delete the oldest chunks when the file grows past this (0 = no cap). Precisely: the
     /// pages in use in the main file (`page_count − freelist_count`) × page size, checked after
@@ -70,6 +71,34 @@ pub enum StoreError {
     Sqlite(String),
     #[error("store writer has stopped")]
     Closed,
+    #[error("store options: {0}")]
+    Options(String),
+}
+
+impl StoreOptions {
+    /// Reject settings that would make the store misbehave rather than fail loudly later.
+    pub fn validate(&self) -> Result<(), StoreError> {
+        const DAY: i64 = 24 * 3600 * 1000;
+        if !(1000..=7 * DAY).contains(&self.chunk_window_ms) {
+            return Err(StoreError::Options(format!(
+                "chunk_window_ms = {}; accepted: 1000 (1 s) to {} (7 days)",
+                self.chunk_window_ms,
+                7 * DAY
+            )));
+        }
+        if self.retention_ms < 0 {
+            return Err(StoreError::Options(format!(
+                "retention_ms = {}; accepted: 0 (keep everything) or a positive duration",
+                self.retention_ms
+            )));
+        }
+        if self.queue_capacity == 0 {
+            return Err(StoreError::Options(
+                "queue_capacity = 0; accepted: 1 or more batches".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Owns the writer thread. Dropping it flushes and joins the writer.
@@ -110,6 +139,7 @@ pub struct Reader {
 
 impl Store {
     pub fn open(path: &Path, options: StoreOptions) -> Result<Store, StoreError> {
+        options.validate()?;
         let conn = schema::open_writer(path)?;
         let w = writer::Writer::new(conn, path.to_path_buf(), options.clone())?;
         let (tx, rx) = mpsc::sync_channel(options.queue_capacity.max(1));

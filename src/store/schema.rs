@@ -139,7 +139,8 @@ fn check_identity(path: &Path, app: i32, version: i64, tables: i64) -> Result<()
 
 /// Open (creating if needed) the writer's connection, check it, and migrate it.
 pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
-    let mut conn = Connection::open(path).map_err(|e| not_db(path, format!("cannot open: {e}")))?;
+    // Failing to open at all (missing directory, permissions) is not a verdict on the file.
+    let mut conn = Connection::open(path).map_err(|e| sql(path, "cannot open or create", e))?;
     let (app, version, tables) = identify(&conn, path)?;
     check_identity(path, app, version, tables)?;
     if tables == 0 {
