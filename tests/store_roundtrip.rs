@@ -708,3 +708,44 @@ fn bad_options_are_refused_with_what_is_accepted() {
     }
     assert!(StoreOptions::default().validate().is_ok());
 }
+
+#[test]
+fn a_sample_from_the_far_future_does_not_expire_history() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("h.db");
+    let mut o = opts(MIN);
+    o.retention_ms = 10 * MIN;
+    let mut exp = Expected::new();
+    {
+        let store = Store::open(&path, o.clone()).expect("open");
+        Feed {
+            source: "web1",
+            n_series: 3,
+            index_of: identity,
+        }
+        .write(&store, T0, 0..20, &mut exp);
+        // An exporter with a broken clock: explicit timestamp a century ahead.
+        let year = 365 * 24 * 3600 * 1000;
+        let b = CycleBatch {
+            source: Arc::from("clock"),
+            at: T0 + 20 * 15_000,
+            new_series: vec![(0, "skewed".into())],
+            samples: vec![(0, T0 + 100 * year, 1.0)],
+            ..CycleBatch::default()
+        };
+        store.sender().try_send(b).expect("send");
+        store.compact_before(Millis::MIN).expect("maintenance");
+        store.close().expect("close");
+    }
+    // Reopening restores "now" from the file; maintenance must still keep the history.
+    let store = Store::open(&path, o).expect("reopen");
+    store.compact_before(Millis::MIN).expect("maintenance");
+    let r = store.reader().expect("reader");
+    check_all(&r, &exp, Millis::MIN, Millis::MAX);
+    assert_eq!(
+        r.query("clock", "skewed", Millis::MIN, Millis::MAX)
+            .expect("q")
+            .len(),
+        1
+    );
+}

@@ -38,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
         source_id INTEGER NOT NULL,
         t_min INTEGER NOT NULL,
         t_max INTEGER NOT NULL,
+        at_max INTEGER NOT NULL,
         n INTEGER NOT NULL,
         times BLOB NOT NULL
     );

@@ -46,7 +46,9 @@ pub struct Writer {
     path: PathBuf,
     opts: StoreOptions,
     sources: HashMap<Arc<str>, SourceState>,
-    /// Newest sample or poll timestamp written: the store's only notion of "now".
+    /// Newest batch (poll) time written: the store's only notion of "now". Sample timestamps
+    /// do not move it, so one bogus explicit timestamp far in the future cannot make
+    /// retention delete the whole history.
     newest: Millis,
     /// Head rows before this were compacted by the last pass.
     compacted_until: Millis,
@@ -64,8 +66,8 @@ impl Writer {
     pub fn new(conn: Connection, path: PathBuf, opts: StoreOptions) -> Result<Writer, StoreError> {
         let newest: Option<Millis> = conn
             .query_row(
-                "SELECT max(m) FROM (SELECT max(t_max) AS m FROM head
-                 UNION ALL SELECT max(t_max) FROM blocks UNION ALL SELECT max(at) FROM polls)",
+                "SELECT max(m) FROM (SELECT max(at) AS m FROM head
+                 UNION ALL SELECT max(at_max) FROM blocks UNION ALL SELECT max(at) FROM polls)",
                 [],
                 |r| r.get(0),
             )
@@ -187,7 +189,6 @@ impl Writer {
             )
             .and_then(|mut st| st.execute(params![source_id, b.at, t_min, t_max, blob]))
             .map_err(|e| sqlerr("inserting head row", e))?;
-            self.newest = self.newest.max(t_max);
         }
         if let Some(p) = &b.poll {
             tx.prepare_cached(
@@ -206,12 +207,13 @@ impl Writer {
                 ])
             })
             .map_err(|e| sqlerr("inserting poll", e))?;
-            self.newest = self.newest.max(b.at);
         }
         for a in &b.alerts {
             insert_alert(&tx, a)?;
         }
-        tx.commit().map_err(|e| sqlerr("commit", e))
+        tx.commit().map_err(|e| sqlerr("commit", e))?;
+        self.newest = self.newest.max(b.at);
+        Ok(())
     }
 
     /// Compaction, retention and size cap, driven by data time. `force` compacts everything
@@ -449,6 +451,7 @@ fn seal_block(tx: &Connection, source: i64, rows: &[(Millis, Vec<u8>)]) -> Resul
     }
     shared.sort_unstable();
     shared.dedup();
+    let at_max = shared.last().copied().unwrap_or(Millis::MIN);
     let all_min = per_series
         .values()
         .flat_map(|s| s.iter().map(|p| p.0))
@@ -461,13 +464,15 @@ fn seal_block(tx: &Connection, source: i64, rows: &[(Millis, Vec<u8>)]) -> Resul
         return Ok(());
     };
     tx.prepare_cached(
-        "INSERT INTO blocks(source_id, t_min, t_max, n, times) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO blocks(source_id, t_min, t_max, at_max, n, times)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )
     .and_then(|mut st| {
         st.execute(params![
             source,
             t_min,
             t_max,
+            at_max,
             shared.len() as i64,
             codec::encode_times(&shared)
         ])
