@@ -340,21 +340,77 @@ pub fn head_lookup(
     sid: u32,
     out: &mut Vec<(Millis, f64)>,
 ) -> Result<(), CodecError> {
-    let v = head_view(blob)?;
+    head_lookup_with(
+        blob.len(),
+        at,
+        sid,
+        |off, buf| {
+            let src = blob
+                .get(off..off + buf.len())
+                .ok_or_else(|| err("head row read past its end"))?;
+            buf.copy_from_slice(src);
+            Ok(())
+        },
+        out,
+    )
+}
+
+/// `head_lookup` over random-access reads of a blob of `len` bytes, so a reader can touch
+/// only the bytes the binary search needs (SQLite incremental blob I/O) instead of loading
+/// the whole poll.
+pub fn head_lookup_with<F>(
+    len: usize,
+    at: Millis,
+    sid: u32,
+    mut read: F,
+    out: &mut Vec<(Millis, f64)>,
+) -> Result<(), CodecError>
+where
+    F: FnMut(usize, &mut [u8]) -> Result<(), CodecError>,
+{
+    let mut hdr = [0u8; HEAD_PREFIX];
+    read(0, &mut hdr)?;
+    let [flags, n0, n1, n2, n3] = hdr;
+    if flags & !HEAD_HAS_TIMES != 0 {
+        return Err(err(format!("head row has unknown flags {flags:#x}")));
+    }
+    let n = u32::from_le_bytes([n0, n1, n2, n3]) as usize;
+    let has_times = flags & HEAD_HAS_TIMES != 0;
+    let want = HEAD_PREFIX + n * if has_times { 20 } else { 12 };
+    if len != want {
+        return Err(err(format!(
+            "head row has {len} bytes, expected {want} for {n} samples"
+        )));
+    }
+    let sids_at = HEAD_PREFIX;
+    let values_at = sids_at + 4 * n;
+    let times_at = values_at + 8 * n;
+    let sid_of = |i: usize, read: &mut F| {
+        let mut b = [0u8; 4];
+        read(sids_at + 4 * i, &mut b).map(|()| u32::from_le_bytes(b))
+    };
     // First index whose sid is >= the wanted one.
-    let (mut lo, mut hi) = (0usize, v.n);
+    let (mut lo, mut hi) = (0usize, n);
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        if u32_at(v.sids, mid) < sid {
+        if sid_of(mid, &mut read)? < sid {
             lo = mid + 1;
         } else {
             hi = mid;
         }
     }
     let mut i = lo;
-    while i < v.n && u32_at(v.sids, i) == sid {
-        let ts = v.times.map_or(at, |t| u64_at(t, i) as i64);
-        out.push((ts, f64::from_bits(u64_at(v.values, i))));
+    while i < n && sid_of(i, &mut read)? == sid {
+        let mut v = [0u8; 8];
+        read(values_at + 8 * i, &mut v)?;
+        let ts = if has_times {
+            let mut t = [0u8; 8];
+            read(times_at + 8 * i, &mut t)?;
+            i64::from_le_bytes(t)
+        } else {
+            at
+        };
+        out.push((ts, f64::from_bits(u64::from_le_bytes(v))));
         i += 1;
     }
     Ok(())

@@ -375,20 +375,46 @@ impl Reader {
         let mut st = self
             .conn
             .prepare_cached(
-                "SELECT at, samples FROM head
+                "SELECT rowid, at, length(samples) FROM head
                  WHERE source_id = ?1 AND t_min <= ?3 AND t_max >= ?2 ORDER BY at",
             )
             .map_err(|e| rd("query head", e))?;
         let mut rows = st
             .query(params![src, from, to])
             .map_err(|e| rd("query head", e))?;
+        // Incremental blob I/O: the binary search reads ~12 small pieces of each poll's row
+        // instead of SQLite assembling the whole row (12–20 bytes per sample of the poll).
+        let mut blob: Option<rusqlite::blob::Blob<'_>> = None;
         while let Some(r) = rows.next().map_err(|e| rd("query head", e))? {
-            let at: Millis = r.get(0).map_err(|e| rd("query head", e))?;
-            let blob = r.get_ref(1).map_err(|e| rd("query head", e))?;
-            let blob = blob.as_blob().map_err(|e| rd("query head", e.into()))?;
-            codec::head_lookup(blob, at, sid32, &mut out)
-                .map_err(|e| corrupt(format!("head row of {source} at {at}: {e}")))?;
+            let rowid: i64 = r.get(0).map_err(|e| rd("query head", e))?;
+            let at: Millis = r.get(1).map_err(|e| rd("query head", e))?;
+            let len: i64 = r.get(2).map_err(|e| rd("query head", e))?;
+            let handle = match blob.as_mut() {
+                Some(b) => {
+                    b.reopen(rowid).map_err(|e| rd("open head row", e))?;
+                    b
+                }
+                None => blob.insert(
+                    self.conn
+                        .blob_open(rusqlite::MAIN_DB, "head", "samples", rowid, true)
+                        .map_err(|e| rd("open head row", e))?,
+                ),
+            };
+            let handle: &rusqlite::blob::Blob<'_> = handle;
+            codec::head_lookup_with(
+                usize::try_from(len).unwrap_or(0),
+                at,
+                sid32,
+                |off, buf| {
+                    handle
+                        .read_at_exact(buf, off)
+                        .map_err(|e| CodecError(format!("reading at {off}: {e}")))
+                },
+                &mut out,
+            )
+            .map_err(|e| corrupt(format!("head row of {source} at {at}: {e}")))?;
         }
+        drop(blob);
         drop(rows);
         drop(st);
         snapshot.finish().map_err(|e| rd("end read", e))?;
