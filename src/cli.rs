@@ -146,7 +146,9 @@ fn load_config(explicit: Option<&Path>) -> Result<Config, i32> {
         EXIT_USAGE
     })?;
     config::load(&path).map_err(|e| {
-        eprintln!("{}", sanitize(&e.to_string()));
+        for p in &e.problems {
+            eprintln!("{}", sanitize(&p.to_string()));
+        }
         EXIT_USAGE
     })
 }
@@ -170,7 +172,11 @@ fn config_check(file: Option<&Path>) -> i32 {
             EXIT_OK
         }
         Err(e) => {
-            println!("{}", sanitize(&e.to_string()));
+            // One problem per line: sanitising the joined text would turn the newlines
+            // between them into visible `\n`s.
+            for p in &e.problems {
+                println!("{}", sanitize(&p.to_string()));
+            }
             EXIT_USAGE
         }
     }
