@@ -246,8 +246,9 @@ impl HttpChecker {
         let server_name = match host {
             Host::Ipv4(ip) => ServerName::IpAddress((*ip).into()),
             Host::Ipv6(ip) => ServerName::IpAddress((*ip).into()),
-            Host::Domain(d) => ServerName::try_from(d.to_string())
-                .map_err(|e| HttpError::Tls(format!("{d:?} is not a valid TLS server name: {e}")))?,
+            Host::Domain(d) => ServerName::try_from(d.to_string()).map_err(|e| {
+                HttpError::Tls(format!("{d:?} is not a valid TLS server name: {e}"))
+            })?,
         };
         let capture = Arc::new(Capture {
             inner: self.verifier.clone(),
@@ -470,7 +471,11 @@ fn system_roots() -> &'static RootCertStore {
         let mut store = RootCertStore::empty();
         let (added, ignored) = store.add_parsable_certificates(loaded.certs);
         if ignored > 0 {
-            tracing::warn!(added, ignored, "some system root certificates were unusable");
+            tracing::warn!(
+                added,
+                ignored,
+                "some system root certificates were unusable"
+            );
         }
         store
     })
@@ -672,7 +677,10 @@ fn parse_time(tag: u8, value: &[u8]) -> Option<Millis> {
     let (year, rest) = match (tag, digits.len()) {
         (0x17, 12) => {
             let yy = num(digits.get(..2)?)?;
-            (if yy < 50 { 2000 + yy } else { 1900 + yy }, digits.get(2..)?)
+            (
+                if yy < 50 { 2000 + yy } else { 1900 + yy },
+                digits.get(2..)?,
+            )
         }
         (0x18, 14) => (num(digits.get(..4)?)?, digits.get(4..)?),
         _ => return None,
