@@ -30,6 +30,11 @@ const USER_AGENT: &str = concat!("nocscope/", env!("CARGO_PKG_VERSION"));
 
 /// One configured HTTP check with its own client (redirect policy, TLS settings).
 pub struct HttpChecker {
+    // Boxed so that the scheduler's per-target enum stays small.
+    inner: Box<Checker>,
+}
+
+struct Checker {
     url: Url,
     method: Method,
     timeout: Duration,
@@ -105,21 +110,29 @@ impl HttpChecker {
             Some(v as Arc<dyn ServerCertVerifier>)
         };
         Ok(HttpChecker {
-            url: http.url.clone(),
-            method,
-            timeout: target.timeout,
-            max_redirects: http.max_redirects,
-            body_contains: http.body_contains.as_ref().map(|s| s.as_bytes().to_vec()),
-            body_regex,
-            body_limit: http.body_limit,
-            auth,
-            insecure: http.insecure_tls,
-            provider,
-            verifier,
+            inner: Box::new(Checker {
+                url: http.url.clone(),
+                method,
+                timeout: target.timeout,
+                max_redirects: http.max_redirects,
+                body_contains: http.body_contains.as_ref().map(|s| s.as_bytes().to_vec()),
+                body_regex,
+                body_limit: http.body_limit,
+                auth,
+                insecure: http.insecure_tls,
+                provider,
+                verifier,
+            }),
         })
     }
 
     pub async fn probe(&self) -> HttpProbe {
+        self.inner.probe().await
+    }
+}
+
+impl Checker {
+    async fn probe(&self) -> HttpProbe {
         let start = Instant::now();
         let mut run = Run::default();
         let error = match tokio::time::timeout(self.timeout, self.run(&mut run)).await {
@@ -164,12 +177,10 @@ impl HttpChecker {
                 }
                 run.redirects += 1;
                 // Browsers and blackbox turn these into GET; 307/308 keep the method and body.
-                if status == StatusCode::SEE_OTHER
+                if (status == StatusCode::SEE_OTHER && method != Method::HEAD)
                     || (matches!(status.as_u16(), 301 | 302) && method == Method::POST)
                 {
-                    if method != Method::HEAD {
-                        method = Method::GET;
-                    }
+                    method = Method::GET;
                 }
                 url = next;
                 continue;

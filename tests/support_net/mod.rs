@@ -92,8 +92,11 @@ pub fn current_thread_runtime() -> tokio::runtime::Runtime {
         .unwrap_or_else(|e| panic!("tokio runtime: {e}"))
 }
 
+/// Status, extra headers, body, and a delay (ms) before answering.
+type Reply = (u16, Vec<(&'static str, String)>, Vec<u8>, Option<u64>);
+
 /// A response the test server gives to one path.
-fn respond(path: &str, head: &str) -> (u16, Vec<(&'static str, String)>, Vec<u8>, Option<u64>) {
+fn respond(path: &str, head: &str) -> Reply {
     let mut parts = path.trim_start_matches('/').split('/');
     match (parts.next(), parts.next()) {
         (Some("ok"), _) => (200, vec![], b"hello from nocscope tests".to_vec(), None),
@@ -112,6 +115,13 @@ fn respond(path: &str, head: &str) -> (u16, Vec<(&'static str, String)>, Vec<u8>
                 None,
             ),
         },
+        // Cross-origin redirect: /to/<port> sends the client to another server's /auth.
+        (Some("to"), Some(port)) => (
+            302,
+            vec![("Location", format!("http://127.0.0.1:{port}/auth"))],
+            vec![],
+            None,
+        ),
         (Some("loop"), _) => (302, vec![("Location", "/loop".to_string())], vec![], None),
         (Some("see-other"), _) => (303, vec![("Location", "/method".to_string())], vec![], None),
         (Some("method"), _) => {
