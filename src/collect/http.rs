@@ -152,10 +152,10 @@ impl Checker {
             duration_ms: total,
             status: run.status,
             redirects: run.redirects,
-            phases: run.phases,
+            phases: std::mem::take(&mut run.phases),
             body_bytes: run.body_bytes,
             body_match,
-            tls: run.tls,
+            tls: run.tls.take(),
             error,
         }
     }
@@ -390,6 +390,17 @@ struct Run {
     body_bytes: u64,
     body_match: Option<bool>,
     tls: Option<TlsInfo>,
+    /// Connection tasks of this probe, stopped when it ends so that a server that never
+    /// closes cannot keep sockets open past the probe's deadline.
+    connections: Vec<tokio::task::AbortHandle>,
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        for c in &self.connections {
+            c.abort();
+        }
+    }
 }
 
 /// Send one request on a fresh HTTP/1.1 connection and wait for the response head.
@@ -405,11 +416,10 @@ where
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| HttpError::Other(format!("HTTP/1.1 setup: {e}")))?;
-    // The connection task ends when the response body is consumed or dropped (we asked for
-    // `Connection: close`), so it cannot outlive the probe by more than the peer's close.
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let _ = connection.await;
     });
+    run.connections.push(task.abort_handle());
     let response = sender
         .send_request(request)
         .await
