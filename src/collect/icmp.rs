@@ -86,6 +86,21 @@ impl IcmpClients {
         Ok(client)
     }
 
+    /// The receive buffer the kernel granted to each open socket (v4, v6), as `SO_RCVBUF`
+    /// reports it; `None` for a family not opened yet. For diagnostics: a value below
+    /// `RECV_BUFFER_BYTES` means bursts of replies may be dropped.
+    pub fn recv_buffer_bytes(&self) -> (Option<usize>, Option<usize>) {
+        let size = |slot: &Mutex<Option<Client>>| {
+            let guard = slot.lock().unwrap_or_else(PoisonError::into_inner);
+            let client = guard.as_ref()?;
+            let fd = client.get_socket().get_native_sock();
+            // SAFETY: the client (held by the guard) owns the socket for this whole borrow.
+            let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+            socket2::SockRef::from(&borrowed).recv_buffer_size().ok()
+        };
+        (size(&self.inner.v4), size(&self.inner.v6))
+    }
+
     /// Reserve `count` consecutive sequence numbers for `host`.
     fn reserve_sequences(&self, host: IpAddr, count: u16) -> u16 {
         let mut map = self
@@ -358,7 +373,7 @@ mod tests {
         #[test]
         fn sequences_of_consecutive_rounds_never_overlap(count in 1u16..=100, rounds in 1usize..50) {
             let clients = IcmpClients::new();
-            let host: IpAddr = "127.0.0.1".parse().unwrap_or(IpAddr::from([127, 0, 0, 1]));
+            let host = IpAddr::from([127, 0, 0, 1]);
             let mut seen = std::collections::HashSet::new();
             for _ in 0..rounds {
                 let first = clients.reserve_sequences(host, count);
