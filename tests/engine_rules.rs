@@ -150,7 +150,11 @@ fn vitals_from_two_scrapes() {
     assert_eq!(snap.hosts[0].severity, Severity::Ok);
     assert_eq!(snap.targets[0].samples, 9);
     assert_eq!(snap.hosts[0].spark_vital, "cpu_pct");
-    assert_eq!(snap.hosts[0].sparkline.len(), 1, "CPU has one point after two scrapes");
+    assert_eq!(
+        snap.hosts[0].sparkline.len(),
+        1,
+        "CPU has one point after two scrapes"
+    );
 }
 
 #[test]
@@ -192,7 +196,12 @@ fn high_memory_goes_pending_then_fires_after_two_minutes() {
     // The row's sparkline follows the vital behind the worst alert.
     assert_eq!(snap.hosts[0].spark_vital, "mem_pct");
     assert_eq!(snap.hosts[0].sparkline.len(), 9);
-    assert!(snap.hosts[0].sparkline.iter().all(|&v| (v - 80.0).abs() < 1e-3));
+    assert!(
+        snap.hosts[0]
+            .sparkline
+            .iter()
+            .all(|&v| (v - 80.0).abs() < 1e-3)
+    );
     let fired: Vec<_> = e
         .take_events()
         .into_iter()

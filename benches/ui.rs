@@ -1,0 +1,2 @@
+//! Console render benchmarks (filled in below).
+fn main() {}

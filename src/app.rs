@@ -1,0 +1,1 @@
+//! The live console loop (collectors → engine task → UI); filled in below.

@@ -1,0 +1,1 @@
+//! Terminal set-up and restoration (raw mode, alternate screen, panic hook, signals).

@@ -1,0 +1,5 @@
+//! The console's UI core: `UiState`, the `Action` vocabulary, key dispatch and pure render
+//! functions of (Snapshot, UiState, Theme). Must not touch the network, SQLite, the engine's
+//! internals or the real terminal (term.rs and app.rs do).
+
+pub mod action;
