@@ -455,7 +455,8 @@ fn type_name(v: &DeValue<'_>) -> &'static str {
 fn suggest(word: &str, accepted: impl Iterator<Item = &'static str>) -> Option<&'static str> {
     accepted
         .map(|a| (edit_distance(word, a), a))
-        .filter(|(d, a)| *d <= (a.len() / 3).max(1))
+        // Two edits catch a swapped pair (`dwon`); shorter names would then match anything.
+        .filter(|(d, a)| *d <= (a.len() / 3).max(if a.len() >= 4 { 2 } else { 1 }))
         .min_by_key(|(d, _)| *d)
         .map(|(_, a)| a)
 }

@@ -3,3 +3,8 @@
 //! internals or the real terminal (term.rs and app.rs do).
 
 pub mod action;
+pub mod filter;
+pub mod state;
+
+pub use action::Action;
+pub use state::{Command, UiState, View, dispatch, update};
