@@ -8,3 +8,7 @@ pub mod state;
 
 pub use action::Action;
 pub use state::{Command, UiState, View, dispatch, update};
+pub mod render;
+pub mod style;
+
+pub use render::render;
