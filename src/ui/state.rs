@@ -490,7 +490,7 @@ impl UiState {
         let target = if forward {
             times.find(|t| *t > to)
         } else {
-            times.filter(|t| *t < to).last()
+            times.rfind(|t| *t < to)
         };
         match target {
             Some(t) => {
@@ -624,9 +624,7 @@ pub fn update(state: &mut UiState, action: Action) -> Option<Command> {
         | Action::NextMatch
         | Action::PrevMatch => {
             let help = state.help;
-            let Some(cur) = state.cursor() else {
-                return None;
-            };
+            let cur = state.cursor()?;
             // Help's length is the renderer's business; it clamps the scroll it draws.
             let max = if help {
                 HELP_SCROLL_MAX
