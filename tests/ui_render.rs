@@ -195,3 +195,42 @@ fn engine_cached() -> &'static Engine {
     static E: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
     E.get_or_init(engine)
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+    /// Hostile values from outside (times, NaN, huge numbers, odd names) never panic a view.
+    #[test]
+    fn odd_snapshot_values_render(
+        now in proptest::num::i64::ANY,
+        since in proptest::num::i64::ANY,
+        v in proptest::num::f64::ANY,
+        spark in proptest::collection::vec(proptest::num::f32::ANY, 0..80),
+        name in "\\PC{0,40}",
+        scene in 0usize..10,
+    ) {
+        let mut snap = engine_cached().snapshot();
+        snap.now = now;
+        for h in &mut snap.hosts {
+            h.since = since;
+            h.vitals.cpu_pct = Some(v);
+            h.vitals.net_rx_bps = Some(v);
+            h.sparkline = spark.clone();
+        }
+        if let Some(h) = snap.hosts.first_mut() {
+            h.name = name.clone();
+        }
+        for a in &mut snap.alerts {
+            a.active_at = since;
+            a.value = v;
+        }
+        for t in &mut snap.targets {
+            t.last_poll = Some(since);
+            t.duration_ms = Some(v);
+        }
+        let mut s = state(&snap);
+        let seq = SCENES.get(scene).map(|x| x.1).unwrap_or("");
+        keys(&mut s, engine_cached(), seq);
+        let _ = draw(&snap, &s, 120, 40);
+        let _ = draw(&snap, &s, 80, 24);
+    }
+}

@@ -139,7 +139,10 @@ fn header(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, state: &UiState, t
     ];
     if let Some(end) = state.window_end {
         spans.push(Span::styled(
-            format!(" ending {} ago", human_duration(snap.now - end)),
+            format!(
+                " ending {} ago",
+                human_duration(snap.now.saturating_sub(end))
+            ),
             scope(theme, "header.history"),
         ));
     }
@@ -286,7 +289,10 @@ fn window_start(selected: usize, len: usize, height: usize) -> usize {
 }
 
 fn overview(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, state: &UiState, theme: &Theme) {
-    let alerts_h = (snap.alerts.len() as u16 + 3).clamp(4, (area.height / 3).max(4));
+    let alerts_h = u16::try_from(snap.alerts.len())
+        .unwrap_or(u16::MAX)
+        .saturating_add(3)
+        .clamp(4, (area.height / 3).max(4));
     let [main, bottom] =
         Layout::vertical([Constraint::Min(0), Constraint::Length(alerts_h)]).areas(area);
     let panel_w = (main.width * 38 / 100).max(26);
@@ -453,7 +459,10 @@ fn host_panel(
     let mut lines = vec![
         Line::from(vec![
             Span::styled(h.severity.as_str(), sev.add_modifier(Modifier::BOLD)),
-            Span::raw(format!(" for {}", human_duration(snap.now - h.since))),
+            Span::raw(format!(
+                " for {}",
+                human_duration(snap.now.saturating_sub(h.since))
+            )),
         ]),
         Line::from(clean(&h.reason).into_owned()),
         Line::from(""),
@@ -522,7 +531,7 @@ fn alert_table(
                 cells.push(Cell::from(clean(&a.host).into_owned()));
             }
             cells.extend([
-                Cell::from(human_duration(now - since)),
+                Cell::from(human_duration(now.saturating_sub(since))),
                 Cell::from(value),
                 Cell::from(format!("{} {}", clean(&a.labels), clean(&a.summary))),
             ]);
@@ -596,7 +605,7 @@ fn target_row<'a>(t: &'a TargetStatus, now: Millis, sel: bool, theme: &Theme) ->
         Cell::from(clean(&t.host).into_owned()),
         Cell::from(Span::styled(up, st)),
         Cell::from(t.last_poll.map_or("never".to_string(), |p| {
-            format!("{} ago", human_duration(now - p))
+            format!("{} ago", human_duration(now.saturating_sub(p)))
         })),
         Cell::from(
             t.duration_ms
@@ -808,7 +817,7 @@ fn line_chart(
             return;
         }
     };
-    let span = (to - from).max(1);
+    let span = to.saturating_sub(from).max(1);
     // Seconds since the window start: f64 keeps full precision there, not at epoch scale.
     let points: Vec<(f64, f64)> = series
         .points
@@ -850,7 +859,7 @@ fn line_chart(
                 .bounds([0.0, x_max])
                 .labels([
                     axis_time(from, span),
-                    axis_time(from + span / 2, span),
+                    axis_time(from.saturating_add(span / 2), span),
                     axis_time(to, span),
                 ])
                 .style(scope(theme, "chart.axis")),

@@ -276,7 +276,13 @@ impl UiState {
                 sources: h
                     .targets
                     .iter()
-                    .filter_map(|id| snap.targets.iter().find(|t| t.id == *id))
+                    // Targets are listed in id order, so the index is the fast path.
+                    .filter_map(|id| {
+                        snap.targets
+                            .get(id.index())
+                            .filter(|t| t.id == *id)
+                            .or_else(|| snap.targets.iter().find(|t| t.id == *id))
+                    })
                     .map(|t| t.name.clone())
                     .collect(),
             })

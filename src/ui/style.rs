@@ -1,8 +1,6 @@
 //! Theme → ratatui: converts the theme's plain `StyleSpec`s into ratatui styles and formats
 //! the numbers and times the views print. Pure; no terminal I/O.
 
-use std::time::{Duration, UNIX_EPOCH};
-
 use ratatui::style::{Color, Modifier, Style};
 
 use crate::config::theme::{StyleSpec, Theme, ThemeColor};
@@ -88,25 +86,53 @@ pub fn badge(s: Severity) -> &'static str {
     }
 }
 
-/// `2023-11-14 22:13:20Z`.
+/// `2023-11-14 22:13:20Z`. Written out by hand because a hostile or broken timestamp (year
+/// 300000, before 1970) must print, not panic as `SystemTime` arithmetic and RFC 3339
+/// formatting do.
 pub fn clock(ms: Millis) -> String {
-    let t = UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
-    humantime::format_rfc3339_seconds(t)
-        .to_string()
-        .replace('T', " ")
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar
+/// (Howard Hinnant's algorithm), in i128 so no input overflows.
+fn civil_from_days(days: i64) -> (i128, u32, u32) {
+    let z = i128::from(days) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i128::from(m <= 2);
+    (
+        y,
+        u32::try_from(m).unwrap_or(1),
+        u32::try_from(d).unwrap_or(1),
+    )
 }
 
 /// `22:13` UTC, for axis labels.
 pub fn hhmm(ms: Millis) -> String {
-    let c = clock(ms);
-    c.get(11..16).unwrap_or("").to_string()
+    let secs = ms.div_euclid(1000).rem_euclid(86_400);
+    format!("{:02}:{:02}", secs / 3600, secs / 60 % 60)
 }
 
 /// `Jan 02`-free date for long ranges: `11-14 22h`.
 pub fn axis_time(ms: Millis, range_ms: i64) -> String {
-    let c = clock(ms);
     if range_ms > 2 * 86_400_000 {
-        c.get(5..13).map(|s| format!("{s}h")).unwrap_or_default()
+        let (_, m, d) = civil_from_days(ms.div_euclid(86_400_000));
+        let h = ms.div_euclid(3_600_000).rem_euclid(24);
+        format!("{m:02}-{d:02} {h:02}h")
     } else {
         hhmm(ms)
     }
@@ -176,7 +202,13 @@ mod tests {
     #[test]
     fn formatting_table() {
         assert_eq!(clock(1_700_000_000_000), "2023-11-14 22:13:20Z");
-        assert_eq!(clock(-5), "1970-01-01 00:00:00Z");
+        assert_eq!(clock(-5), "1969-12-31 23:59:59Z");
+        assert_eq!(clock(0), "1970-01-01 00:00:00Z");
+        assert_eq!(clock(951_782_400_000), "2000-02-29 00:00:00Z");
+        assert_eq!(clock(4_102_444_800_000), "2100-01-01 00:00:00Z");
+        assert!(clock(i64::MAX).starts_with("292278994-08-17"));
+        assert!(clock(i64::MIN).starts_with("-292275055-05-16"));
+        assert_eq!(axis_time(1_700_000_000_000, 7 * 86_400_000), "11-14 22h");
         assert_eq!(hhmm(1_700_000_000_000), "22:13");
         assert_eq!(si(999.0), "999");
         assert_eq!(si(1_500.0), "1.5k");
@@ -190,6 +222,14 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn clock_matches_day_arithmetic(ms in proptest::num::i64::ANY) {
+            let c = clock(ms);
+            proptest::prop_assert!(c.ends_with('Z'));
+            let hm = hhmm(ms);
+            proptest::prop_assert_eq!(c.get(c.len() - 9..c.len() - 4), Some(hm.as_str()));
+        }
+
         #[test]
         fn spark_is_always_width_wide(points in proptest::collection::vec(proptest::num::f32::ANY, 0..80), w in 0usize..40) {
             proptest::prop_assert_eq!(spark(&points, w, None).chars().count(), w);
