@@ -441,17 +441,45 @@ pub fn run_console(config: Config, options: ConsoleOptions) -> i32 {
         }
     };
     let _log = crate::logging::init(&config.defaults.data_dir);
-    runtime.block_on(console(config, options, keymap))
+    runtime.block_on(console(config, options, keymap, Source::Live))
 }
 
-async fn console(config: Config, options: ConsoleOptions, keymap: Keymap) -> i32 {
-    let client = match exporter::http_client() {
-        Ok(c) => c,
+/// Run the console over a recorded session: `inputs` (from the replay player, which may feed
+/// it from a plain thread with `blocking_send`) takes the collectors' place, the header says
+/// REPLAY and time comes only from the inputs' own ticks.
+pub fn run_console_replay(
+    config: Config,
+    options: ConsoleOptions,
+    inputs: mpsc::Receiver<Input>,
+) -> i32 {
+    let keymap = match load_keymap(options.keymap.as_deref()) {
+        Ok(k) => k,
         Err(e) => {
-            eprintln!("nocscope: cannot build the HTTP client: {e}");
+            eprintln!("{e}");
+            return EXIT_USAGE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("nocscope: cannot start the async runtime: {e}");
             return EXIT_FAILURE;
         }
     };
+    let _log = crate::logging::init(&config.defaults.data_dir);
+    runtime.block_on(console(config, options, keymap, Source::Replay(inputs)))
+}
+
+enum Source {
+    Live,
+    Replay(mpsc::Receiver<Input>),
+}
+
+async fn console(config: Config, options: ConsoleOptions, keymap: Keymap, source: Source) -> i32 {
     let store_path = crate::cli::store_path(&config);
     let (store, store_health) = if options.history {
         match open_store(&config, &store_path) {
@@ -465,28 +493,43 @@ async fn console(config: Config, options: ConsoleOptions, keymap: Keymap) -> i32
         (None, "off".to_string())
     };
 
-    // Live source: the scheduler's observations become Inputs on the engine's queue.
     let dropped = Arc::new(AtomicU64::new(0));
-    let (obs_tx, mut obs_rx) = mpsc::channel(INPUT_QUEUE);
-    let (in_tx, in_rx) = mpsc::channel(INPUT_QUEUE);
-    let mut tasks = scheduler::spawn(
-        Arc::new(config.clone()),
-        client,
-        obs_tx,
-        Arc::clone(&dropped),
-    );
-    let forward_dropped = Arc::clone(&dropped);
-    tasks.push(tokio::spawn(async move {
-        while let Some(o) = obs_rx.recv().await {
-            if in_tx.try_send(Input::Observation(o)).is_err() {
-                forward_dropped.fetch_add(1, Ordering::Relaxed);
-            }
+    let mut tasks = Vec::new();
+    let replay = matches!(source, Source::Replay(_));
+    let (in_rx, clock): (_, Option<fn() -> Millis>) = match source {
+        Source::Replay(rx) => (rx, None),
+        Source::Live => {
+            // The scheduler's observations become Inputs on the engine's queue.
+            let client = match exporter::http_client() {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("nocscope: cannot build the HTTP client: {e}");
+                    return EXIT_FAILURE;
+                }
+            };
+            let (obs_tx, mut obs_rx) = mpsc::channel(INPUT_QUEUE);
+            let (in_tx, in_rx) = mpsc::channel(INPUT_QUEUE);
+            tasks = scheduler::spawn(
+                Arc::new(config.clone()),
+                client,
+                obs_tx,
+                Arc::clone(&dropped),
+            );
+            let forward_dropped = Arc::clone(&dropped);
+            tasks.push(tokio::spawn(async move {
+                while let Some(o) = obs_rx.recv().await {
+                    if in_tx.try_send(Input::Observation(o)).is_err() {
+                        forward_dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }));
+            (in_rx, Some(scheduler::wall_clock_ms as fn() -> Millis))
         }
-    }));
+    };
     let link = spawn_engine(
         Engine::from_config(&config),
         in_rx,
-        Some(scheduler::wall_clock_ms),
+        clock,
         dropped,
         store.as_ref().map(Store::sender),
     );
@@ -497,6 +540,9 @@ async fn console(config: Config, options: ConsoleOptions, keymap: Keymap) -> i32
     let mut state = UiState::new(Arc::new(keymap));
     state.store_health = store_health;
     state.mouse = options.mouse;
+    if replay {
+        state.run_mode = crate::ui::state::RunMode::Replay;
+    }
     state.target_labels = config
         .targets
         .iter()
