@@ -51,6 +51,9 @@ fn navigation_table() {
         ("n n n n n", View::Overview, "web1", false, false),
         ("N", View::Overview, "app1", false, false),
         ("j 4", View::Host, "cache1", false, false),
+        // Enter on an alert or a target opens its host (targets are in config order).
+        ("2 j j <Enter>", View::Host, "db1", false, false),
+        ("3 j j j <Enter>", View::Host, "edge1", false, false),
     ];
     for (keys, view, host, help, quit) in cases {
         let mut s = fresh();

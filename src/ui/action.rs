@@ -96,7 +96,10 @@ impl Action {
         match self {
             Action::Quit => ("quit", "Quit nocscope"),
             Action::Back => ("back", "Go back one level; quit from the overview"),
-            Action::Open => ("open", "Open the selected host, alert's host or series"),
+            Action::Open => (
+                "open",
+                "Open the host of the selected row, or chart the selected series",
+            ),
             Action::Close => (
                 "close",
                 "Close help or the current view, back to the overview",

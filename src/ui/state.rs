@@ -159,6 +159,8 @@ pub struct UiState {
     pub alert_hosts: Vec<String>,
     /// Host of each alert in snapshot (display) order, so Enter in the alerts view opens it.
     pub alert_order: Vec<String>,
+    /// Host of each target in snapshot order, so Enter in the targets view opens it.
+    pub target_hosts: Vec<String>,
     pub now: Millis,
     pub history: Loaded<Vec<SeriesData>>,
     pub series: Loaded<Vec<(String, String)>>,
@@ -201,6 +203,7 @@ impl UiState {
             alert_times: Vec::new(),
             alert_hosts: Vec::new(),
             alert_order: Vec::new(),
+            target_hosts: Vec::new(),
             now: 0,
             history: Loaded::Idle,
             series: Loaded::Idle,
@@ -290,6 +293,7 @@ impl UiState {
         self.alert_count = snap.alerts.len();
         self.alert_order = snap.alerts.iter().map(|a| a.host.clone()).collect();
         self.target_count = snap.targets.len();
+        self.target_hosts = snap.targets.iter().map(|t| t.host.clone()).collect();
         let mut times: Vec<(Millis, String)> = snap
             .alerts
             .iter()
@@ -617,7 +621,10 @@ pub fn update(state: &mut UiState, action: Action) -> Option<Command> {
                 let host = state.alert_hosts_by_sel();
                 state.open_host(host)
             }
-            View::Targets => None,
+            View::Targets => {
+                let host = state.target_hosts.get(state.target_sel).cloned();
+                state.open_host(host)
+            }
             View::Host => update(state, Action::ViewMetrics),
             View::Metrics => state.series_history(),
         },
