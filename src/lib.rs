@@ -1,6 +1,7 @@
 //! nocscope: a terminal console for watching servers and network devices. The library holds
 //! every module so that tests, benches and the binary share one code path; `main.rs` only wires.
 
+pub mod app;
 pub mod cli;
 pub mod collect;
 pub mod config;
@@ -11,3 +12,5 @@ pub mod logging;
 pub mod model;
 pub mod sanitize;
 pub mod store;
+pub mod term;
+pub mod ui;

@@ -1,0 +1,639 @@
+//! The console's live loop: an input source (live collectors, later the replay player) feeds a
+//! channel of `Input`s to an engine task, which publishes `Arc<Snapshot>`s on a watch channel
+//! and forwards batches to the store; the UI loop draws them, capped in frame rate, and answers
+//! history queries off the UI task. Owns wiring and scheduling only: no rendering (ui/), no
+//! terminal modes (term.rs), no SQL (store/).
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crossterm::event::{Event, MouseEventKind};
+use futures_util::{Stream, StreamExt};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::collect::{exporter, scheduler};
+use crate::config::keymap::Keymap;
+use crate::config::theme::Theme;
+use crate::config::{Config, ConfigError};
+use crate::engine::{Engine, Vital};
+use crate::model::{Input, Millis, Snapshot};
+use crate::store::{Reader, Store, StoreOptions, StoreSender};
+use crate::term;
+use crate::ui::render::page_rows;
+use crate::ui::state::{Command, HistoryRequest, SeriesData};
+use crate::ui::{Action, UiState, dispatch, render, update};
+
+/// Exit codes, matching the CLI's.
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_FAILURE: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+
+/// Capacity of the queue between the input source and the engine (full ⇒ drop and count).
+pub const INPUT_QUEUE: usize = 1024;
+/// Snapshots are published at most this often while inputs keep arriving (a fast replay must
+/// not build a snapshot per observation); an idle queue publishes at once.
+const PUBLISH_EVERY: Duration = Duration::from_millis(100);
+/// Memory history counts as covering a window when its oldest point is this close to the start.
+const MEMORY_SLACK_MS: i64 = 60_000;
+
+/// How the console runs; `Default` is what `nocscope` with no flags does.
+#[derive(Clone, Debug)]
+pub struct ConsoleOptions {
+    /// A keymap merged over the default; `None` uses `default_keymap_path()` when it exists.
+    pub keymap: Option<PathBuf>,
+    /// Frame-rate cap (1–60).
+    pub fps: u32,
+    pub mouse: bool,
+    /// Open the SQLite history (off for tests and read-only boxes).
+    pub history: bool,
+    pub theme: Theme,
+}
+
+impl Default for ConsoleOptions {
+    fn default() -> Self {
+        ConsoleOptions {
+            keymap: None,
+            fps: 20,
+            mouse: false,
+            history: true,
+            theme: Theme::embedded_default(),
+        }
+    }
+}
+
+/// `$XDG_CONFIG_HOME/nocscope/keymap.toml`, else `~/.config/nocscope/keymap.toml`.
+pub fn default_keymap_path() -> Option<PathBuf> {
+    crate::config::default_path().map(|p| p.with_file_name("keymap.toml"))
+}
+
+/// The effective keymap: the default, with the given file (or the user's default file, when
+/// it exists) merged over it.
+pub fn load_keymap(path: Option<&Path>) -> Result<Keymap, ConfigError> {
+    match path {
+        Some(p) => Keymap::load(p),
+        None => match default_keymap_path().filter(|p| p.exists()) {
+            Some(p) => Keymap::load(&p),
+            None => Ok(Keymap::embedded_default()),
+        },
+    }
+}
+
+/// What `nocscope --print-keymap` prints.
+pub fn print_keymap(path: Option<&Path>) -> Result<String, ConfigError> {
+    load_keymap(path).map(|k| k.to_toml())
+}
+
+/// A question for the engine's in-memory history rings.
+pub struct MemoryAsk {
+    pub request: HistoryRequest,
+    pub reply: oneshot::Sender<Vec<SeriesData>>,
+}
+
+/// The running engine task's outlets.
+pub struct EngineLink {
+    pub snapshots: watch::Receiver<Arc<Snapshot>>,
+    pub memory: mpsc::Sender<MemoryAsk>,
+    pub task: JoinHandle<()>,
+}
+
+/// What the engine's in-memory rings hold for a request (vitals of `host/<name>` only).
+pub fn answer_from_memory(engine: &Engine, req: &HistoryRequest) -> Vec<SeriesData> {
+    let Some(host) = req.source.strip_prefix("host/") else {
+        return Vec::new();
+    };
+    Vital::ALL
+        .iter()
+        .filter(|v| req.keys.iter().any(|k| k == v.key()))
+        .filter_map(|v| {
+            let ring = engine.history(host, *v)?;
+            Some(SeriesData {
+                key: v.key().to_string(),
+                points: ring
+                    .iter()
+                    .filter(|(t, _)| *t >= req.from && *t <= req.to)
+                    .map(|(t, x)| (*t, f64::from(*x)))
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+/// Start the engine task. `inputs` is the only way data arrives, so a replay player can take
+/// the collectors' place. `clock` ticks the engine every second with wall time (live); a
+/// replay sends its own `Input::Tick`s and passes `None`.
+pub fn spawn_engine(
+    mut engine: Engine,
+    mut inputs: mpsc::Receiver<Input>,
+    clock: Option<fn() -> Millis>,
+    dropped: Arc<AtomicU64>,
+    store: Option<StoreSender>,
+) -> EngineLink {
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(engine.snapshot()));
+    let (ask_tx, mut ask_rx) = mpsc::channel::<MemoryAsk>(16);
+    let task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut last_publish = Instant::now();
+        let mut pending = false;
+        let mut lost_batches = 0u64;
+        loop {
+            tokio::select! {
+                input = inputs.recv() => match input {
+                    Some(i) => {
+                        engine.apply(&i);
+                        pending = true;
+                    }
+                    None => {
+                        publish(&engine, &snap_tx);
+                        // Keep answering history while the UI runs; end with the UI.
+                        while let Some(ask) = ask_rx.recv().await {
+                            let _ = ask.reply.send(answer_from_memory(&engine, &ask.request));
+                        }
+                        return;
+                    }
+                },
+                _ = tick.tick(), if clock.is_some() => {
+                    engine.set_dropped_observations(dropped.load(Ordering::Relaxed));
+                    if let Some(now) = clock {
+                        engine.tick(now());
+                    }
+                    pending = true;
+                }
+                Some(ask) = ask_rx.recv() => {
+                    let _ = ask.reply.send(answer_from_memory(&engine, &ask.request));
+                }
+            }
+            for batch in engine.take_batches() {
+                if let Some(s) = &store
+                    && s.try_send(batch).is_err()
+                {
+                    lost_batches += 1;
+                    tracing::warn!(
+                        lost_batches,
+                        "store queue full: a batch of history was dropped"
+                    );
+                }
+            }
+            for e in engine.take_events() {
+                tracing::info!(event = ?e, "engine event");
+            }
+            if pending && (inputs.is_empty() || last_publish.elapsed() >= PUBLISH_EVERY) {
+                publish(&engine, &snap_tx);
+                last_publish = Instant::now();
+                pending = false;
+            }
+            if snap_tx.is_closed() {
+                return;
+            }
+        }
+    });
+    EngineLink {
+        snapshots: snap_rx,
+        memory: ask_tx,
+        task,
+    }
+}
+
+/// Publish only a changed picture, so an idle console does not redraw.
+fn publish(engine: &Engine, tx: &watch::Sender<Arc<Snapshot>>) {
+    let snap = engine.snapshot();
+    tx.send_if_modified(|cur| {
+        if **cur == snap {
+            false
+        } else {
+            *cur = Arc::new(snap);
+            true
+        }
+    });
+}
+
+/// Where history comes from besides the engine's memory.
+#[derive(Clone)]
+pub struct Services {
+    pub memory: mpsc::Sender<MemoryAsk>,
+    /// The SQLite file, opened read-only per query on a blocking thread.
+    pub store: Option<PathBuf>,
+}
+
+enum Reply {
+    History(u64, Result<Vec<SeriesData>, String>),
+    Series(u64, Result<Vec<(String, String)>, String>),
+}
+
+fn run_command(cmd: Command, services: &Services, replies: &mpsc::Sender<Reply>) {
+    match cmd {
+        Command::History(req) => {
+            let services = services.clone();
+            let replies = replies.clone();
+            tokio::spawn(async move {
+                let id = req.id;
+                let result = history(req, &services).await;
+                let _ = replies.send(Reply::History(id, result)).await;
+            });
+        }
+        Command::ListSeries { id, sources } => {
+            let store = services.store.clone();
+            let replies = replies.clone();
+            tokio::spawn(async move {
+                let result = match store {
+                    None => Err("no history store: series names come from SQLite".to_string()),
+                    Some(path) => tokio::task::spawn_blocking(move || {
+                        let reader = Reader::open(&path).map_err(|e| e.to_string())?;
+                        let mut out = Vec::new();
+                        for s in sources {
+                            for key in reader.series(&s).map_err(|e| e.to_string())? {
+                                out.push((s.clone(), key));
+                            }
+                        }
+                        Ok(out)
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(format!("series query failed: {e}"))),
+                };
+                let _ = replies.send(Reply::Series(id, result)).await;
+            });
+        }
+        Command::Quit | Command::SetMouse(_) => {}
+    }
+}
+
+/// Memory first (it is exact and instant); the store when memory does not reach back far
+/// enough or the series is not a vital.
+async fn history(req: HistoryRequest, services: &Services) -> Result<Vec<SeriesData>, String> {
+    let (tx, rx) = oneshot::channel();
+    let memory = if services
+        .memory
+        .send(MemoryAsk {
+            request: req.clone(),
+            reply: tx,
+        })
+        .await
+        .is_ok()
+    {
+        rx.await.unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let covered = !memory.is_empty()
+        && memory.iter().all(|s| {
+            s.points
+                .first()
+                .is_some_and(|(t, _)| *t <= req.from + MEMORY_SLACK_MS)
+        });
+    let Some(path) = services.store.clone().filter(|_| !covered) else {
+        return Ok(memory);
+    };
+    let from_store = tokio::task::spawn_blocking(move || {
+        let reader = Reader::open(&path).map_err(|e| e.to_string())?;
+        req.keys
+            .iter()
+            .map(|k| {
+                reader
+                    .query(&req.source, k, req.from, req.to)
+                    .map(|points| SeriesData {
+                        key: k.clone(),
+                        points,
+                    })
+                    .map_err(|e| e.to_string())
+            })
+            .collect::<Result<Vec<_>, String>>()
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("history query failed: {e}")));
+    match from_store {
+        Ok(v) => Ok(v),
+        // Half a chart beats an error when memory has something.
+        Err(_) if !memory.is_empty() => Ok(memory),
+        Err(e) => Err(e),
+    }
+}
+
+/// The UI loop over any backend and event stream (the real terminal, or TestBackend and a
+/// scripted stream in tests). Returns the final state when the user quits, `stop` fires or
+/// the event stream ends.
+#[allow(clippy::too_many_arguments)]
+pub async fn ui_loop<B, E>(
+    terminal: &mut Terminal<B>,
+    mut events: E,
+    mut snapshots: watch::Receiver<Arc<Snapshot>>,
+    mut state: UiState,
+    theme: &Theme,
+    services: &Services,
+    fps: u32,
+    mut stop: watch::Receiver<bool>,
+    on_mouse: &mut (dyn FnMut(bool) + Send),
+) -> Result<UiState, String>
+where
+    B: Backend,
+    E: Stream<Item = io::Result<Event>> + Unpin,
+{
+    let (reply_tx, mut reply_rx) = mpsc::channel::<Reply>(16);
+    let mut snap = snapshots.borrow_and_update().clone();
+    state.sync(&snap);
+    let frame = Duration::from_secs(1) / fps.clamp(1, 60);
+    let mut dirty = true;
+    let mut next_frame = Instant::now();
+    let mut engine_alive = true;
+    let mut stop_alive = true;
+    while !state.quit {
+        let mut commands = Vec::new();
+        tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(Event::Key(k))) => {
+                    if let Some(key) = term::key_from_event(&k) {
+                        commands.extend(dispatch(&mut state, key));
+                        dirty = true;
+                    }
+                }
+                Some(Ok(Event::Mouse(m))) if state.mouse => {
+                    let action = match m.kind {
+                        MouseEventKind::ScrollDown => Some(Action::Down),
+                        MouseEventKind::ScrollUp => Some(Action::Up),
+                        _ => None,
+                    };
+                    if let Some(a) = action {
+                        commands.extend(update(&mut state, a));
+                        dirty = true;
+                    }
+                }
+                Some(Ok(Event::Resize(..))) => dirty = true,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(format!("reading the terminal failed: {e}")),
+                None => break,
+            },
+            changed = snapshots.changed(), if engine_alive => match changed {
+                Ok(()) => {
+                    // Paused keeps the frozen picture; collection goes on behind it.
+                    if state.run_mode != crate::ui::state::RunMode::Paused {
+                        snap = snapshots.borrow_and_update().clone();
+                        state.sync(&snap);
+                        dirty = true;
+                    }
+                }
+                Err(_) => engine_alive = false,
+            },
+            Some(reply) = reply_rx.recv() => {
+                match reply {
+                    Reply::History(id, r) => state.apply_history(id, r),
+                    Reply::Series(id, r) => state.apply_series(id, r),
+                }
+                dirty = true;
+            }
+            changed = stop.changed(), if stop_alive => match changed {
+                Ok(()) if *stop.borrow() => break,
+                Ok(()) => {}
+                Err(_) => stop_alive = false,
+            },
+            _ = tokio::time::sleep_until(next_frame), if dirty => {
+                // A resumed pause shows the newest picture at once.
+                if state.run_mode != crate::ui::state::RunMode::Paused
+                    && !Arc::ptr_eq(&snap, &snapshots.borrow())
+                {
+                    snap = snapshots.borrow_and_update().clone();
+                    state.sync(&snap);
+                }
+                if let Ok(size) = terminal.size() {
+                    state.page = page_rows(ratatui::layout::Rect::new(0, 0, size.width, size.height));
+                }
+                terminal
+                    .draw(|f| render(f, &snap, &state, theme))
+                    .map_err(|e| format!("drawing to the terminal failed: {e}"))?;
+                dirty = false;
+                next_frame = Instant::now() + frame;
+            }
+        }
+        for cmd in commands {
+            if let Command::SetMouse(on) = cmd {
+                on_mouse(on);
+            }
+            run_command(cmd, services, &reply_tx);
+        }
+    }
+    Ok(state)
+}
+
+/// Run the interactive console until the user quits; returns the process exit code. Bad
+/// keymaps fail here, before the terminal is touched, with exit code 2.
+pub fn run_console(config: Config, options: ConsoleOptions) -> i32 {
+    let keymap = match load_keymap(options.keymap.as_deref()) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_USAGE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("nocscope: cannot start the async runtime: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    let _log = crate::logging::init(&config.defaults.data_dir);
+    runtime.block_on(console(config, options, keymap, Source::Live))
+}
+
+/// Run the console over a recorded session: `inputs` (from the replay player, which may feed
+/// it from a plain thread with `blocking_send`) takes the collectors' place, the header says
+/// REPLAY and time comes only from the inputs' own ticks.
+pub fn run_console_replay(
+    config: Config,
+    options: ConsoleOptions,
+    inputs: mpsc::Receiver<Input>,
+) -> i32 {
+    let keymap = match load_keymap(options.keymap.as_deref()) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_USAGE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("nocscope: cannot start the async runtime: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    let _log = crate::logging::init(&config.defaults.data_dir);
+    runtime.block_on(console(config, options, keymap, Source::Replay(inputs)))
+}
+
+enum Source {
+    Live,
+    Replay(mpsc::Receiver<Input>),
+}
+
+async fn console(config: Config, options: ConsoleOptions, keymap: Keymap, source: Source) -> i32 {
+    let store_path = crate::cli::store_path(&config);
+    let (store, store_health) = if options.history {
+        match open_store(&config, &store_path) {
+            Ok(s) => (Some(s), "ok".to_string()),
+            Err(e) => {
+                tracing::warn!(error = %e, "history store unavailable");
+                (None, "unavailable".to_string())
+            }
+        }
+    } else {
+        (None, "off".to_string())
+    };
+
+    let dropped = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    let replay = matches!(source, Source::Replay(_));
+    let (in_rx, clock): (_, Option<fn() -> Millis>) = match source {
+        Source::Replay(rx) => (rx, None),
+        Source::Live => {
+            // The scheduler's observations become Inputs on the engine's queue.
+            let client = match exporter::http_client() {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("nocscope: cannot build the HTTP client: {e}");
+                    return EXIT_FAILURE;
+                }
+            };
+            let (obs_tx, mut obs_rx) = mpsc::channel(INPUT_QUEUE);
+            let (in_tx, in_rx) = mpsc::channel(INPUT_QUEUE);
+            tasks = scheduler::spawn(
+                Arc::new(config.clone()),
+                client,
+                obs_tx,
+                Arc::clone(&dropped),
+            );
+            let forward_dropped = Arc::clone(&dropped);
+            tasks.push(tokio::spawn(async move {
+                while let Some(o) = obs_rx.recv().await {
+                    if in_tx.try_send(Input::Observation(o)).is_err() {
+                        forward_dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }));
+            (in_rx, Some(scheduler::wall_clock_ms as fn() -> Millis))
+        }
+    };
+    let link = spawn_engine(
+        Engine::from_config(&config),
+        in_rx,
+        clock,
+        dropped,
+        store.as_ref().map(Store::sender),
+    );
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tasks.push(tokio::spawn(stop_on_signals(stop_tx)));
+
+    let mut state = UiState::new(Arc::new(keymap));
+    state.store_health = store_health;
+    state.mouse = options.mouse;
+    if replay {
+        state.run_mode = crate::ui::state::RunMode::Replay;
+    }
+    state.target_labels = config
+        .targets
+        .iter()
+        .map(|t| (t.name.clone(), t.labels.clone()))
+        .collect();
+    let services = Services {
+        memory: link.memory.clone(),
+        store: store.as_ref().map(|_| store_path.clone()),
+    };
+
+    let code = match term::TerminalGuard::enter(options.mouse) {
+        Err(e) => {
+            eprintln!("nocscope: cannot set up the terminal: {e}");
+            EXIT_FAILURE
+        }
+        Ok((guard, mut terminal)) => {
+            let events = crossterm::event::EventStream::new();
+            let mut on_mouse = |on: bool| {
+                if let Err(e) = term::set_mouse(on) {
+                    tracing::warn!(error = %e, "cannot switch mouse capture");
+                }
+            };
+            let result = ui_loop(
+                &mut terminal,
+                events,
+                link.snapshots.clone(),
+                state,
+                &options.theme,
+                &services,
+                options.fps,
+                stop_rx,
+                &mut on_mouse,
+            )
+            .await;
+            drop(guard);
+            match result {
+                Ok(_) => EXIT_OK,
+                Err(e) => {
+                    eprintln!("nocscope: {e}");
+                    EXIT_FAILURE
+                }
+            }
+        }
+    };
+    for t in tasks {
+        t.abort();
+    }
+    link.task.abort();
+    if let Some(s) = store
+        && let Err(e) = s.close()
+    {
+        eprintln!("nocscope: history not fully written: {e}");
+    }
+    code
+}
+
+fn open_store(config: &Config, path: &Path) -> Result<Store, String> {
+    let dir = &config.defaults.data_dir;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create data dir {}: {e}", dir.display()))?;
+    let options = StoreOptions {
+        retention_ms: i64::try_from(config.storage.retention.as_millis()).unwrap_or(i64::MAX),
+        max_size_bytes: config.storage.max_size,
+        ..StoreOptions::default()
+    };
+    Store::open(path, options).map_err(|e| e.to_string())
+}
+
+/// SIGTERM and SIGHUP (the SSH session went away) end the loop, so the guard restores the
+/// terminal on the way out.
+async fn stop_on_signals(stop: watch::Sender<bool>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            tracing::warn!("cannot listen for SIGTERM/SIGHUP");
+            std::future::pending::<()>().await;
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
+        }
+        let _ = stop.send(true);
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = stop.send(true);
+    }
+}

@@ -1,0 +1,14 @@
+//! The console's UI core: `UiState`, the `Action` vocabulary, key dispatch and pure render
+//! functions of (Snapshot, UiState, Theme). Must not touch the network, SQLite, the engine's
+//! internals or the real terminal (term.rs and app.rs do).
+
+pub mod action;
+pub mod filter;
+pub mod state;
+
+pub use action::Action;
+pub use state::{Command, UiState, View, dispatch, update};
+pub mod render;
+pub mod style;
+
+pub use render::render;

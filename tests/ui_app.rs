@@ -1,0 +1,126 @@
+//! The console loop end to end without a terminal: a replay-like Input channel feeds the real
+//! engine task, scripted key events drive the real UI loop on a TestBackend, and history is
+//! answered from the engine's memory through the same services the live console uses.
+
+mod ui_fixture;
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use nocscope::app::{Services, spawn_engine, ui_loop};
+use nocscope::config::keymap::Keymap;
+use nocscope::config::theme::Theme;
+use nocscope::engine::Engine;
+use nocscope::engine::rules::default_rules;
+use nocscope::model::Input;
+use nocscope::ui::state::Loaded;
+use nocscope::ui::{UiState, View};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use tokio::sync::{mpsc, watch};
+use ui_fixture::{Node, S, T0, scrape, spec};
+
+fn key(c: KeyCode) -> io::Result<Event> {
+    Ok(Event::Key(KeyEvent::new(c, KeyModifiers::NONE)))
+}
+
+/// Events from a channel, so the test decides when each key arrives.
+fn event_stream(
+    mut rx: mpsc::Receiver<io::Result<Event>>,
+) -> impl futures_util::Stream<Item = io::Result<Event>> + Unpin {
+    Box::pin(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_drive_the_loop_over_a_replayed_engine() {
+    let engine = Engine::new(
+        vec![spec("a-node", "alpha"), spec("b-node", "beta")],
+        default_rules(),
+    );
+    let (in_tx, in_rx) = mpsc::channel(64);
+    let link = spawn_engine(engine, in_rx, None, Arc::new(AtomicU64::new(0)), None);
+    let mut snaps = link.snapshots.clone();
+
+    // Feed ten polls of both hosts, then wait until the engine has published them.
+    let mut nodes = [Node::new(), Node::new()];
+    for step in 0..10 {
+        let at = T0 + step * 15 * S;
+        for (i, n) in nodes.iter_mut().enumerate() {
+            let busy = if i == 0 { 0.9 } else { 0.1 };
+            in_tx
+                .send(scrape(i as u32, at, n.body(busy, 0.4, 0.5)))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        in_tx
+            .send(Input::Tick { now: at + 14 * S })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let want_now = T0 + 9 * 15 * S + 14 * S;
+    snaps
+        .wait_for(|s| s.now == want_now)
+        .await
+        .unwrap_or_else(|e| panic!("engine stopped: {e}"));
+
+    let (ev_tx, ev_rx) = mpsc::channel(16);
+    let (_stop_tx, stop_rx) = watch::channel(false);
+    let services = Services {
+        memory: link.memory.clone(),
+        store: None,
+    };
+    let state = UiState::new(Arc::new(Keymap::embedded_default()));
+    let theme = Theme::embedded_default();
+    let ui = tokio::spawn(async move {
+        let mut terminal =
+            Terminal::new(TestBackend::new(100, 30)).unwrap_or_else(|e| panic!("{e}"));
+        let mut on_mouse = |_: bool| {};
+        let r = ui_loop(
+            &mut terminal,
+            event_stream(ev_rx),
+            link.snapshots.clone(),
+            state,
+            &theme,
+            &services,
+            60,
+            stop_rx,
+            &mut on_mouse,
+        )
+        .await;
+        (r, format!("{}", terminal.backend()))
+    });
+    // Open the second host's view; the history reply arrives from the engine's memory.
+    for k in [KeyCode::Char('j'), KeyCode::Enter] {
+        ev_tx.send(key(k)).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for k in [KeyCode::Char('q'), KeyCode::Char('q')] {
+        ev_tx.send(key(k)).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    let (result, screen) = ui.await.unwrap_or_else(|e| panic!("{e}"));
+    let state = result.unwrap_or_else(|e| panic!("{e}"));
+    assert!(state.quit, "q at the top quits");
+    assert_eq!(state.view, View::Overview, "first q left the host view");
+    assert_eq!(state.focus.as_deref(), Some("beta"));
+    match &state.history {
+        Loaded::Ready(series) => {
+            let cpu = series
+                .iter()
+                .find(|s| s.key == "cpu_pct")
+                .unwrap_or_else(|| panic!("no cpu series in {series:?}"));
+            assert_eq!(cpu.points.len(), 9, "nine rates from ten polls");
+            assert!(
+                cpu.points.iter().all(|(_, v)| (*v - 10.0).abs() < 0.5),
+                "{cpu:?}"
+            );
+        }
+        other => panic!("history never arrived: {other:?}"),
+    }
+    assert!(
+        screen.contains("alpha") && screen.contains("beta"),
+        "{screen}"
+    );
+    drop(in_tx);
+}

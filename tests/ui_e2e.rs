@@ -1,0 +1,210 @@
+//! End to end in a real terminal: tmux runs this test binary's `console_child` (the real
+//! `run_console` polling a loopback exporter and a closed port), types keys, reads the screen,
+//! and checks that quitting leaves the alternate screen and raw mode behind.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use nocscope::app::{ConsoleOptions, run_console};
+
+const CHILD_ENV: &str = "NOCSCOPE_E2E_CHILD";
+
+fn serve_exporter() -> u16 {
+    let Ok(listener) = TcpListener::bind("127.0.0.1:0") else {
+        panic!("cannot bind a loopback port");
+    };
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    std::thread::spawn(move || {
+        let mut busy = 100.0f64;
+        for stream in listener.incoming().flatten() {
+            let mut s = stream;
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            busy += 7.0;
+            let body = format!(
+                "# TYPE node_cpu_seconds_total counter\n\
+                 node_cpu_seconds_total{{cpu=\"0\",mode=\"idle\"}} {}\n\
+                 node_cpu_seconds_total{{cpu=\"0\",mode=\"user\"}} {busy}\n\
+                 # TYPE node_load1 gauge\nnode_load1 0.5\n",
+                busy * 0.4
+            );
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+/// Runs only inside tmux, started by the test below.
+#[test]
+fn console_child() {
+    if std::env::var_os(CHILD_ENV).is_none() {
+        return;
+    }
+    let port = serve_exporter();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let text = format!(
+        "[defaults]\ninterval = \"1s\"\ntimeout = \"500ms\"\ndata_dir = \"{}\"\n\n\
+         [[target]]\nname = \"web1-node\"\nkind = \"exporter\"\nhost = \"web1\"\nurl = \"http://127.0.0.1:{port}/metrics\"\nlabels = {{ job = \"node\" }}\n\n\
+         [[target]]\nname = \"db1-node\"\nkind = \"exporter\"\nhost = \"db1\"\nurl = \"http://127.0.0.1:1/metrics\"\n",
+        dir.path().display()
+    );
+    let config =
+        nocscope::config::parse(&text, "e2e.toml", dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let code = run_console(
+        config,
+        ConsoleOptions {
+            history: false,
+            ..ConsoleOptions::default()
+        },
+    );
+    assert_eq!(code, 0);
+}
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("tmux: {e}"));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "e2e"])
+    }
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            self.run(&["send-keys", "-t", "e2e", k]);
+        }
+    }
+    /// Wait (bounded) until the screen shows `text`; the screen is returned for the message.
+    /// Wait for the last thing a frame draws: tmux can capture a frame half written.
+    fn wait_for(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let s = self.screen();
+            if s.contains(text) || Instant::now() > deadline {
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+    }
+}
+
+/// Start the console under tmux; `None` when tmux is missing.
+fn start(tag: &str) -> Option<Tmux> {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("tmux is not installed; skipping the end-to-end test");
+        return None;
+    }
+    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
+    let tmux = Tmux {
+        socket: format!("nocscope-e2e-{tag}-{}", std::process::id()),
+    };
+    let cmd = format!(
+        "env {CHILD_ENV}=1 TERM=xterm-256color '{}' --exact console_child --nocapture --test-threads=1; \
+         echo EXITED $?; stty -a | tr ' ;' '\\n\\n' | grep -x -e -icanon -e icanon; sleep 60",
+        exe.display()
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &cmd,
+    ]);
+    Some(tmux)
+}
+
+fn assert_restored(tmux: &Tmux) {
+    let s = tmux.wait_for("EXITED");
+    assert!(s.contains("EXITED 0"), "exit:\n{s}");
+    let s = tmux.wait_for("icanon");
+    assert!(
+        s.lines().any(|l| l.trim() == "icanon"),
+        "terminal left in raw mode:\n{s}"
+    );
+    assert_eq!(
+        tmux.run(&["display", "-p", "-t", "e2e", "#{alternate_on}"])
+            .trim(),
+        "0",
+        "still on the alternate screen"
+    );
+}
+
+#[test]
+fn tmux_drives_the_console_and_the_terminal_is_restored() {
+    let Some(tmux) = start("keys") else { return };
+
+    let s = tmux.wait_for("web1");
+    assert!(
+        s.contains("LIVE") && s.contains("db1"),
+        "start screen:\n{s}"
+    );
+    let s = tmux.wait_for("connect failed");
+    assert!(s.contains("UNKN"), "the closed port shows as unknown:\n{s}");
+    assert_eq!(
+        tmux.run(&["display", "-p", "-t", "e2e", "#{alternate_on}"])
+            .trim(),
+        "1"
+    );
+
+    tmux.keys(&["/", "w", "e", "b", "Enter"]);
+    let s = tmux.wait_for("hosts 1/2");
+    assert!(
+        s.contains("/web") && !s.lines().any(|l| l.contains("UNKN db1")),
+        "filtered:\n{s}"
+    );
+    tmux.keys(&["Enter"]);
+    let s = tmux.wait_for("poll web1-node");
+    assert!(s.contains("web1 cpu %"), "host view:\n{s}");
+    tmux.keys(&["?"]);
+    let s = tmux.wait_for("view_host");
+    assert!(s.contains("help keys"), "help:\n{s}");
+    tmux.keys(&["q", "q", "Escape", "q"]);
+    assert_restored(&tmux);
+}
+
+#[test]
+fn sigterm_ends_the_console_and_restores_the_terminal() {
+    let Some(tmux) = start("term") else { return };
+    let s = tmux.wait_for("web1");
+    assert!(s.contains("LIVE"), "start screen:\n{s}");
+    let shell = tmux.run(&["display", "-p", "-t", "e2e", "#{pane_pid}"]);
+    let out = Command::new("pgrep")
+        .args(["-P", shell.trim()])
+        .output()
+        .unwrap_or_else(|e| panic!("pgrep: {e}"));
+    let child = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        !child.is_empty(),
+        "no console process under the pane's shell"
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &child])
+        .status()
+        .unwrap_or_else(|e| panic!("kill: {e}"));
+    assert!(status.success());
+    assert_restored(&tmux);
+}

@@ -1,0 +1,276 @@
+//! Key-sequence tests: keys in keymap notation against a deterministic engine state, checked
+//! on the resulting UiState (and the commands the app would run).
+
+mod ui_fixture;
+
+use nocscope::config::keymap::Key;
+use nocscope::ui::state::{Command, Loaded, PromptKind, RunMode, ZOOM_LEVELS_MS};
+use nocscope::ui::{UiState, View, dispatch};
+use ui_fixture::{press, snapshot, state};
+
+fn fresh() -> UiState {
+    state(&snapshot())
+}
+
+#[test]
+fn fixture_order_is_worst_first() {
+    let snap = snapshot();
+    let names: Vec<&str> = snap.hosts.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(names, ["web1", "cache1", "db1", "edge1", "app1"]);
+}
+
+/// (keys, view, selected host, help open, quit)
+#[test]
+fn navigation_table() {
+    let cases: &[(&str, View, &str, bool, bool)] = &[
+        ("", View::Overview, "web1", false, false),
+        ("j", View::Overview, "cache1", false, false),
+        ("j j", View::Overview, "db1", false, false),
+        ("<Down> <Down> <Up>", View::Overview, "cache1", false, false),
+        ("k k k", View::Overview, "web1", false, false),
+        ("G", View::Overview, "app1", false, false),
+        ("G j j", View::Overview, "app1", false, false),
+        ("G g", View::Overview, "web1", false, false),
+        ("G <Home>", View::Overview, "web1", false, false),
+        ("<C-f>", View::Overview, "app1", false, false),
+        ("<C-f> <C-b>", View::Overview, "web1", false, false),
+        ("j j <Enter>", View::Host, "db1", false, false),
+        ("j <Enter> <Esc>", View::Overview, "cache1", false, false),
+        ("j <Enter> q", View::Overview, "cache1", false, false),
+        ("q", View::Overview, "web1", false, true),
+        ("<C-c>", View::Overview, "web1", false, true),
+        ("?", View::Overview, "web1", true, false),
+        ("? ?", View::Overview, "web1", false, false),
+        ("? q", View::Overview, "web1", false, false),
+        ("? <Esc>", View::Overview, "web1", false, false),
+        ("2", View::Alerts, "web1", false, false),
+        ("3", View::Targets, "web1", false, false),
+        ("3 1", View::Overview, "web1", false, false),
+        ("2 q", View::Overview, "web1", false, false),
+        ("2 q q", View::Overview, "web1", false, true),
+        ("n n n n n", View::Overview, "web1", false, false),
+        ("N", View::Overview, "app1", false, false),
+        ("j 4", View::Host, "cache1", false, false),
+        // Enter on an alert or a target opens its host (targets are in config order).
+        ("2 j j <Enter>", View::Host, "db1", false, false),
+        ("3 j j j <Enter>", View::Host, "edge1", false, false),
+    ];
+    for (keys, view, host, help, quit) in cases {
+        let mut s = fresh();
+        press(&mut s, keys);
+        assert_eq!(s.view, *view, "view after {keys:?}");
+        assert_eq!(s.selected_host(), Some(*host), "selection after {keys:?}");
+        assert_eq!(s.help, *help, "help after {keys:?}");
+        assert_eq!(s.quit, *quit, "quit after {keys:?}");
+    }
+}
+
+#[test]
+fn filter_narrows_rows_and_esc_clears_it() {
+    // (keys, rows)
+    let cases: &[(&str, &[&str])] = &[
+        ("/ d b <Enter>", &["db1"]),
+        ("/ ! d b <Enter>", &["web1", "cache1", "edge1", "app1"]),
+        ("/ j o b = r e d i s <Enter>", &["cache1"]),
+        ("/ d c = a m s <Enter>", &["db1", "edge1"]),
+        ("/ d c = f r a <Space> ! w e b <Enter>", &["cache1", "app1"]),
+        ("/ z z z <Enter>", &[]),
+        ("/ d b <Esc>", &["web1", "cache1", "db1", "edge1", "app1"]),
+        ("/ d b <BS> <BS> d g <Enter>", &["edge1"]),
+        ("/ d b <C-u> a p p <Enter>", &["app1"]),
+        (
+            "/ d b <Enter> <Esc>",
+            &["web1", "cache1", "db1", "edge1", "app1"],
+        ),
+        // In the prompt, letters are text even where normal mode binds them.
+        ("/ j k q g <Enter>", &[]),
+    ];
+    for (keys, want) in cases {
+        let mut s = fresh();
+        press(&mut s, keys);
+        let rows: Vec<&str> = s.rows.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(rows, *want, "rows after {keys:?}");
+        assert!(s.prompt.is_none(), "prompt left open after {keys:?}");
+        assert!(!s.quit, "{keys:?} quit");
+    }
+}
+
+#[test]
+fn selection_follows_the_host_across_filters_and_snapshots() {
+    let snap = snapshot();
+    let mut s = state(&snap);
+    press(&mut s, "j j");
+    assert_eq!(s.selected_host(), Some("db1"));
+    press(&mut s, "/ 1 <Enter>");
+    assert_eq!(
+        s.selected_host(),
+        Some("db1"),
+        "still db1 under a filter all match"
+    );
+    s.sync(&snap);
+    assert_eq!(
+        s.selected_host(),
+        Some("db1"),
+        "still db1 after a new snapshot"
+    );
+}
+
+#[test]
+fn palette_runs_actions_by_name_with_completion() {
+    let mut s = fresh();
+    press(&mut s, ": v i e w _ t <Tab>");
+    assert_eq!(
+        s.prompt.as_ref().map(|p| (p.kind, p.text.as_str())),
+        Some((PromptKind::Palette, "view_targets"))
+    );
+    press(&mut s, "<Enter>");
+    assert_eq!(s.view, View::Targets);
+
+    let mut s = fresh();
+    press(&mut s, ": v i e w <Tab>");
+    assert_eq!(s.prompt.as_ref().map(|p| p.text.as_str()), Some("view_"));
+    assert!(
+        s.message
+            .as_deref()
+            .is_some_and(|m| m.contains("view_alerts"))
+    );
+
+    let mut s = fresh();
+    press(&mut s, ": b o g u s <Enter>");
+    assert!(
+        s.message
+            .as_deref()
+            .is_some_and(|m| m.contains("unknown command `bogus`"))
+    );
+    assert_eq!(s.view, View::Overview);
+
+    let mut s = fresh();
+    press(&mut s, ": q u i t <Enter>");
+    assert!(s.quit);
+}
+
+#[test]
+fn open_host_asks_for_its_vital_history() {
+    let mut s = fresh();
+    let keys = Key::parse_seq("j j").unwrap_or_default();
+    for k in keys {
+        assert_eq!(dispatch(&mut s, k), None);
+    }
+    let cmd = Key::parse("<Enter>").ok().and_then(|k| dispatch(&mut s, k));
+    let Some(Command::History(req)) = cmd else {
+        panic!("Enter should ask for history, got {cmd:?}");
+    };
+    assert_eq!(req.source, "host/db1");
+    assert!(req.keys.iter().any(|k| k == "cpu_pct"));
+    assert_eq!(req.to, s.now);
+    assert_eq!(req.to - req.from, 3_600_000);
+    assert_eq!(s.history, Loaded::Loading);
+    // A stale reply is dropped, the current one lands.
+    s.apply_history(req.id + 100, Ok(Vec::new()));
+    assert_eq!(s.history, Loaded::Loading);
+    s.apply_history(req.id, Err("store: locked".into()));
+    assert_eq!(s.history, Loaded::Failed("store: locked".into()));
+}
+
+#[test]
+fn time_travel_zoom_step_pause_and_live() {
+    let mut s = fresh();
+    press(&mut s, "<Enter>");
+    press(&mut s, "+ +");
+    assert_eq!(s.range_ms(), ZOOM_LEVELS_MS[0]);
+    press(&mut s, "+");
+    assert_eq!(s.range_ms(), ZOOM_LEVELS_MS[0], "5m is the floor");
+    press(&mut s, "- - - - - - - - - - - -");
+    assert_eq!(s.range_ms(), 30 * 86_400_000, "30d is the ceiling");
+    let mut s = fresh();
+    press(&mut s, "<Enter> t");
+    assert_eq!(s.window(), (s.now - 3 * 1_800_000, s.now - 1_800_000));
+    press(&mut s, "T");
+    assert_eq!(
+        s.window_end, None,
+        "stepping to the present follows it again"
+    );
+    press(&mut s, "t t L");
+    assert_eq!(s.window_end, None);
+    press(&mut s, "p");
+    assert_eq!(s.run_mode, RunMode::Paused);
+    press(&mut s, "p");
+    assert_eq!(s.run_mode, RunMode::Live);
+    press(&mut s, "p t L");
+    assert_eq!((s.run_mode, s.window_end), (RunMode::Live, None));
+}
+
+#[test]
+fn alert_jumps_move_the_window_to_alert_starts() {
+    let snap = snapshot();
+    let mut s = state(&snap);
+    press(&mut s, "2 [");
+    let lead = s.range_ms() / 10;
+    // Alerts whose start sits in the last tenth of the window are already in view.
+    let latest = snap
+        .alerts
+        .iter()
+        .map(|a| a.active_at + lead)
+        .filter(|t| *t < snap.now)
+        .max();
+    let end = s.window_end.unwrap_or(s.now);
+    assert_eq!(
+        Some(end),
+        latest,
+        "`[` from the present goes to the latest alert start"
+    );
+    press(&mut s, "[");
+    let end2 = s.window_end.unwrap_or(s.now);
+    assert!(end2 < end, "a second `[` goes further back");
+    assert!(snap.alerts.iter().any(|a| a.active_at + lead == end2));
+    press(&mut s, "]");
+    assert_eq!(s.window_end, Some(end), "`]` comes back");
+    press(&mut s, "L ]");
+    assert_eq!(
+        s.window_end, None,
+        "a jump past the present follows the present"
+    );
+    press(&mut s, "[ [ [ [ [ [ [");
+    assert!(
+        s.message
+            .as_deref()
+            .is_some_and(|m| m.contains("no earlier alert"))
+    );
+    let first = snap.alerts.iter().map(|a| a.active_at).min().unwrap_or(0);
+    assert_eq!(s.window_end, Some(first + lead), "stops at the first alert");
+}
+
+#[test]
+fn metric_browser_lists_sources_and_fuzzy_filters() {
+    let mut s = fresh();
+    let cmd = Key::parse("5").ok().and_then(|k| dispatch(&mut s, k));
+    let Some(Command::ListSeries { id, sources }) = cmd else {
+        panic!("5 should list series, got {cmd:?}");
+    };
+    assert_eq!(sources, ["web1-node"]);
+    let keys = [
+        "node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"}",
+        "node_load1",
+        "node_memory_MemTotal_bytes",
+    ];
+    s.apply_series(
+        id,
+        Ok(keys
+            .iter()
+            .map(|k| ("web1-node".to_string(), k.to_string()))
+            .collect()),
+    );
+    assert_eq!(s.metric_rows().len(), 3);
+    press(&mut s, "/ l o a d");
+    let rows: Vec<&str> = s.metric_rows().iter().map(|r| r.1.as_str()).collect();
+    assert_eq!(rows, ["node_load1"], "narrows while typing");
+    press(&mut s, "<Enter>");
+    assert_eq!(s.metric_query, "load");
+    let cmd = Key::parse("<Enter>").ok().and_then(|k| dispatch(&mut s, k));
+    assert!(
+        matches!(&cmd, Some(Command::History(r)) if r.keys == ["node_load1"] && r.source == "web1-node"),
+        "{cmd:?}"
+    );
+    press(&mut s, "q");
+    assert_eq!(s.view, View::Host);
+}
