@@ -459,9 +459,20 @@ impl SnmpPoller {
                 }
                 Ok(Err(wire)) => wire,
                 Err(_) => {
+                    // With a session open the engine answered discovery: for authPriv, net-snmp
+                    // drops what it cannot decrypt without a Report.
+                    let answered_discovery = is_v3 && self.session.is_some();
                     self.session = None;
                     failures += 1;
                     if failures > self.snmp.retries {
+                        let has_privacy =
+                            self.snmp.v3.as_ref().is_some_and(|v| v.privacy.is_some());
+                        if answered_discovery
+                            && has_privacy
+                            && self.auth_works_without_privacy(addr, deadline).await == Some(true)
+                        {
+                            return Err(SnmpError::Auth(SnmpAuthError::Decryption));
+                        }
                         return Err(SnmpError::Timeout {
                             after_ms: millis(started.elapsed()),
                         });
@@ -584,6 +595,22 @@ impl SnmpPoller {
         }
         // The user exists: if the same auth password works without privacy, the privacy
         // password is what the agent could not decrypt with.
+        match self.auth_works_without_privacy(addr, deadline).await {
+            Some(true) => SnmpError::Auth(SnmpAuthError::Decryption),
+            Some(false) => SnmpError::Auth(SnmpAuthError::WrongDigest),
+            None => SnmpError::Auth(SnmpAuthError::Other(
+                "authentication failed: wrong auth or privacy password".into(),
+            )),
+        }
+    }
+
+    /// Ask once at authNoPriv with the configured auth password: `Some(true)` when the agent
+    /// accepts it, `Some(false)` when it reports a wrong digest, `None` when it cannot tell.
+    async fn auth_works_without_privacy(
+        &mut self,
+        addr: SocketAddr,
+        deadline: Instant,
+    ) -> Option<bool> {
         let wait = self
             .snmp
             .request_timeout
@@ -600,14 +627,12 @@ impl SnmpPoller {
         .await;
         match check {
             Ok(Err(Wire::Snmp(snmp2::Error::AuthFailure(v3::AuthErrorKind::NotAuthenticated)))) => {
-                SnmpError::Auth(SnmpAuthError::WrongDigest)
+                Some(false)
             }
-            Ok(Ok(())) | Ok(Err(Wire::Snmp(snmp2::Error::AsnWrongType))) => {
-                SnmpError::Auth(SnmpAuthError::Decryption)
-            }
-            _ => SnmpError::Auth(SnmpAuthError::Other(
-                "authentication failed: wrong auth or privacy password".into(),
-            )),
+            // A Report here is an access-control refusal of the lower level: the password
+            // itself was accepted.
+            Ok(Ok(())) | Ok(Err(Wire::Snmp(snmp2::Error::AsnWrongType))) => Some(true),
+            _ => None,
         }
     }
 
