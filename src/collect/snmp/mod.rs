@@ -33,10 +33,11 @@ const ERR_NO_SUCH_NAME: u32 = 2;
 /// One device's SNMP state (its session survives between polls; a broken one is recreated).
 pub struct SnmpPoller {
     address: String,
-    snmp: SnmpTarget,
+    snmp: Box<SnmpTarget>,
     deadline: Duration,
     plan: Plan,
-    session: Option<AsyncSession>,
+    /// Boxed: snmp2's session state is large and the poller lives inside the scheduler.
+    session: Option<Box<AsyncSession>>,
     resolved: Option<SocketAddr>,
     next_req_id: i32,
     /// GETBULK max-repetitions in force: starts at the configured value, halved on tooBig.
@@ -311,7 +312,7 @@ impl SnmpPoller {
     pub fn new(target: &Target, snmp: &SnmpTarget) -> SnmpPoller {
         SnmpPoller {
             address: snmp.address.clone(),
-            snmp: snmp.clone(),
+            snmp: Box::new(snmp.clone()),
             deadline: target.timeout,
             plan: Plan::for_target(snmp),
             session: None,
@@ -438,7 +439,7 @@ impl SnmpPoller {
             self.requests_sent += 1;
             let attempt = timeout(per_try, async {
                 if slot.is_none() {
-                    *slot = Some(open_session(addr, snmp, req_id, true).await?);
+                    *slot = Some(Box::new(open_session(addr, snmp, req_id, true).await?));
                     *opened += 1;
                 }
                 match slot.as_mut() {
