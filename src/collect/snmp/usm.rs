@@ -328,7 +328,7 @@ mod tests {
     fn oids_and_long_lengths_encode_as_net_snmp_does() {
         assert_eq!(
             oid(&[1, 3, 6, 1, 4, 1, 2021]),
-            [6, 6, 0x2b, 6, 1, 4, 1, 0x8f, 0x65]
+            [6, 7, 0x2b, 6, 1, 4, 1, 0x8f, 0x65]
         );
         let long = tlv(4, &[0u8; 300]);
         assert_eq!(long.get(..4), Some(&[4u8, 0x82, 1, 0x2c][..]));
