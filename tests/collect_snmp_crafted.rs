@@ -329,4 +329,27 @@ proptest! {
         let p = rt.block_on(SnmpPoller::new(&t, &s).poll());
         prop_assert!(matches!(p.outcome, SnmpOutcome::Failed(_)), "{:?}", p.outcome);
     }
+
+    /// Any increasing table is walked completely and in order, for any max-repetitions and
+    /// either walk method.
+    #[test]
+    fn any_increasing_table_is_walked_whole(
+        rows in proptest::collection::btree_set(1u32..10_000, 0..60),
+        reps in 1u32..40,
+        v1 in any::<bool>(),
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+        let rt = match rt { Ok(r) => r, Err(e) => panic!("{e}") };
+        let rows: Vec<u32> = rows.into_iter().collect();
+        let agent = table_agent(rows.clone());
+        let version = if v1 { SnmpVersion::V1 } else { SnmpVersion::V2c };
+        let (t, mut s) = setup(agent.port, version, &[], true);
+        s.max_repetitions = reps;
+        let p = rt.block_on(SnmpPoller::new(&t, &s).poll());
+        let got: Vec<Vec<u32>> = match &p.outcome {
+            SnmpOutcome::Varbinds(v) => v.iter().filter(|v| v.oid.starts_with(TABLE)).map(|v| v.oid.clone()).collect(),
+            SnmpOutcome::Failed(e) => panic!("{e}"),
+        };
+        prop_assert_eq!(got, rows.iter().map(|r| row(*r)).collect::<Vec<_>>());
+    }
 }
