@@ -181,6 +181,21 @@ impl Snmpd {
         );
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// CPU time (user + system) the agent has used so far, from /proc.
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        proc_cpu_seconds(&format!("/proc/{}/stat", self.child.id()))
+    }
+
+    /// SIGKILL for agents that live in a `static` (never dropped).
+    pub fn kill_now(&self) {
+        self.signal("-CONT");
+        self.signal("-KILL");
+    }
+
     /// Freeze the agent (SIGSTOP): requests queue up unanswered.
     pub fn pause(&self) {
         self.signal("-STOP");
@@ -200,6 +215,17 @@ impl Drop for Snmpd {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// utime + stime of a /proc/*/stat file, in seconds (USER_HZ is 100 on Linux).
+pub fn proc_cpu_seconds(path: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(path).ok()?;
+    // The command name may hold spaces: fields are counted after its closing parenthesis.
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
 }
 
 pub const SYS_UPTIME: &[u32] = &[1, 3, 6, 1, 2, 1, 1, 3, 0];
