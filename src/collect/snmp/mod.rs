@@ -350,7 +350,10 @@ impl SnmpPoller {
     /// Poll every configured profile and custom OID once, within the target's deadline.
     pub async fn poll(&mut self) -> SnmpPoll {
         let started = Instant::now();
-        let deadline = started + self.deadline;
+        // A configured timeout too large for the clock means "no deadline" in practice.
+        let deadline = started
+            .checked_add(self.deadline)
+            .unwrap_or_else(|| started + Duration::from_secs(365 * 24 * 3600));
         let outcome = match timeout_at(deadline, self.run(started, deadline)).await {
             Ok(Ok(varbinds)) => SnmpOutcome::Varbinds(varbinds),
             Ok(Err(e)) => SnmpOutcome::Failed(e),
@@ -795,7 +798,7 @@ impl SnmpPoller {
                 }
             }
             let n = asked.len();
-            let limit = n * usize::try_from(reps).unwrap_or(1);
+            let limit = n.saturating_mul(usize::try_from(reps).unwrap_or(1));
             if reply.varbinds.is_empty() || reply.varbinds.len() > limit {
                 return Err(SnmpError::Malformed(format!(
                     "asked for up to {limit} varbinds ({n} columns), got {} (a value that does \
