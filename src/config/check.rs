@@ -1185,28 +1185,38 @@ fn closest<'k>(word: &str, accepted: &[&'k str]) -> Option<&'k str> {
         .map(|(_, a)| a)
 }
 
+/// Edit distance where swapping two neighbours counts as one edit (optimal string alignment):
+/// "sha265" is one slip away from "sha256", not two, and must not tie with "sha224".
 fn levenshtein(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev_diag = row.first().copied().unwrap_or(0);
+    // Rows i-2, i-1 and i of the distance matrix.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut row: Vec<usize> = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
         if let Some(first) = row.first_mut() {
             *first = i + 1;
         }
         for (j, cb) in b.iter().enumerate() {
-            let above = row.get(j + 1).copied().unwrap_or(usize::MAX);
-            let left = row.get(j).copied().unwrap_or(usize::MAX);
-            let cost = prev_diag + usize::from(ca != *cb);
-            let best = cost
-                .min(above.saturating_add(1))
-                .min(left.saturating_add(1));
-            prev_diag = above;
+            let at = |r: &[usize], k: usize| r.get(k).copied().unwrap_or(usize::MAX);
+            let cost = usize::from(ca != cb);
+            let mut best = at(&prev, j)
+                .saturating_add(cost)
+                .min(at(&prev, j + 1).saturating_add(1))
+                .min(at(&row, j).saturating_add(1));
+            let swapped = i > 0 && j > 0 && a.get(i - 1) == Some(cb) && b.get(j - 1) == Some(ca);
+            if swapped {
+                best = best.min(at(&before, j - 1).saturating_add(1));
+            }
             if let Some(cell) = row.get_mut(j + 1) {
                 *cell = best;
             }
         }
+        std::mem::swap(&mut before, &mut prev);
+        std::mem::swap(&mut prev, &mut row);
     }
-    row.last().copied().unwrap_or(0)
+    prev.last().copied().unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -1236,6 +1246,7 @@ mod tests {
             ("snmp", TARGET_KINDS, Some("snmp")),
             ("htp", TARGET_KINDS, Some("http")),
             ("nagios", TARGET_KINDS, None),
+            ("exproter", TARGET_KINDS, Some("exporter")),
         ];
         for (word, accepted, want) in cases {
             assert_eq!(closest(word, accepted), *want, "closest({word:?})");
@@ -1248,7 +1259,11 @@ mod tests {
             ("", "", 0),
             ("a", "", 1),
             ("kitten", "sitting", 3),
-            ("ab", "ba", 2),
+            ("ab", "ba", 1),
+            ("sha265", "sha256", 1),
+            ("sha265", "sha224", 2),
+            ("abc", "ca", 3),
+            ("é", "e", 1),
         ] {
             assert_eq!(levenshtein(a, b), d, "{a} {b}");
         }

@@ -813,7 +813,7 @@ impl Checker<'_> {
                 self.problem(
                     &span,
                     format!(
-                        "a {key} password in {} without `{key}`; name the {what} too, like {key} = \"{}\" (accepted: {accepted})",
+                        "{} has a password for `{key}` but no `{key}`; name the {what} too, like {key} = \"{}\" (accepted: {accepted})",
                         section.0,
                         if key == "auth" { "sha256" } else { "aes" }
                     ),
@@ -1123,10 +1123,14 @@ impl Checker<'_> {
         )?;
         let mut out: Vec<(i64, String)> = Vec::new();
         let mut ok = true;
-        for (key, v) in table.iter() {
+        // The table iterates in key order; a repeat is the later one in the file.
+        let mut entries: Vec<_> = table.iter().collect();
+        entries.sort_by_key(|(key, _)| key.span().start);
+        let mut seen: Vec<i64> = Vec::new();
+        for (key, v) in entries {
             let raw: &str = key.get_ref();
             let number = match raw.parse::<i64>() {
-                Ok(n) if out.iter().any(|(k, _)| *k == n) => {
+                Ok(n) if seen.contains(&n) => {
                     self.problem(
                         &key.span(),
                         format!(
@@ -1136,7 +1140,10 @@ impl Checker<'_> {
                     );
                     None
                 }
-                Ok(n) => Some(n),
+                Ok(n) => {
+                    seen.push(n);
+                    Some(n)
+                }
                 Err(_) => {
                     self.problem(
                         &key.span(),
