@@ -588,7 +588,6 @@ impl<'a> Checker<'a> {
         targets
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn target(
         &mut self,
         id: TargetId,
@@ -1266,6 +1265,24 @@ mod tests {
             ("é", "e", 1),
         ] {
             assert_eq!(levenshtein(a, b), d, "{a} {b}");
+        }
+    }
+
+    proptest::proptest! {
+        /// A metric: symmetric, zero exactly on equal words, at most the longer length, and
+        /// one swap of neighbours is one edit.
+        #[test]
+        fn edit_distance_laws(a in "[a-dé]{0,8}", b in "[a-dé]{0,8}", i in 0usize..8) {
+            let d = levenshtein(&a, &b);
+            proptest::prop_assert_eq!(d, levenshtein(&b, &a));
+            proptest::prop_assert_eq!(d == 0, a == b);
+            proptest::prop_assert!(d <= a.chars().count().max(b.chars().count()));
+            let mut chars: Vec<char> = a.chars().collect();
+            if i + 1 < chars.len() && chars[i] != chars[i + 1] {
+                chars.swap(i, i + 1);
+                let swapped: String = chars.iter().collect();
+                proptest::prop_assert_eq!(levenshtein(&a, &swapped), 1);
+            }
         }
     }
 
