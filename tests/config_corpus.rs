@@ -18,6 +18,8 @@ fn env(name: &str) -> Result<String, VarError> {
         ("HOME", "/home/tester"),
         ("SCRAPE_TOKEN", "env-secret-value-1"),
         ("EMPTY_VAR", ""),
+        ("SNMP_COMMUNITY", "env-community-secret-11"),
+        ("SNMP_AUTH", "env-auth-secret-12"),
     ]
     .into_iter()
     .collect();
@@ -35,6 +37,12 @@ const SECRETS: &[&str] = &[
     "conflict-secret-value-5",
     "conflict-secret-value-6",
     "hunter2-inline-secret",
+    "community-secret-7",
+    "auth-secret-value-8",
+    "priv-secret-value-9",
+    "file-community-secret-10",
+    "env-community-secret-11",
+    "env-auth-secret-12",
 ];
 
 fn render(file: &Path, dir: &Path) -> String {

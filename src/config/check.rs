@@ -11,11 +11,15 @@ use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
 
 use super::units::{format_duration, parse_byte_size, parse_duration};
-use super::{
-    Auth, Config, ConfigError, Defaults, ExporterTarget, Problem, Secret, Storage, Target,
-    TargetKind,
-};
+use super::{Auth, Config, ConfigError, Defaults, Problem, Secret, Storage, Target};
 use crate::model::TargetId;
+use kinds::Kind;
+pub use kinds::{
+    DEFAULT_MAX_REDIRECTS, DEFAULT_MAX_REPETITIONS, DEFAULT_PING_COUNT, DEFAULT_PROFILES,
+    DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRIES, DEFAULT_SNMP_PORT,
+};
+
+mod kinds;
 
 /// How the walk looks up environment variables; tests pass a fixed map so that they neither
 /// depend on nor modify the process environment.
@@ -38,23 +42,15 @@ const DEFAULTS_KEYS: &[&str] = &[
     "sample_limit",
 ];
 const STORAGE_KEYS: &[&str] = &["retention", "max_size"];
-const TARGET_KEYS: &[&str] = &[
-    "name",
-    "kind",
-    "url",
-    "host",
-    "interval",
-    "timeout",
-    "body_limit",
-    "sample_limit",
-    "labels",
-    "basic_auth",
+/// Keys whose inline value is a credential, whatever kind of target they appear in.
+const INLINE_SECRET_KEYS: &[&str] = &[
     "bearer_token",
-    "bearer_token_env",
-    "bearer_token_file",
+    "community",
+    "auth_password",
+    "priv_password",
 ];
 const BASIC_AUTH_KEYS: &[&str] = &["username", "password", "password_env", "password_file"];
-const TARGET_KINDS: &[&str] = &["exporter"];
+const TARGET_KINDS: &[&str] = &["exporter", "snmp", "icmp", "tcp", "http"];
 
 const DURATION_HINT: &str = "use a number and unit like \"15s\", \"2m\", \"1h30m\" (units ms, s, m, h, d, w, y, largest first)";
 const SIZE_HINT: &str = "use an integer number of bytes or a number and unit like \"512KiB\", \"50MiB\", \"2GB\" (units B, KB, KiB, MB, MiB, GB, GiB, TB, TiB)";
@@ -601,6 +597,9 @@ impl<'a> Checker<'a> {
         defaults: &DefaultsState,
         seen: &mut HashMap<String, Range<usize>>,
     ) -> Option<Target> {
+        // Before anything can be reported: a credential may sit under any key, even one the
+        // kind does not accept, and every message is scrubbed of the ones seen here.
+        self.remember_inline_secrets(table);
         // Read the name first (before unknown keys are reported) so messages can say which target.
         let raw_name = table
             .iter()
@@ -610,7 +609,17 @@ impl<'a> Checker<'a> {
             Some(n) => format!("[[target]] \"{}\"", n.escape_debug()),
             None => format!("[[target]] #{}", index + 1),
         });
-        let fields = self.fields(table, &section, TARGET_KEYS);
+        // The kind decides which keys are known; without a usable kind every key of any kind
+        // passes, so that the one real mistake (the kind) is not buried under key errors.
+        let raw_kind = table
+            .iter()
+            .find(|(k, _)| k.get_ref() == "kind")
+            .and_then(|(_, v)| v.get_ref().as_str())
+            .and_then(Kind::from_name);
+        let fields = match raw_kind {
+            Some(kind) => self.kind_fields(table, &section, kind),
+            None => self.fields(table, &section, &kinds::all_target_keys()),
+        };
 
         let name = match fields.value("name") {
             Some(v) => self.string(v, "name", &section).and_then(|n| {
@@ -652,24 +661,26 @@ impl<'a> Checker<'a> {
             }
         }
 
-        let kind_ok = match fields.value("kind") {
+        let kind = match fields.value("kind") {
             Some(v) => match self.string(v, "kind", &section) {
-                Some(k) if TARGET_KINDS.contains(&k) => true,
-                Some(k) => {
-                    let hint = closest(k, TARGET_KINDS)
-                        .map(|n| format!("did you mean \"{n}\"? "))
-                        .unwrap_or_default();
-                    self.problem(
-                        &v.span(),
-                        format!(
-                            "unknown target kind \"{}\"; {hint}accepted: {}",
-                            k.escape_debug(),
-                            quoted_list(TARGET_KINDS)
-                        ),
-                    );
-                    false
-                }
-                None => false,
+                Some(k) => match Kind::from_name(k) {
+                    Some(kind) => Some(kind),
+                    None => {
+                        let hint = closest(k, TARGET_KINDS)
+                            .map(|n| format!("did you mean \"{n}\"? "))
+                            .unwrap_or_default();
+                        self.problem(
+                            &v.span(),
+                            format!(
+                                "unknown target kind \"{}\"; {hint}accepted: {}",
+                                k.escape_debug(),
+                                quoted_list(TARGET_KINDS)
+                            ),
+                        );
+                        None
+                    }
+                },
+                None => None,
             },
             None => {
                 self.problem(
@@ -678,36 +689,6 @@ impl<'a> Checker<'a> {
                         "{} has no `kind`; accepted: {}",
                         section.0,
                         quoted_list(TARGET_KINDS)
-                    ),
-                );
-                false
-            }
-        };
-
-        let url = match fields.value("url") {
-            Some(v) => self
-                .string(v, "url", &section)
-                .map(str::to_owned)
-                .and_then(|u| match check_url(&u) {
-                    Ok(url) => Some(url),
-                    Err(why) => {
-                        self.problem(
-                            &v.span(),
-                            format!(
-                                "invalid `url` \"{}\" in {}: {why}",
-                                redact_userinfo(&u),
-                                section.0
-                            ),
-                        );
-                        None
-                    }
-                }),
-            None => {
-                self.problem(
-                    span,
-                    format!(
-                        "{} has no `url`; an exporter target needs one like \"http://127.0.0.1:9100/metrics\"",
-                        section.0
                     ),
                 );
                 None
@@ -748,25 +729,27 @@ impl<'a> Checker<'a> {
             // Prometheus; only a timeout written on the target itself is held to its interval.
             None => interval.map(|i| defaults.explicit_timeout.unwrap_or(DEFAULT_TIMEOUT).min(i)),
         };
-        let body_limit = match fields.value("body_limit") {
-            Some(v) => self.byte_size(v, "body_limit"),
-            None => Some(defaults.resolved.body_limit),
-        };
-        let sample_limit = match fields.value("sample_limit") {
-            Some(v) => self.count(v, "sample_limit"),
-            None => Some(defaults.resolved.sample_limit),
-        };
         let labels = match fields.value("labels") {
             Some(v) => self.labels(v, &section),
             None => Some(BTreeMap::new()),
         };
-        let auth = self.auth(&fields, &section);
+
+        let context = kinds::TargetContext {
+            span,
+            section: &section,
+            defaults: &defaults.resolved,
+            timeout,
+        };
+        let kind = match kind {
+            Some(Kind::Exporter) => self.exporter(&fields, &context),
+            Some(Kind::Snmp) => self.snmp(&fields, &context),
+            Some(Kind::Icmp) => self.icmp(&fields, &context),
+            Some(Kind::Tcp) => self.tcp(&fields, &context),
+            Some(Kind::Http) => self.http(&fields, &context),
+            None => None,
+        };
 
         let (name, _) = name?;
-        let url = url?;
-        if !kind_ok {
-            return None;
-        }
         Some(Target {
             id,
             name,
@@ -774,12 +757,7 @@ impl<'a> Checker<'a> {
             interval: interval?,
             timeout: timeout?,
             labels: labels?,
-            kind: TargetKind::Exporter(ExporterTarget {
-                url,
-                auth: auth?,
-                body_limit: body_limit?,
-                sample_limit: sample_limit?,
-            }),
+            kind: kind?,
         })
     }
 
@@ -832,7 +810,6 @@ impl<'a> Checker<'a> {
 
     /// `Some(None)`: no auth; `None`: a problem was reported.
     fn auth(&mut self, fields: &Fields<'_, '_>, section: &Section) -> Option<Option<Auth>> {
-        self.remember_inline_secrets(fields);
         let mut present: Vec<(&str, Range<usize>)> = [
             "basic_auth",
             "bearer_token",
@@ -871,17 +848,23 @@ impl<'a> Checker<'a> {
         Some(None)
     }
 
-    fn remember_inline_secrets(&mut self, fields: &Fields<'_, '_>) {
-        if let Some(DeValue::String(token)) = fields.value("bearer_token").map(|v| v.get_ref()) {
-            self.secrets.push(token.to_string());
-        }
-        if let Some(DeValue::Table(basic)) = fields.value("basic_auth").map(|v| v.get_ref()) {
-            for (key, value) in basic.iter() {
-                if key.get_ref() == "password"
-                    && let DeValue::String(pw) = value.get_ref()
-                {
-                    self.secrets.push(pw.to_string());
+    fn remember_inline_secrets(&mut self, table: &DeTable<'_>) {
+        for (key, value) in table.iter() {
+            let name: &str = key.get_ref();
+            match value.get_ref() {
+                DeValue::String(text) if INLINE_SECRET_KEYS.contains(&name) => {
+                    self.secrets.push(text.to_string());
                 }
+                DeValue::Table(basic) if name == "basic_auth" => {
+                    for (key, value) in basic.iter() {
+                        if key.get_ref() == "password"
+                            && let DeValue::String(pw) = value.get_ref()
+                        {
+                            self.secrets.push(pw.to_string());
+                        }
+                    }
+                }
+                _ => {}
             }
         }
     }
@@ -1201,28 +1184,38 @@ fn closest<'k>(word: &str, accepted: &[&'k str]) -> Option<&'k str> {
         .map(|(_, a)| a)
 }
 
+/// Edit distance where swapping two neighbours counts as one edit (optimal string alignment):
+/// "sha265" is one slip away from "sha256", not two, and must not tie with "sha224".
 fn levenshtein(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev_diag = row.first().copied().unwrap_or(0);
+    // Rows i-2, i-1 and i of the distance matrix.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut row: Vec<usize> = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
         if let Some(first) = row.first_mut() {
             *first = i + 1;
         }
         for (j, cb) in b.iter().enumerate() {
-            let above = row.get(j + 1).copied().unwrap_or(usize::MAX);
-            let left = row.get(j).copied().unwrap_or(usize::MAX);
-            let cost = prev_diag + usize::from(ca != *cb);
-            let best = cost
-                .min(above.saturating_add(1))
-                .min(left.saturating_add(1));
-            prev_diag = above;
+            let at = |r: &[usize], k: usize| r.get(k).copied().unwrap_or(usize::MAX);
+            let cost = usize::from(ca != cb);
+            let mut best = at(&prev, j)
+                .saturating_add(cost)
+                .min(at(&prev, j + 1).saturating_add(1))
+                .min(at(&row, j).saturating_add(1));
+            let swapped = i > 0 && j > 0 && a.get(i - 1) == Some(cb) && b.get(j - 1) == Some(ca);
+            if swapped {
+                best = best.min(at(&before, j - 1).saturating_add(1));
+            }
             if let Some(cell) = row.get_mut(j + 1) {
                 *cell = best;
             }
         }
+        std::mem::swap(&mut before, &mut prev);
+        std::mem::swap(&mut prev, &mut row);
     }
-    row.last().copied().unwrap_or(0)
+    prev.last().copied().unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -1249,7 +1242,10 @@ mod tests {
             ("sampel_limit", DEFAULTS_KEYS, Some("sample_limit")),
             ("zzz", DEFAULTS_KEYS, None),
             ("exportr", TARGET_KINDS, Some("exporter")),
-            ("snmp", TARGET_KINDS, None),
+            ("snmp", TARGET_KINDS, Some("snmp")),
+            ("htp", TARGET_KINDS, Some("http")),
+            ("nagios", TARGET_KINDS, None),
+            ("exproter", TARGET_KINDS, Some("exporter")),
         ];
         for (word, accepted, want) in cases {
             assert_eq!(closest(word, accepted), *want, "closest({word:?})");
@@ -1262,9 +1258,31 @@ mod tests {
             ("", "", 0),
             ("a", "", 1),
             ("kitten", "sitting", 3),
-            ("ab", "ba", 2),
+            ("ab", "ba", 1),
+            ("sha265", "sha256", 1),
+            ("sha265", "sha224", 2),
+            ("abc", "ca", 3),
+            ("é", "e", 1),
         ] {
             assert_eq!(levenshtein(a, b), d, "{a} {b}");
+        }
+    }
+
+    proptest::proptest! {
+        /// A metric: symmetric, zero exactly on equal words, at most the longer length, and
+        /// one swap of neighbours is one edit.
+        #[test]
+        fn edit_distance_laws(a in "[a-dé]{0,8}", b in "[a-dé]{0,8}", i in 0usize..8) {
+            let d = levenshtein(&a, &b);
+            proptest::prop_assert_eq!(d, levenshtein(&b, &a));
+            proptest::prop_assert_eq!(d == 0, a == b);
+            proptest::prop_assert!(d <= a.chars().count().max(b.chars().count()));
+            let mut chars: Vec<char> = a.chars().collect();
+            if i + 1 < chars.len() && chars[i] != chars[i + 1] {
+                chars.swap(i, i + 1);
+                let swapped: String = chars.iter().collect();
+                proptest::prop_assert_eq!(levenshtein(&a, &swapped), 1);
+            }
         }
     }
 

@@ -14,10 +14,15 @@ pub mod theme;
 mod units;
 
 pub use check::{
-    DEFAULT_BODY_LIMIT, DEFAULT_INTERVAL, DEFAULT_MAX_SIZE, DEFAULT_RETENTION,
-    DEFAULT_SAMPLE_LIMIT, DEFAULT_TIMEOUT, EnvLookup,
+    DEFAULT_BODY_LIMIT, DEFAULT_INTERVAL, DEFAULT_MAX_REDIRECTS, DEFAULT_MAX_REPETITIONS,
+    DEFAULT_MAX_SIZE, DEFAULT_PING_COUNT, DEFAULT_PROFILES, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_RETENTION, DEFAULT_RETRIES, DEFAULT_SAMPLE_LIMIT, DEFAULT_SNMP_PORT, DEFAULT_TIMEOUT,
+    EnvLookup,
 };
-pub use units::{format_duration, parse_byte_size, parse_duration};
+pub use units::{
+    MAX_OID_ARCS, PortRule, format_duration, parse_address, parse_byte_size, parse_duration,
+    parse_oid,
+};
 
 /// Config files larger than this are refused before parsing: a real one is a few KiB, and a
 /// runaway file (or `/dev/zero`) must not eat the memory of a box that is already in trouble.
@@ -90,7 +95,8 @@ impl TargetKind {
 /// An SNMP agent (`kind = "snmp"`).
 #[derive(Clone, Debug)]
 pub struct SnmpTarget {
-    /// `host:port` as written (port defaults to 161); resolved by the collector.
+    /// `host:port`, always with the port (161 when the file gives none) and IPv6 in brackets,
+    /// so it can go straight to the resolver; resolved by the collector.
     pub address: String,
     pub version: SnmpVersion,
     /// v1/v2c community (from `community`, `community_env` or `community_file`).
@@ -183,7 +189,7 @@ pub enum CustomOidKind {
 /// An ICMP echo check (`kind = "icmp"`).
 #[derive(Clone, Debug)]
 pub struct IcmpTarget {
-    /// An IP address or a host name.
+    /// An IP address or a host name, without port or brackets.
     pub address: String,
     /// Echo requests per interval (default 3).
     pub count: u32,
@@ -192,7 +198,9 @@ pub struct IcmpTarget {
 /// TCP connect checks (`kind = "tcp"`).
 #[derive(Clone, Debug)]
 pub struct TcpTarget {
+    /// An IP address or a host name, without port or brackets.
     pub address: String,
+    /// Non-empty, without repeats, in the order written.
     pub ports: Vec<u16>,
 }
 
@@ -200,9 +208,9 @@ pub struct TcpTarget {
 #[derive(Clone, Debug)]
 pub struct HttpTarget {
     pub url: url::Url,
-    /// GET (default), HEAD, POST, …
+    /// Upper case: GET (default), HEAD, POST, PUT, DELETE, OPTIONS or PATCH.
     pub method: String,
-    /// Accepted final status codes (default 200–299).
+    /// Accepted final status codes, sorted, without repeats (default 200–299).
     pub expect_status: Vec<u16>,
     /// The body must contain this text, if set.
     pub body_contains: Option<String>,
