@@ -253,7 +253,10 @@ fn lint_accepts_a_real_body_and_rejects_a_broken_one() {
     // /proc names (node_memory_MemTotal_bytes, node_netstat_Icmp6_InErrors), never to its syntax.
     assert!(text.lines().count() > 0, "the camelCase names are reported");
     for line in text.lines() {
-        assert!(line.contains("should be snake_case, not camelCase"), "{line}");
+        assert!(
+            line.contains("should be snake_case, not camelCase"),
+            "{line}"
+        );
         assert!(line.contains("`node_"), "{line}");
     }
 
