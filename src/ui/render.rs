@@ -438,6 +438,50 @@ fn vital_lines<'a>(h: &HostStatus) -> Vec<Line<'a>> {
         rate(v.net_rx_bps),
         rate(v.net_tx_bps)
     )));
+    // Network checks (issue 5) add lines only when the host has them, so an exporter-only
+    // host looks as before.
+    if v.ping_loss_pct.is_some() || v.ping_rtt_ms.is_some() {
+        lines.push(Line::from(format!(
+            "ping    {} loss {}",
+            v.ping_rtt_ms
+                .map_or("—".to_string(), |r| format!("{r:.2}ms")),
+            pct(v.ping_loss_pct)
+        )));
+    }
+    if let Some(d) = v.tls_days_left {
+        lines.push(Line::from(if d < 0.0 {
+            format!("cert    expired {:.0}d ago", -d)
+        } else {
+            format!("cert    {d:.0} days left")
+        }));
+    }
+    for p in &v.ports {
+        lines.push(Line::from(format!("tcp {:<5} {}", p.port, clean(&p.state))));
+    }
+    for c in &v.http {
+        lines.push(Line::from(format!(
+            "http    {} {}",
+            c.status.map_or("—".to_string(), |s| s.to_string()),
+            if c.ok {
+                "ok".to_string()
+            } else {
+                clean(&c.reason).into_owned()
+            }
+        )));
+    }
+    for i in &v.interfaces {
+        let state = match (i.admin_up, i.oper_up) {
+            (_, true) => "up",
+            (true, false) => "DOWN",
+            (false, false) => "off",
+        };
+        lines.push(Line::from(format!(
+            "if {:<8} {state} rx {} tx {}",
+            clean(&i.name),
+            rate(i.rx_bps),
+            rate(i.tx_bps)
+        )));
+    }
     lines
 }
 
