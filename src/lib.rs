@@ -9,5 +9,6 @@ pub mod engine;
 pub mod expo;
 pub mod logging;
 pub mod model;
+pub mod replay;
 pub mod sanitize;
 pub mod store;
