@@ -119,7 +119,7 @@ fn speed_parses_factors_and_max_and_rejects_the_rest() {
     for (input, want) in table {
         assert_eq!(Speed::parse(input).ok(), *want, "{input:?}");
     }
-    let e = Speed::parse("0").err().expect("error");
+    let e = Speed::parse("0").expect_err("error");
     assert!(e.contains("1 to 1000") && e.contains("max"), "{e}");
 }
 
