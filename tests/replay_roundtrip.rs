@@ -115,3 +115,53 @@ fn check_record_then_replay_prints_the_same_through_the_binary() {
     assert!(live_out.contains("\"node\""), "{live_out}");
     assert_eq!(rest, live_out);
 }
+
+#[test]
+fn a_recording_killed_mid_run_replays_up_to_the_last_record() {
+    let ne = support::NodeExporter::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(&cfg, config_text(dir.path(), &ne.url())).expect("write config");
+    let rec = dir.path().join("killed.nsr");
+    let bin = env!("CARGO_BIN_EXE_nocscope");
+    let mut child = Command::new(bin)
+        .args(["--config", cfg.to_str().expect("utf-8"), "--record"])
+        .arg(&rec)
+        .args(["check", "--for", "10m", "--no-store"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start check");
+    // Wait (bounded) until a few scrapes are on disk, then SIGKILL: no chance to finish.
+    let mut scrapes = 0;
+    for _ in 0..400 {
+        std::thread::sleep(Duration::from_millis(50));
+        if let Ok(data) = std::fs::read(&rec)
+            && let Ok(scan) = replay::scan(&data, Limits::default())
+        {
+            scrapes = scan.snapshot.targets.first().map_or(0, |t| t.samples);
+            if scan.records >= 6 && scrapes > 0 {
+                break;
+            }
+        }
+    }
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    assert!(scrapes > 0, "nothing was recorded before the kill");
+    let out = Command::new(bin)
+        .args(["replay", "--headless"])
+        .arg(&rec)
+        .output()
+        .expect("run replay");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an interrupted recording is reported"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    // Killed between records (the usual case) or, rarely, inside one.
+    assert!(
+        err.contains("interrupted") || err.contains("truncated"),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("node"));
+}
