@@ -235,6 +235,24 @@ fn wrong_version_magic_and_oversized_parts_are_clear_errors() {
         .err()
         .expect("magic");
     assert_eq!(e.reason, Reason::NotARecording);
+    // Short files: a foreign one is "not a recording", the start of a real one is "truncated".
+    let table: &[(&[u8], bool)] = &[
+        (b"", true),
+        (b"[defaults]\n", true),
+        (b"NSRE", false),
+        (b"NSREC\r\n\x1a\x01", false),
+        (b"NSREC\n", true),
+    ];
+    for (bytes, foreign) in table {
+        let e = Reader::new(*bytes, Limits::default())
+            .err()
+            .expect("short file");
+        assert_eq!(
+            e.reason == Reason::NotARecording,
+            *foreign,
+            "{bytes:?}: {e}"
+        );
+    }
 
     let tiny = Limits {
         max_header: 16,

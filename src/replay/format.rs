@@ -442,7 +442,8 @@ impl<R: Read> Reader<R> {
         };
         let mut prelude = [0u8; PRELUDE_LEN];
         if let Err((got, e)) = read_full(&mut src, &mut prelude) {
-            let magic_ok = got >= 8 || MAGIC.starts_with(prelude.get(..got).unwrap_or_default());
+            let seen = got.min(MAGIC.len());
+            let magic_ok = prelude.get(..seen) == MAGIC.get(..seen);
             return Err(if e.kind() != io::ErrorKind::UnexpectedEof {
                 err(0, Reason::Io(e.to_string()))
             } else if !magic_ok || got == 0 {
