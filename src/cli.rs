@@ -12,9 +12,10 @@ use serde_json::json;
 
 use crate::collect::{exporter, scheduler};
 use crate::config::{self, Config};
-use crate::engine::{Engine, Event, human_duration};
+use crate::engine::{Engine, Event, TargetSpec, human_duration};
 use crate::expo::{self, Format};
-use crate::model::{AlertState, HostStatus, Millis, Snapshot, Vitals};
+use crate::model::{AlertState, HostStatus, Input, Millis, Snapshot, Vitals};
+use crate::replay::{self, Record, Recorder};
 use crate::sanitize::sanitize;
 use crate::store::{Store, StoreOptions};
 
@@ -35,6 +36,9 @@ pub struct Cli {
     /// Config file (default: $XDG_CONFIG_HOME/nocscope/config.toml)
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Record every observation and tick the engine sees to FILE (.nsr), for `nocscope replay`
+    #[arg(long, global = true, value_name = "FILE")]
+    pub record: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -45,6 +49,9 @@ pub enum Command {
     Check(CheckArgs),
     /// Check an exposition body (Prometheus text 0.0.4 or OpenMetrics 1.0) like `promtool check metrics`
     Lint(LintArgs),
+    /// Replay a recording (.nsr): print transitions as they happen at --speed, or with
+    /// --headless the alert timeline and final statuses at once
+    Replay(ReplayArgs),
     /// Config file commands
     Config {
         #[command(subcommand)]
@@ -77,6 +84,21 @@ pub struct CheckArgs {
     pub no_store: bool,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// The recording, as written by --record
+    pub file: PathBuf,
+    /// Print the alert timeline and final statuses without playing in real time
+    #[arg(long)]
+    pub headless: bool,
+    /// Playback speed: a factor from 1 to 1000, or "max"
+    #[arg(long, default_value = "1", value_parser = replay::Speed::parse)]
+    pub speed: replay::Speed,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Text,
@@ -102,16 +124,24 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 /// Run a parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
-        Some(Command::Check(args)) => check(cli.config.as_deref(), &args),
+        Some(Command::Check(args)) => check(cli.config.as_deref(), cli.record.as_deref(), &args),
         Some(Command::Lint(args)) => lint(&args),
+        Some(Command::Replay(args)) => replay_file(&args),
         Some(Command::Config {
             command: ConfigCommand::Check { file },
         }) => config_check(file.as_deref().or(cli.config.as_deref())),
+        None if cli.config.is_none() && !config::default_path().is_some_and(|p| p.exists()) => {
+            // Nothing configured: show what nocscope does on the bundled demo recording, so a
+            // first run on a fresh machine is useful. The console will play it (issue 3).
+            let mut out = std::io::stdout().lock();
+            replay_report(replay::DEMO, "demo", OutputFormat::Text, &mut out)
+        }
         None => {
             // The console arrives with its own issue; until then the bare command does the
             // useful headless thing instead of nothing.
             check(
                 cli.config.as_deref(),
+                cli.record.as_deref(),
                 &CheckArgs {
                     once: true,
                     for_: None,
@@ -214,7 +244,7 @@ fn lint(args: &LintArgs) -> i32 {
     }
 }
 
-fn check(config_path: Option<&Path>, args: &CheckArgs) -> i32 {
+fn check(config_path: Option<&Path>, record: Option<&Path>, args: &CheckArgs) -> i32 {
     let config = match load_config(config_path) {
         Ok(c) => c,
         Err(code) => return code,
@@ -253,7 +283,17 @@ fn check(config_path: Option<&Path>, args: &CheckArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let code = runtime.block_on(check_async(&config, args, store.as_ref()));
+    let mut recording = match record {
+        None => None,
+        Some(path) => match LiveRecording::create(path, &config) {
+            Ok(r) => Some(r),
+            Err(code) => return code,
+        },
+    };
+    let code = runtime.block_on(check_async(&config, args, store.as_ref(), &mut recording));
+    if let Some(r) = recording {
+        r.finish();
+    }
     if let Some(store) = store
         && let Err(e) = store.close()
     {
@@ -278,7 +318,94 @@ fn open_store(config: &Config) -> Result<Store, String> {
     Store::open(&store_path(config), options).map_err(|e| e.to_string())
 }
 
-async fn check_async(config: &Config, args: &CheckArgs, store: Option<&Store>) -> i32 {
+/// The live loop's recorder: applies each input to the engine and records it first. A write
+/// failure (disk full) stops the recording with one message and never stops monitoring.
+pub struct LiveRecording {
+    path: PathBuf,
+    recorder: Option<Recorder<std::io::BufWriter<std::fs::File>>>,
+    dropped: u64,
+}
+
+impl LiveRecording {
+    fn create(path: &Path, config: &Config) -> Result<LiveRecording, i32> {
+        let digest = match config.source.as_deref().map(std::fs::read) {
+            Some(Ok(bytes)) => replay::format::digest(&bytes),
+            _ => "none".to_string(),
+        };
+        let header = replay::header_for(
+            &TargetSpec::from_config(config),
+            digest,
+            scheduler::wall_clock_ms(),
+        );
+        match replay::create(path, &header) {
+            Ok(r) => Ok(LiveRecording {
+                path: path.to_path_buf(),
+                recorder: Some(r),
+                dropped: 0,
+            }),
+            Err(e) => {
+                eprintln!(
+                    "nocscope: cannot record to {}: {e}",
+                    sanitize(&path.display().to_string())
+                );
+                Err(EXIT_USAGE)
+            }
+        }
+    }
+
+    fn write(
+        &mut self,
+        f: impl FnOnce(&mut Recorder<std::io::BufWriter<std::fs::File>>) -> std::io::Result<()>,
+    ) {
+        if let Some(r) = self.recorder.as_mut()
+            && let Err(e) = f(r)
+        {
+            eprintln!(
+                "nocscope: recording to {} stopped after {} records: {e}",
+                sanitize(&self.path.display().to_string()),
+                r.records()
+            );
+            self.recorder = None;
+        }
+    }
+
+    fn finish(mut self) {
+        if let Some(r) = self.recorder.take()
+            && let Err(e) = r.finish()
+        {
+            eprintln!(
+                "nocscope: recording {} not closed cleanly: {e}",
+                sanitize(&self.path.display().to_string())
+            );
+        }
+    }
+}
+
+/// Apply an input to the engine, recording it first when a recording runs.
+fn feed(engine: &mut Engine, recording: &mut Option<LiveRecording>, input: Input) {
+    if let Some(r) = recording.as_mut() {
+        let now = scheduler::wall_clock_ms();
+        r.write(|rec| rec.input(now, &input));
+    }
+    engine.apply(&input);
+}
+
+fn set_dropped(engine: &mut Engine, recording: &mut Option<LiveRecording>, count: u64) {
+    if let Some(r) = recording.as_mut()
+        && r.dropped != count
+    {
+        r.dropped = count;
+        r.write(|rec| rec.record(&Record::Dropped { count }));
+    }
+    engine.set_dropped_observations(count);
+}
+
+async fn check_async(
+    config: &Config,
+    args: &CheckArgs,
+    store: Option<&Store>,
+    recording: &mut Option<LiveRecording>,
+) -> i32 {
     let client = match exporter::http_client() {
         Ok(c) => c,
         Err(e) => {
@@ -304,9 +431,10 @@ async fn check_async(config: &Config, args: &CheckArgs, store: Option<&Store>) -
     match args.for_ {
         None => {
             for o in scheduler::poll_all_once(config, &client).await {
-                engine.ingest(&o);
+                feed(&mut engine, recording, Input::Observation(o));
             }
-            engine.tick(scheduler::wall_clock_ms());
+            let now = scheduler::wall_clock_ms();
+            feed(&mut engine, recording, Input::Tick { now });
             engine.take_events();
             forward(&mut engine);
         }
@@ -324,10 +452,11 @@ async fn check_async(config: &Config, args: &CheckArgs, store: Option<&Store>) -
             loop {
                 tokio::select! {
                     _ = tokio::time::sleep_until(deadline) => break,
-                    Some(o) = rx.recv() => engine.ingest(&o),
+                    Some(o) = rx.recv() => feed(&mut engine, recording, Input::Observation(o)),
                     _ = tick.tick() => {
-                        engine.set_dropped_observations(dropped.load(Ordering::Relaxed));
-                        engine.tick(scheduler::wall_clock_ms());
+                        set_dropped(&mut engine, recording, dropped.load(Ordering::Relaxed));
+                        let now = scheduler::wall_clock_ms();
+                        feed(&mut engine, recording, Input::Tick { now });
                     }
                 }
                 for e in engine.take_events() {
@@ -501,4 +630,147 @@ pub fn format_event(e: &Event, format: OutputFormat) -> String {
         })
         .to_string(),
     }
+}
+
+/// Largest recording `replay` reads into memory.
+const REPLAY_MAX_FILE: u64 = 4 << 30;
+
+fn replay_file(args: &ReplayArgs) -> i32 {
+    let name = sanitize(&args.file.display().to_string()).into_owned();
+    let data = match std::fs::File::open(&args.file).and_then(|f| {
+        let mut v = Vec::new();
+        f.take(REPLAY_MAX_FILE + 1).read_to_end(&mut v).map(|_| v)
+    }) {
+        Ok(v) if v.len() as u64 > REPLAY_MAX_FILE => {
+            eprintln!("nocscope replay: {name}: larger than the {REPLAY_MAX_FILE}-byte cap");
+            return EXIT_USAGE;
+        }
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("nocscope replay: {name}: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    if args.headless {
+        return replay_report(&data, &name, args.format, &mut out);
+    }
+    replay_live(data, &name, args, &mut out)
+}
+
+/// Print a whole replay: the timeline, the final statuses, then the damage if any. Exit 0 for
+/// a clean recording, 1 when it is damaged (what could be read was still printed), 2 when it
+/// cannot be read at all.
+pub fn replay_report(data: &[u8], name: &str, format: OutputFormat, out: &mut impl Write) -> i32 {
+    let scan = match replay::scan(data, replay::Limits::default()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("nocscope replay: {name}: {}", sanitize(&e.to_string()));
+            return EXIT_USAGE;
+        }
+    };
+    let _ = out.write_all(render_scan(&scan, format).as_bytes());
+    if let Some(d) = &scan.damage {
+        eprintln!("nocscope replay: {name}: {}", sanitize(&d.to_string()));
+        return EXIT_PROBLEM;
+    }
+    EXIT_OK
+}
+
+/// The headless replay output (what the golden files hold): text is the `check --for` lines
+/// (transitions, then one line per host); JSON is one document.
+pub fn render_scan(scan: &replay::Scan, format: OutputFormat) -> String {
+    let mut s = String::new();
+    match format {
+        OutputFormat::Text => {
+            for (_, e) in &scan.events {
+                s.push_str(&format_event(e, format));
+                s.push('\n');
+            }
+            for h in &scan.snapshot.hosts {
+                s.push_str(&format_host_text(h));
+                s.push('\n');
+            }
+            if let Some(d) = &scan.damage {
+                s.push_str(&format!("damaged: {}\n", sanitize(&d.to_string())));
+            }
+        }
+        OutputFormat::Json => {
+            let events: Vec<serde_json::Value> = scan
+                .events
+                .iter()
+                .filter_map(|(_, e)| serde_json::from_str(&format_event(e, format)).ok())
+                .collect();
+            let hosts: Vec<_> = scan
+                .snapshot
+                .hosts
+                .iter()
+                .map(|h| format_host_json(h, &scan.snapshot))
+                .collect();
+            let doc = json!({
+                "recording": {
+                    "format_version": scan.header.format_version,
+                    "nocscope_version": scan.header.nocscope_version,
+                    "config_digest": scan.header.config_digest,
+                    "started_at": scan.header.started_at,
+                    "targets": scan.header.targets.iter().map(|t| &t.name).collect::<Vec<_>>(),
+                    "start": scan.start,
+                    "end": scan.end,
+                    "records": scan.records,
+                },
+                "timeline": events,
+                "final": hosts,
+                "damage": scan.damage.as_ref().map(|d| d.to_string()),
+            });
+            s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+            s.push('\n');
+        }
+    }
+    s
+}
+
+/// Play a recording at `--speed` on a wall-clock pace, printing transitions as they happen
+/// (like `check --for`), then the final statuses.
+fn replay_live(data: Vec<u8>, name: &str, args: &ReplayArgs, out: &mut impl Write) -> i32 {
+    let mut player = match replay::Player::open(data, replay::Limits::default()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("nocscope replay: {name}: {}", sanitize(&e.to_string()));
+            return EXIT_USAGE;
+        }
+    };
+    player.set_speed(args.speed);
+    let _ = writeln!(
+        out,
+        "REPLAY {name}: {} to {} at {}",
+        rfc3339(player.start()),
+        rfc3339(player.end()),
+        args.speed
+    );
+    // The only clock in a replay: how much real time passed between steps.
+    const STEP: Duration = Duration::from_millis(50);
+    let mut last = std::time::Instant::now();
+    while !player.is_finished() {
+        if args.speed != replay::Speed::Max {
+            std::thread::sleep(STEP);
+        }
+        let now = std::time::Instant::now();
+        for e in player.advance(now - last) {
+            let _ = writeln!(out, "{}", format_event(&e, args.format));
+        }
+        last = now;
+    }
+    let snap = player.snapshot();
+    for h in &snap.hosts {
+        let line = match args.format {
+            OutputFormat::Text => format_host_text(h),
+            OutputFormat::Json => format_host_json(h, &snap).to_string(),
+        };
+        let _ = writeln!(out, "{line}");
+    }
+    if let Some(d) = player.damage() {
+        eprintln!("nocscope replay: {name}: {}", sanitize(&d.to_string()));
+        return EXIT_PROBLEM;
+    }
+    EXIT_OK
 }

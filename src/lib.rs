@@ -10,6 +10,7 @@ pub mod engine;
 pub mod expo;
 pub mod logging;
 pub mod model;
+pub mod replay;
 pub mod sanitize;
 pub mod store;
 pub mod term;
