@@ -39,6 +39,15 @@ pub struct Cli {
     /// Record every observation and tick the engine sees to FILE (.nsr), for `nocscope replay`
     #[arg(long, global = true, value_name = "FILE")]
     pub record: Option<PathBuf>,
+    /// Keymap file merged over the default (default: keymap.toml beside the config file)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub keymap: Option<PathBuf>,
+    /// Print the effective keymap (the default merged with --keymap) as TOML and exit
+    #[arg(long)]
+    pub print_keymap: bool,
+    /// Colour theme: dark, light, high-contrast, mono, or a theme file
+    #[arg(long, global = true, value_name = "NAME|FILE", default_value = "dark")]
+    pub theme: String,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -123,6 +132,20 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// Run a parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
+    if cli.print_keymap {
+        return match crate::app::print_keymap(cli.keymap.as_deref()) {
+            Ok(text) => {
+                print!("{text}");
+                EXIT_OK
+            }
+            Err(e) => {
+                for p in &e.problems {
+                    eprintln!("{}", sanitize(&p.to_string()));
+                }
+                EXIT_USAGE
+            }
+        };
+    }
     match cli.command {
         Some(Command::Check(args)) => check(cli.config.as_deref(), cli.record.as_deref(), &args),
         Some(Command::Lint(args)) => lint(&args),
@@ -136,21 +159,54 @@ pub fn run(cli: Cli) -> i32 {
             let mut out = std::io::stdout().lock();
             replay_report(replay::DEMO, "demo", OutputFormat::Text, &mut out)
         }
-        None => {
-            // The console arrives with its own issue; until then the bare command does the
-            // useful headless thing instead of nothing.
-            check(
-                cli.config.as_deref(),
-                cli.record.as_deref(),
-                &CheckArgs {
-                    once: true,
-                    for_: None,
-                    format: OutputFormat::Text,
-                    no_store: false,
-                },
-            )
-        }
+        None => console(&cli),
     }
+}
+
+/// The live console on the configured targets. Everything that can be wrong with the config,
+/// keymap or theme is reported before the terminal enters raw mode.
+fn console(cli: &Cli) -> i32 {
+    use std::io::IsTerminal;
+    let config = match load_config(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if cli.record.is_some() {
+        eprintln!(
+            "nocscope: --record works with `check --for` for now; the console does not record yet"
+        );
+        return EXIT_USAGE;
+    }
+    let base = config
+        .source
+        .as_deref()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let theme = match crate::config::theme::Theme::lookup(&cli.theme, &base) {
+        Ok(t) => t,
+        Err(e) => {
+            for p in &e.problems {
+                eprintln!("{}", sanitize(&p.to_string()));
+            }
+            return EXIT_USAGE;
+        }
+    };
+    let depth = crate::config::theme::ColorDepth::detect(&|k| std::env::var(k).ok());
+    if !std::io::stdout().is_terminal() {
+        eprintln!(
+            "nocscope: the console needs a terminal; for scripts and cron use `nocscope check`"
+        );
+        return EXIT_USAGE;
+    }
+    crate::app::run_console(
+        config,
+        crate::app::ConsoleOptions {
+            keymap: cli.keymap.clone(),
+            theme: theme.for_depth(depth),
+            ..crate::app::ConsoleOptions::default()
+        },
+    )
 }
 
 fn resolve_config_path(explicit: Option<&Path>) -> Result<PathBuf, String> {
