@@ -56,38 +56,10 @@ const DURATION_HINT: &str = "use a number and unit like \"15s\", \"2m\", \"1h30m
 const SIZE_HINT: &str = "use an integer number of bytes or a number and unit like \"512KiB\", \"50MiB\", \"2GB\" (units B, KB, KiB, MB, MiB, GB, GiB, TB, TiB)";
 const NAME_HINT: &str = "use letters, digits and _ . : - only";
 
+use super::diag::{LineIndex, closest, type_name};
+
 type Val<'i> = Spanned<DeValue<'i>>;
 type Key<'i> = Spanned<DeString<'i>>;
-
-/// Byte offsets → 1-based line and column (columns count characters, as editors do).
-struct LineIndex<'a> {
-    text: &'a str,
-    starts: Vec<usize>,
-}
-
-impl<'a> LineIndex<'a> {
-    fn new(text: &'a str) -> Self {
-        let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        LineIndex { text, starts }
-    }
-
-    fn position(&self, offset: usize) -> (u32, u32) {
-        let offset = offset.min(self.text.len());
-        let line = self.starts.partition_point(|&s| s <= offset).max(1);
-        let start = self.starts.get(line - 1).copied().unwrap_or(0);
-        let col = match self.text.get(start..offset) {
-            Some(s) => s.chars().count(),
-            // An offset inside a multi-byte character cannot come from the parser; fall back
-            // to bytes rather than refuse to report the problem.
-            None => offset - start,
-        };
-        (
-            u32::try_from(line).unwrap_or(u32::MAX),
-            u32::try_from(col + 1).unwrap_or(u32::MAX),
-        )
-    }
-}
 
 /// Where a key lives, for messages: `[defaults]`, `[[target]] "web1"`, …
 #[derive(Clone)]
@@ -1070,18 +1042,6 @@ fn integer(i: &toml::de::DeInteger<'_>) -> Option<i64> {
     i64::from_str_radix(i.as_str(), i.radix()).ok()
 }
 
-fn type_name(v: &DeValue<'_>) -> &'static str {
-    match v {
-        DeValue::String(_) => "a string",
-        DeValue::Integer(_) => "an integer",
-        DeValue::Float(_) => "a float",
-        DeValue::Boolean(_) => "a boolean",
-        DeValue::Datetime(_) => "a datetime",
-        DeValue::Array(_) => "an array",
-        DeValue::Table(_) => "a table",
-    }
-}
-
 /// A short rendering of a non-string value for messages (strings are quoted by the caller).
 fn describe(v: &DeValue<'_>) -> String {
     match v {
@@ -1173,54 +1133,10 @@ fn redact_userinfo(text: &str) -> String {
     }
 }
 
-/// The accepted word nearest to `word`, if it is near enough to be a plausible typo.
-fn closest<'k>(word: &str, accepted: &[&'k str]) -> Option<&'k str> {
-    let word = word.to_ascii_lowercase();
-    accepted
-        .iter()
-        .map(|a| (levenshtein(&word, a), *a))
-        .filter(|(d, a)| *d <= (a.chars().count() / 3).max(1))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, a)| a)
-}
-
-/// Edit distance where swapping two neighbours counts as one edit (optimal string alignment):
-/// "sha265" is one slip away from "sha256", not two, and must not tie with "sha224".
-fn levenshtein(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    // Rows i-2, i-1 and i of the distance matrix.
-    let mut before: Vec<usize> = vec![0; b.len() + 1];
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut row: Vec<usize> = vec![0; b.len() + 1];
-    for (i, ca) in a.iter().enumerate() {
-        if let Some(first) = row.first_mut() {
-            *first = i + 1;
-        }
-        for (j, cb) in b.iter().enumerate() {
-            let at = |r: &[usize], k: usize| r.get(k).copied().unwrap_or(usize::MAX);
-            let cost = usize::from(ca != cb);
-            let mut best = at(&prev, j)
-                .saturating_add(cost)
-                .min(at(&prev, j + 1).saturating_add(1))
-                .min(at(&row, j).saturating_add(1));
-            let swapped = i > 0 && j > 0 && a.get(i - 1) == Some(cb) && b.get(j - 1) == Some(ca);
-            if swapped {
-                best = best.min(at(&before, j - 1).saturating_add(1));
-            }
-            if let Some(cell) = row.get_mut(j + 1) {
-                *cell = best;
-            }
-        }
-        std::mem::swap(&mut before, &mut prev);
-        std::mem::swap(&mut prev, &mut row);
-    }
-    prev.last().copied().unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::diag::levenshtein;
 
     #[test]
     fn line_index_counts_characters() {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::model::TargetId;
 
 mod check;
+mod diag;
 pub mod keymap;
 pub mod theme;
 mod units;

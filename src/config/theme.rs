@@ -10,6 +10,7 @@ use std::sync::LazyLock;
 use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
 
+use super::diag::{LineIndex as Lines, closest, closest_within, type_name};
 use super::{ConfigError, Problem};
 
 /// Every scope the UI draws with, sorted (lookups binary-search it). A theme may also set the
@@ -569,34 +570,6 @@ fn resolve(layer: &Layer) -> Theme {
     Theme { styles }
 }
 
-/// Byte offsets → 1-based line and column, counting characters as editors do.
-struct Lines<'a> {
-    text: &'a str,
-    starts: Vec<usize>,
-}
-
-impl<'a> Lines<'a> {
-    fn new(text: &'a str) -> Self {
-        let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        Lines { text, starts }
-    }
-
-    fn position(&self, offset: usize) -> (u32, u32) {
-        let offset = offset.min(self.text.len());
-        let line = self.starts.partition_point(|&s| s <= offset).max(1);
-        let start = self.starts.get(line - 1).copied().unwrap_or(0);
-        let col = self
-            .text
-            .get(start..offset)
-            .map_or(offset - start, |s| s.chars().count());
-        (
-            u32::try_from(line).unwrap_or(u32::MAX),
-            u32::try_from(col + 1).unwrap_or(u32::MAX),
-        )
-    }
-}
-
 /// Problems of one file.
 struct FileCheck<'a> {
     origin: &'a str,
@@ -1105,18 +1078,6 @@ fn color_ref(
     Some(ColorRef::Name(text.to_string()))
 }
 
-fn type_name(v: &DeValue<'_>) -> &'static str {
-    match v {
-        DeValue::String(_) => "a string",
-        DeValue::Integer(_) => "an integer",
-        DeValue::Float(_) => "a float",
-        DeValue::Boolean(_) => "a boolean",
-        DeValue::Datetime(_) => "a datetime",
-        DeValue::Array(_) => "an array",
-        DeValue::Table(_) => "a table",
-    }
-}
-
 fn did_you_mean(word: &str, accepted: &[&str], what: &str) -> String {
     match closest(word, accepted) {
         Some(near) => format!("did you mean `{near}`?"),
@@ -1124,63 +1085,10 @@ fn did_you_mean(word: &str, accepted: &[&str], what: &str) -> String {
     }
 }
 
-/// The accepted word nearest to `word`, if near enough to be a plausible typo.
-fn closest<'k>(word: &str, accepted: &[&'k str]) -> Option<&'k str> {
-    closest_within(word, accepted, 3)
-}
-
-/// [`closest`] allowing one edit per `divisor` characters of the accepted word (at least one).
-fn closest_within<'k>(word: &str, accepted: &[&'k str], divisor: usize) -> Option<&'k str> {
-    let word = word.to_ascii_lowercase();
-    accepted
-        .iter()
-        .map(|a| (levenshtein(&word, a), *a))
-        .filter(|(d, a)| *d <= (a.chars().count() / divisor.max(1)).max(1))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, a)| a)
-}
-
-/// Edit distance counting a swap of neighbours as one edit (optimal string alignment): swapped
-/// letters are the commonest typo in names like `titel`.
-fn levenshtein(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let width = b.len() + 1;
-    let mut d: Vec<usize> = vec![0; (a.len() + 1) * width];
-    let at = |i: usize, j: usize| i * width + j;
-    for i in 0..=a.len() {
-        if let Some(cell) = d.get_mut(at(i, 0)) {
-            *cell = i;
-        }
-    }
-    for j in 0..=b.len() {
-        if let Some(cell) = d.get_mut(at(0, j)) {
-            *cell = j;
-        }
-    }
-    let get = |d: &Vec<usize>, i: usize, j: usize| d.get(at(i, j)).copied().unwrap_or(usize::MAX);
-    for (i, ca) in a.iter().enumerate() {
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            let mut best = get(&d, i, j)
-                .saturating_add(cost)
-                .min(get(&d, i, j + 1).saturating_add(1))
-                .min(get(&d, i + 1, j).saturating_add(1));
-            let swapped = i > 0 && j > 0 && a.get(i - 1) == Some(cb) && b.get(j - 1) == Some(ca);
-            if swapped {
-                best = best.min(get(&d, i - 1, j - 1).saturating_add(1));
-            }
-            if let Some(cell) = d.get_mut(at(i + 1, j + 1)) {
-                *cell = best;
-            }
-        }
-    }
-    get(&d, a.len(), b.len())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::diag::levenshtein;
 
     #[test]
     fn scopes_are_sorted_and_unique() {
