@@ -87,6 +87,7 @@ async fn keys_drive_the_loop_over_a_replayed_engine() {
             60,
             stop_rx,
             &mut on_mouse,
+            None,
         )
         .await;
         (r, format!("{}", terminal.backend()))
