@@ -307,9 +307,18 @@ fn replay_keys_send_player_controls() {
         ("[", Some(C::PrevAlert)),
         ("]", Some(C::NextAlert)),
         (": s e e k <Space> + 5 m <Enter>", Some(C::SeekBy(300_000))),
-        (": s e e k <Space> - 1 h <Enter>", Some(C::SeekBy(-3_600_000))),
-        (": s e e k <Space> s t a r t <Enter>", Some(C::SeekTo(1_000_000))),
-        (": s e e k <Space> e n d <Enter>", Some(C::SeekTo(20_000_000))),
+        (
+            ": s e e k <Space> - 1 h <Enter>",
+            Some(C::SeekBy(-3_600_000)),
+        ),
+        (
+            ": s e e k <Space> s t a r t <Enter>",
+            Some(C::SeekTo(1_000_000)),
+        ),
+        (
+            ": s e e k <Space> e n d <Enter>",
+            Some(C::SeekTo(20_000_000)),
+        ),
         (": f a s t e r <Enter>", Some(C::Faster)),
         (": s e e k <Enter>", None),
         (": s e e k <Space> s o o n <Enter>", None),
@@ -351,7 +360,10 @@ fn replay_only_keys_in_live_mode() {
     press(&mut s, "<Space>");
     assert_eq!(s.run_mode, RunMode::Paused, "Space pauses live too");
     press(&mut s, "t");
-    assert!(s.window_end.is_some(), "t still steps the live chart window");
+    assert!(
+        s.window_end.is_some(),
+        "t still steps the live chart window"
+    );
 }
 
 #[test]

@@ -133,19 +133,19 @@ impl Action {
             Action::ZoomOut => ("zoom_out", "Show a longer time range (up to 30d)"),
             Action::StepBack => (
                 "step_back",
-                "Move the time window back by half its width (a replay's clock, in replay)",
+                "Time window back by half its width (replay: the clock)",
             ),
             Action::StepForward => (
                 "step_forward",
-                "Move the time window forward by half its width (a replay's clock, in replay)",
+                "Time window forward by half its width (replay: the clock)",
             ),
             Action::PrevAlert => (
                 "prev_alert",
-                "Move the time window (a replay: its clock) to the previous alert",
+                "Time window (replay: the clock) to the previous alert",
             ),
             Action::NextAlert => (
                 "next_alert",
-                "Move the time window (a replay: its clock) to the next alert",
+                "Time window (replay: the clock) to the next alert",
             ),
             Action::Pause => ("pause", "Pause or resume live updates or the replay"),
             Action::Live => ("live", "Return to live: resume and follow the present"),
