@@ -558,10 +558,10 @@ impl UiState {
         if name.is_empty() {
             return None;
         }
-        if let Some(arg) = name.strip_prefix("seek") {
-            if arg.is_empty() || arg.starts_with(char::is_whitespace) {
-                return self.palette_seek(arg.trim());
-            }
+        if let Some(arg) = name.strip_prefix("seek")
+            && (arg.is_empty() || arg.starts_with(char::is_whitespace))
+        {
+            return self.palette_seek(arg.trim());
         }
         match Action::from_name(name) {
             Some(a) => update(self, a),
