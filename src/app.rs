@@ -1,7 +1,7 @@
-//! The console's live loop: an input source (live collectors, later the replay player) feeds a
-//! channel of `Input`s to an engine task, which publishes `Arc<Snapshot>`s on a watch channel
-//! and forwards batches to the store; the UI loop draws them, capped in frame rate, and answers
-//! history queries off the UI task. Owns wiring and scheduling only: no rendering (ui/), no
+//! The console's loop: live collectors feed a channel of `Input`s to an engine task, or a replay
+//! `Player` (which owns its engine) runs in that task's place; either publishes `Arc<Snapshot>`s
+//! on a watch channel (live: and forwards batches to the store); the UI loop draws them, capped
+//! in frame rate, steers the player and answers history queries off the UI task. Owns wiring and scheduling only: no rendering (ui/), no
 //! terminal modes (term.rs), no SQL (store/).
 
 use std::io;
@@ -24,10 +24,11 @@ use crate::config::theme::Theme;
 use crate::config::{Config, ConfigError};
 use crate::engine::{Engine, Vital};
 use crate::model::{Input, Millis, Snapshot};
+use crate::replay::Player;
 use crate::store::{Reader, Store, StoreOptions, StoreSender};
 use crate::term;
 use crate::ui::render::page_rows;
-use crate::ui::state::{Command, HistoryRequest, SeriesData};
+use crate::ui::state::{Command, HistoryRequest, ReplayControl, ReplayStatus, SeriesData};
 use crate::ui::{Action, UiState, dispatch, render, update};
 
 /// Exit codes, matching the CLI's.
@@ -214,6 +215,121 @@ fn publish(engine: &Engine, tx: &watch::Sender<Arc<Snapshot>>) {
     });
 }
 
+/// How often the player task lets virtual time pass. Finer than any frame cap, so the clock in
+/// the header moves smoothly; coarse enough that x1 costs nothing.
+pub const PLAYER_STEP: Duration = Duration::from_millis(50);
+/// Controls queued between the UI and the player; a full queue drops the key press.
+const CONTROL_QUEUE: usize = 64;
+
+/// The UI's side of a running player: its position, and a way to steer it.
+#[derive(Clone)]
+pub struct ReplayLink {
+    pub status: watch::Receiver<ReplayStatus>,
+    pub control: mpsc::Sender<ReplayControl>,
+}
+
+/// Where the player stands, for the header.
+pub fn replay_status(player: &Player) -> ReplayStatus {
+    ReplayStatus {
+        clock: player.clock(),
+        start: player.start(),
+        end: player.end(),
+        speed: player.speed().to_string(),
+        paused: player.is_paused(),
+        looping: player.is_looping(),
+        finished: player.is_finished(),
+    }
+}
+
+/// Apply one UI request to the player. Returns a line for the status bar when the request
+/// could not do anything (no alert that way).
+pub fn steer(player: &mut Player, control: ReplayControl) -> Option<String> {
+    match control {
+        ReplayControl::TogglePause => player.toggle_pause(),
+        ReplayControl::Faster => player.set_speed(player.speed().faster()),
+        ReplayControl::Slower => player.set_speed(player.speed().slower()),
+        ReplayControl::ToggleLoop => player.set_looping(!player.is_looping()),
+        ReplayControl::SeekBy(ms) => player.seek(player.clock().saturating_add(ms)),
+        ReplayControl::SeekTo(t) => player.seek(t),
+        ReplayControl::PrevAlert => {
+            if player.prev_alert().is_none() {
+                return Some("no earlier alert in the recording".to_string());
+            }
+        }
+        ReplayControl::NextAlert => {
+            if player.next_alert().is_none() {
+                return Some("no later alert in the recording".to_string());
+            }
+        }
+    }
+    None
+}
+
+/// Start the player task in the engine task's place: every `PLAYER_STEP` it lets the real
+/// time that passed go by on the player's clock, takes the UI's controls, and publishes the
+/// snapshot (when it changed) and the player's status (when it moved). History questions are
+/// answered from the player's engine.
+pub fn spawn_player(mut player: Player) -> (EngineLink, ReplayLink) {
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(player.snapshot()));
+    let (status_tx, status_rx) = watch::channel(replay_status(&player));
+    let (ask_tx, mut ask_rx) = mpsc::channel::<MemoryAsk>(16);
+    let (ctl_tx, mut ctl_rx) = mpsc::channel::<ReplayControl>(CONTROL_QUEUE);
+    let task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PLAYER_STEP);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last = Instant::now();
+        let mut controls_open = true;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    let now = Instant::now();
+                    for e in player.advance(now - last) {
+                        tracing::info!(event = ?e, "replayed event");
+                    }
+                    last = now;
+                }
+                ctl = ctl_rx.recv(), if controls_open => match ctl {
+                    Some(c) => {
+                        if let Some(why) = steer(&mut player, c) {
+                            tracing::info!(why, "replay control had no effect");
+                        }
+                        // A resumed player must not make up for the time it sat paused.
+                        last = Instant::now();
+                    }
+                    None => controls_open = false,
+                },
+                Some(ask) = ask_rx.recv() => {
+                    let _ = ask.reply.send(answer_from_memory(player.engine(), &ask.request));
+                }
+            }
+            let status = replay_status(&player);
+            status_tx.send_if_modified(|cur| {
+                if *cur == status {
+                    false
+                } else {
+                    *cur = status;
+                    true
+                }
+            });
+            publish(player.engine(), &snap_tx);
+            if snap_tx.is_closed() {
+                return;
+            }
+        }
+    });
+    (
+        EngineLink {
+            snapshots: snap_rx,
+            memory: ask_tx,
+            task,
+        },
+        ReplayLink {
+            status: status_rx,
+            control: ctl_tx,
+        },
+    )
+}
+
 /// Where history comes from besides the engine's memory.
 #[derive(Clone)]
 pub struct Services {
@@ -260,7 +376,8 @@ fn run_command(cmd: Command, services: &Services, replies: &mpsc::Sender<Reply>)
                 let _ = replies.send(Reply::Series(id, result)).await;
             });
         }
-        Command::Quit | Command::SetMouse(_) => {}
+        // Sent by ui_loop itself, which holds the player link.
+        Command::Quit | Command::SetMouse(_) | Command::Replay(_) => {}
     }
 }
 
@@ -317,7 +434,8 @@ async fn history(req: HistoryRequest, services: &Services) -> Result<Vec<SeriesD
 
 /// The UI loop over any backend and event stream (the real terminal, or TestBackend and a
 /// scripted stream in tests). Returns the final state when the user quits, `stop` fires or
-/// the event stream ends.
+/// the event stream ends. `replay` is the running player's link in replay mode: its status
+/// goes into `UiState::replay`, and replay commands go to it.
 #[allow(clippy::too_many_arguments)]
 pub async fn ui_loop<B, E>(
     terminal: &mut Terminal<B>,
@@ -329,6 +447,7 @@ pub async fn ui_loop<B, E>(
     fps: u32,
     mut stop: watch::Receiver<bool>,
     on_mouse: &mut (dyn FnMut(bool) + Send),
+    replay: Option<ReplayLink>,
 ) -> Result<UiState, String>
 where
     B: Backend,
@@ -342,6 +461,13 @@ where
     let mut next_frame = Instant::now();
     let mut engine_alive = true;
     let mut stop_alive = true;
+    let (mut replay_status, replay_control) = match replay {
+        Some(link) => (Some(link.status), Some(link.control)),
+        None => (None, None),
+    };
+    if let Some(rx) = &mut replay_status {
+        state.replay = Some(rx.borrow_and_update().clone());
+    }
     while !state.quit {
         let mut commands = Vec::new();
         tokio::select! {
@@ -386,6 +512,18 @@ where
                 }
                 dirty = true;
             }
+            changed = async {
+                match &mut replay_status {
+                    Some(rx) => rx.changed().await,
+                    None => std::future::pending().await,
+                }
+            }, if replay_status.is_some() => match changed {
+                Ok(()) => {
+                    state.replay = replay_status.as_mut().map(|rx| rx.borrow_and_update().clone());
+                    dirty = true;
+                }
+                Err(_) => replay_status = None,
+            },
             changed = stop.changed(), if stop_alive => match changed {
                 Ok(()) if *stop.borrow() => break,
                 Ok(()) => {}
@@ -412,6 +550,16 @@ where
         for cmd in commands {
             if let Command::SetMouse(on) = cmd {
                 on_mouse(on);
+            }
+            if let Command::Replay(c) = cmd {
+                match &replay_control {
+                    Some(tx) if tx.try_send(c).is_err() => {
+                        state.message = Some("replay is busy; key dropped".to_string());
+                    }
+                    Some(_) => {}
+                    None => state.message = Some("not a replay".to_string()),
+                }
+                dirty = true;
             }
             run_command(cmd, services, &reply_tx);
         }
@@ -441,17 +589,13 @@ pub fn run_console(config: Config, options: ConsoleOptions) -> i32 {
         }
     };
     let _log = crate::logging::init(&config.defaults.data_dir);
-    runtime.block_on(console(config, options, keymap, Source::Live))
+    runtime.block_on(console(config, options, keymap))
 }
 
-/// Run the console over a recorded session: `inputs` (from the replay player, which may feed
-/// it from a plain thread with `blocking_send`) takes the collectors' place, the header says
-/// REPLAY and time comes only from the inputs' own ticks.
-pub fn run_console_replay(
-    config: Config,
-    options: ConsoleOptions,
-    inputs: mpsc::Receiver<Input>,
-) -> i32 {
+/// Run the console over a recording: the player takes the collectors' and the engine's place,
+/// the header says REPLAY with the recorded clock, and nothing is written to the history store
+/// (a replay must not mix old data into the live history). No config is needed.
+pub fn run_console_replay(player: Player, options: ConsoleOptions) -> i32 {
     let keymap = match load_keymap(options.keymap.as_deref()) {
         Ok(k) => k,
         Err(e) => {
@@ -470,90 +614,47 @@ pub fn run_console_replay(
             return EXIT_FAILURE;
         }
     };
-    let _log = crate::logging::init(&config.defaults.data_dir);
-    runtime.block_on(console(config, options, keymap, Source::Replay(inputs)))
+    runtime.block_on(console_replay(player, options, keymap))
 }
 
-enum Source {
-    Live,
-    Replay(mpsc::Receiver<Input>),
-}
-
-async fn console(config: Config, options: ConsoleOptions, keymap: Keymap, source: Source) -> i32 {
-    let store_path = crate::cli::store_path(&config);
-    let (store, store_health) = if options.history {
-        match open_store(&config, &store_path) {
-            Ok(s) => (Some(s), "ok".to_string()),
-            Err(e) => {
-                tracing::warn!(error = %e, "history store unavailable");
-                (None, "unavailable".to_string())
-            }
-        }
-    } else {
-        (None, "off".to_string())
-    };
-
-    let dropped = Arc::new(AtomicU64::new(0));
-    let mut tasks = Vec::new();
-    let replay = matches!(source, Source::Replay(_));
-    let (in_rx, clock): (_, Option<fn() -> Millis>) = match source {
-        Source::Replay(rx) => (rx, None),
-        Source::Live => {
-            // The scheduler's observations become Inputs on the engine's queue.
-            let client = match exporter::http_client() {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("nocscope: cannot build the HTTP client: {e}");
-                    return EXIT_FAILURE;
-                }
-            };
-            let (obs_tx, mut obs_rx) = mpsc::channel(INPUT_QUEUE);
-            let (in_tx, in_rx) = mpsc::channel(INPUT_QUEUE);
-            tasks = scheduler::spawn(
-                Arc::new(config.clone()),
-                client,
-                obs_tx,
-                Arc::clone(&dropped),
-            );
-            let forward_dropped = Arc::clone(&dropped);
-            tasks.push(tokio::spawn(async move {
-                while let Some(o) = obs_rx.recv().await {
-                    if in_tx.try_send(Input::Observation(o)).is_err() {
-                        forward_dropped.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }));
-            (in_rx, Some(scheduler::wall_clock_ms as fn() -> Millis))
-        }
-    };
-    let link = spawn_engine(
-        Engine::from_config(&config),
-        in_rx,
-        clock,
-        dropped,
-        store.as_ref().map(Store::sender),
-    );
-
-    let (stop_tx, stop_rx) = watch::channel(false);
-    tasks.push(tokio::spawn(stop_on_signals(stop_tx)));
-
-    let mut state = UiState::new(Arc::new(keymap));
-    state.store_health = store_health;
-    state.mouse = options.mouse;
-    if replay {
-        state.run_mode = crate::ui::state::RunMode::Replay;
-    }
-    state.target_labels = config
+async fn console_replay(player: Player, options: ConsoleOptions, keymap: Keymap) -> i32 {
+    let targets: Vec<String> = player
+        .header()
         .targets
         .iter()
-        .map(|t| (t.name.clone(), t.labels.clone()))
+        .map(|t| t.name.clone())
+        .collect();
+    let (link, replay) = spawn_player(player);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let signals = tokio::spawn(stop_on_signals(stop_tx));
+    let mut state = UiState::new(Arc::new(keymap));
+    state.store_health = "off".to_string();
+    state.mouse = options.mouse;
+    state.run_mode = crate::ui::state::RunMode::Replay;
+    state.target_labels = targets
+        .into_iter()
+        .map(|t| (t, std::collections::BTreeMap::new()))
         .collect();
     let services = Services {
         memory: link.memory.clone(),
-        store: store.as_ref().map(|_| store_path.clone()),
+        store: None,
     };
+    let code = run_terminal(&link, state, &options, &services, stop_rx, Some(replay)).await;
+    signals.abort();
+    link.task.abort();
+    code
+}
 
-    let code = match term::TerminalGuard::enter(options.mouse) {
+/// Enter the terminal, run the UI loop, restore the terminal; the exit code.
+async fn run_terminal(
+    link: &EngineLink,
+    state: UiState,
+    options: &ConsoleOptions,
+    services: &Services,
+    stop_rx: watch::Receiver<bool>,
+    replay: Option<ReplayLink>,
+) -> i32 {
+    match term::TerminalGuard::enter(options.mouse) {
         Err(e) => {
             eprintln!("nocscope: cannot set up the terminal: {e}");
             EXIT_FAILURE
@@ -571,10 +672,11 @@ async fn console(config: Config, options: ConsoleOptions, keymap: Keymap, source
                 link.snapshots.clone(),
                 state,
                 &options.theme,
-                &services,
+                services,
                 options.fps,
                 stop_rx,
                 &mut on_mouse,
+                replay,
             )
             .await;
             drop(guard);
@@ -586,7 +688,73 @@ async fn console(config: Config, options: ConsoleOptions, keymap: Keymap, source
                 }
             }
         }
+    }
+}
+
+async fn console(config: Config, options: ConsoleOptions, keymap: Keymap) -> i32 {
+    let store_path = crate::cli::store_path(&config);
+    let (store, store_health) = if options.history {
+        match open_store(&config, &store_path) {
+            Ok(s) => (Some(s), "ok".to_string()),
+            Err(e) => {
+                tracing::warn!(error = %e, "history store unavailable");
+                (None, "unavailable".to_string())
+            }
+        }
+    } else {
+        (None, "off".to_string())
     };
+
+    let dropped = Arc::new(AtomicU64::new(0));
+    // The scheduler's observations become Inputs on the engine's queue.
+    let client = match exporter::http_client() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("nocscope: cannot build the HTTP client: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    let (obs_tx, mut obs_rx) = mpsc::channel(INPUT_QUEUE);
+    let (in_tx, in_rx) = mpsc::channel(INPUT_QUEUE);
+    let mut tasks = scheduler::spawn(
+        Arc::new(config.clone()),
+        client,
+        obs_tx,
+        Arc::clone(&dropped),
+    );
+    let forward_dropped = Arc::clone(&dropped);
+    tasks.push(tokio::spawn(async move {
+        while let Some(o) = obs_rx.recv().await {
+            if in_tx.try_send(Input::Observation(o)).is_err() {
+                forward_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }));
+    let link = spawn_engine(
+        Engine::from_config(&config),
+        in_rx,
+        Some(scheduler::wall_clock_ms as fn() -> Millis),
+        dropped,
+        store.as_ref().map(Store::sender),
+    );
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tasks.push(tokio::spawn(stop_on_signals(stop_tx)));
+
+    let mut state = UiState::new(Arc::new(keymap));
+    state.store_health = store_health;
+    state.mouse = options.mouse;
+    state.target_labels = config
+        .targets
+        .iter()
+        .map(|t| (t.name.clone(), t.labels.clone()))
+        .collect();
+    let services = Services {
+        memory: link.memory.clone(),
+        store: store.as_ref().map(|_| store_path.clone()),
+    };
+
+    let code = run_terminal(&link, state, &options, &services, stop_rx, None).await;
     for t in tasks {
         t.abort();
     }

@@ -149,13 +149,23 @@ pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Some(Command::Check(args)) => check(cli.config.as_deref(), cli.record.as_deref(), &args),
         Some(Command::Lint(args)) => lint(&args),
-        Some(Command::Replay(args)) => replay_file(&args),
+        Some(Command::Replay(ref args)) => replay_file(args, &cli),
         Some(Command::Config {
             command: ConfigCommand::Check { file },
         }) => config_check(file.as_deref().or(cli.config.as_deref())),
         None if cli.config.is_none() && !config::default_path().is_some_and(|p| p.exists()) => {
             // Nothing configured: show what nocscope does on the bundled demo recording, so a
-            // first run on a fresh machine is useful. The console will play it (issue 3).
+            // first run on a fresh machine is useful: played in the console on a terminal, as
+            // the headless report for pipes and scripts.
+            use std::io::IsTerminal;
+            if std::io::stdout().is_terminal() {
+                return replay_console(
+                    replay::DEMO.to_vec(),
+                    "demo",
+                    replay::Speed::Factor(1.0),
+                    &cli,
+                );
+            }
             let mut out = std::io::stdout().lock();
             replay_report(replay::DEMO, "demo", OutputFormat::Text, &mut out)
         }
@@ -691,7 +701,7 @@ pub fn format_event(e: &Event, format: OutputFormat) -> String {
 /// Largest recording `replay` reads into memory.
 const REPLAY_MAX_FILE: u64 = 4 << 30;
 
-fn replay_file(args: &ReplayArgs) -> i32 {
+fn replay_file(args: &ReplayArgs, cli: &Cli) -> i32 {
     let name = sanitize(&args.file.display().to_string()).into_owned();
     let data = match std::fs::File::open(&args.file).and_then(|f| {
         let mut v = Vec::new();
@@ -707,11 +717,59 @@ fn replay_file(args: &ReplayArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let mut out = std::io::stdout().lock();
     if args.headless {
+        let mut out = std::io::stdout().lock();
         return replay_report(&data, &name, args.format, &mut out);
     }
+    use std::io::IsTerminal;
+    // JSON is for programs, so it keeps the paced lines even on a terminal.
+    if args.format == OutputFormat::Text && std::io::stdout().is_terminal() {
+        return replay_console(data, &name, args.speed, cli);
+    }
+    let mut out = std::io::stdout().lock();
     replay_live(data, &name, args, &mut out)
+}
+
+/// Play a recording in the console. The keymap and theme are checked before the terminal is
+/// touched; no config file is read (the recording carries its targets).
+fn replay_console(data: Vec<u8>, name: &str, speed: replay::Speed, cli: &Cli) -> i32 {
+    let mut player = match replay::Player::open(data, replay::Limits::default()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("nocscope replay: {name}: {}", sanitize(&e.to_string()));
+            return EXIT_USAGE;
+        }
+    };
+    player.set_speed(speed);
+    let damage = player.damage().map(|d| d.to_string());
+    let base = std::env::current_dir().unwrap_or_default();
+    let theme = match crate::config::theme::Theme::lookup(&cli.theme, &base) {
+        Ok(t) => t,
+        Err(e) => {
+            for p in &e.problems {
+                eprintln!("{}", sanitize(&p.to_string()));
+            }
+            return EXIT_USAGE;
+        }
+    };
+    let depth = crate::config::theme::ColorDepth::detect(&|k| std::env::var(k).ok());
+    let code = crate::app::run_console_replay(
+        player,
+        crate::app::ConsoleOptions {
+            keymap: cli.keymap.clone(),
+            theme: theme.for_depth(depth),
+            history: false,
+            ..crate::app::ConsoleOptions::default()
+        },
+    );
+    // Said after the terminal is restored, where it stays readable; playback stopped there.
+    if let Some(d) = damage {
+        eprintln!("nocscope replay: {name}: {}", sanitize(&d));
+        if code == EXIT_OK {
+            return EXIT_PROBLEM;
+        }
+    }
+    code
 }
 
 /// Print a whole replay: the timeline, the final statuses, then the damage if any. Exit 0 for

@@ -87,6 +87,7 @@ async fn keys_drive_the_loop_over_a_replayed_engine() {
             60,
             stop_rx,
             &mut on_mouse,
+            None,
         )
         .await;
         (r, format!("{}", terminal.backend()))
@@ -123,4 +124,87 @@ async fn keys_drive_the_loop_over_a_replayed_engine() {
     // overview; either shows the selected host.
     assert!(screen.contains("beta"), "{screen}");
     drop(in_tx);
+}
+
+/// The replay console end to end without a terminal: the real player task over the bundled
+/// demo, keys through the real UI loop, checked on the player's own published status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_keys_steer_the_player_task() {
+    use nocscope::app::spawn_player;
+    use nocscope::replay::{DEMO, Limits, Player};
+    use nocscope::ui::state::RunMode;
+
+    let player = Player::open(DEMO, Limits::default()).unwrap_or_else(|e| panic!("{e}"));
+    let start = player.start();
+    let first_alert = *player
+        .alert_marks()
+        .first()
+        .unwrap_or_else(|| panic!("the demo has alerts"));
+    let (link, replay) = spawn_player(player);
+    let mut status = replay.status.clone();
+
+    let (ev_tx, ev_rx) = mpsc::channel(16);
+    let (_stop_tx, stop_rx) = watch::channel(false);
+    let services = Services {
+        memory: link.memory.clone(),
+        store: None,
+    };
+    let mut state = UiState::new(Arc::new(Keymap::embedded_default()));
+    state.run_mode = RunMode::Replay;
+    let theme = Theme::embedded_default();
+    let snapshots = link.snapshots.clone();
+    let ui = tokio::spawn(async move {
+        let mut terminal =
+            Terminal::new(TestBackend::new(100, 30)).unwrap_or_else(|e| panic!("{e}"));
+        let mut on_mouse = |_: bool| {};
+        let r = ui_loop(
+            &mut terminal,
+            event_stream(ev_rx),
+            snapshots,
+            state,
+            &theme,
+            &services,
+            60,
+            stop_rx,
+            &mut on_mouse,
+            Some(replay),
+        )
+        .await;
+        (r, format!("{}", terminal.backend()))
+    });
+    // Pause first, so the clock then stands exactly where the alert jump put it.
+    for k in [
+        KeyCode::Char(' '),
+        KeyCode::Char(']'),
+        KeyCode::Char('>'),
+        KeyCode::Char('>'),
+        KeyCode::Char('<'),
+        KeyCode::Char('r'),
+    ] {
+        ev_tx.send(key(k)).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    status
+        .wait_for(|s| s.paused && s.clock == first_alert && s.speed == "x2" && s.looping)
+        .await
+        .unwrap_or_else(|e| panic!("player stopped: {e}"));
+    // `t` steps back half the 1h window, clamped at the recording's start.
+    ev_tx
+        .send(key(KeyCode::Char('t')))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let want = (first_alert - 1_800_000).max(start);
+    status
+        .wait_for(|s| s.clock == want)
+        .await
+        .unwrap_or_else(|e| panic!("player stopped: {e}"));
+    ev_tx
+        .send(key(KeyCode::Char('q')))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (result, screen) = ui.await.unwrap_or_else(|e| panic!("{e}"));
+    let state = result.unwrap_or_else(|e| panic!("{e}"));
+    assert!(state.quit);
+    assert!(screen.contains("REPLAY"), "{screen}");
+    assert!(state.replay.is_some(), "the UI took in the player's status");
+    link.task.abort();
 }

@@ -1,6 +1,7 @@
 //! End to end in a real terminal: tmux runs this test binary's `console_child` (the real
 //! `run_console` polling a loopback exporter and a closed port), types keys, reads the screen,
-//! and checks that quitting leaves the alternate screen and raw mode behind.
+//! and checks that quitting leaves the alternate screen and raw mode behind. The replay tests
+//! run the real `nocscope` binary the same way.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -110,19 +111,29 @@ impl Drop for Tmux {
 
 /// Start the console under tmux; `None` when tmux is missing.
 fn start(tag: &str) -> Option<Tmux> {
+    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
+    start_cmd(
+        tag,
+        &format!(
+            "env {CHILD_ENV}=1 TERM=xterm-256color '{}' --exact console_child --nocapture --test-threads=1",
+            exe.display()
+        ),
+    )
+}
+
+/// Run `console` under tmux, then report its exit code and the terminal's line discipline.
+fn start_cmd(tag: &str, console: &str) -> Option<Tmux> {
     // A missing binary fails the test, naming the package: a skipped end-to-end test would
     // let a broken console through.
     if Command::new("tmux").arg("-V").output().is_err() {
         panic!("tmux is not installed: run scripts/test or apt-get install tmux");
     }
-    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
     let tmux = Tmux {
         socket: format!("nocscope-e2e-{tag}-{}", std::process::id()),
     };
     let cmd = format!(
-        "env {CHILD_ENV}=1 TERM=xterm-256color '{}' --exact console_child --nocapture --test-threads=1; \
-         echo EXITED $?; stty -a | tr ' ;' '\\n\\n' | grep -x -e -icanon -e icanon; sleep 60",
-        exe.display()
+        "{console}; \
+         echo EXITED $?; stty -a | tr ' ;' '\\n\\n' | grep -x -e -icanon -e icanon; sleep 60"
     );
     tmux.run(&[
         "new-session",
@@ -208,4 +219,55 @@ fn sigterm_ends_the_console_and_restores_the_terminal() {
         .unwrap_or_else(|e| panic!("kill: {e}"));
     assert!(status.success());
     assert_restored(&tmux);
+}
+
+/// The real binary on a recording (or, with no file, the bare `nocscope` on the embedded demo)
+/// with HOME and XDG dirs in an empty temp dir, so no user config or keymap leaks in.
+fn start_replay(tag: &str, file: Option<&std::path::Path>) -> Option<(Tmux, tempfile::TempDir)> {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let h = home.path().display();
+    let args = match file {
+        Some(f) => format!("replay '{}'", f.display()),
+        None => String::new(),
+    };
+    let console = format!(
+        "cd '{h}' && env HOME='{h}' XDG_CONFIG_HOME='{h}/config' XDG_DATA_HOME='{h}/data' \
+         TERM=xterm-256color '{}' {args}",
+        env!("CARGO_BIN_EXE_nocscope")
+    );
+    start_cmd(tag, &console).map(|t| (t, home))
+}
+
+fn replay_session(tmux: &Tmux) {
+    let s = tmux.wait_for("x1 ");
+    assert!(s.contains("REPLAY"), "start screen:\n{s}");
+    tmux.keys(&["Space"]);
+    let s = tmux.wait_for("paused");
+    assert!(s.contains("x1 paused"), "Space pauses:\n{s}");
+    tmux.keys(&[">"]);
+    let s = tmux.wait_for("x2 paused");
+    assert!(s.contains("x2 paused"), "> speeds up:\n{s}");
+    tmux.keys(&["Space", "r"]);
+    let s = tmux.wait_for("x2 loop");
+    assert!(s.contains("x2 loop"), "Space resumes, r loops:\n{s}");
+    tmux.keys(&["q"]);
+    assert_restored(tmux);
+}
+
+#[test]
+fn tmux_bare_nocscope_plays_the_demo_and_restores_the_terminal() {
+    let Some((tmux, _home)) = start_replay("demo", None) else {
+        return;
+    };
+    replay_session(&tmux);
+}
+
+#[test]
+fn tmux_replay_file_plays_in_the_console() {
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/incident-shared-host.nsr");
+    let Some((tmux, _home)) = start_replay("file", Some(&fixture)) else {
+        return;
+    };
+    replay_session(&tmux);
 }

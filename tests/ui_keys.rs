@@ -274,3 +274,135 @@ fn metric_browser_lists_sources_and_fuzzy_filters() {
     press(&mut s, "q");
     assert_eq!(s.view, View::Host);
 }
+
+fn replay_state() -> UiState {
+    let mut s = fresh();
+    s.run_mode = RunMode::Replay;
+    s.replay = Some(nocscope::ui::state::ReplayStatus {
+        clock: 10_000_000,
+        start: 1_000_000,
+        end: 20_000_000,
+        speed: "x1".to_string(),
+        paused: false,
+        looping: false,
+        finished: false,
+    });
+    s
+}
+
+/// In replay mode the time keys steer the player; each key yields exactly this command and
+/// leaves the chart window alone.
+#[test]
+fn replay_keys_send_player_controls() {
+    use nocscope::ui::state::ReplayControl as C;
+    let half = ZOOM_LEVELS_MS[2] / 2;
+    let cases: &[(&str, Option<C>)] = &[
+        ("<Space>", Some(C::TogglePause)),
+        ("p", Some(C::TogglePause)),
+        (">", Some(C::Faster)),
+        ("<lt>", Some(C::Slower)),
+        ("r", Some(C::ToggleLoop)),
+        ("t", Some(C::SeekBy(-half))),
+        ("T", Some(C::SeekBy(half))),
+        ("[", Some(C::PrevAlert)),
+        ("]", Some(C::NextAlert)),
+        (": s e e k <Space> + 5 m <Enter>", Some(C::SeekBy(300_000))),
+        (
+            ": s e e k <Space> - 1 h <Enter>",
+            Some(C::SeekBy(-3_600_000)),
+        ),
+        (
+            ": s e e k <Space> s t a r t <Enter>",
+            Some(C::SeekTo(1_000_000)),
+        ),
+        (
+            ": s e e k <Space> e n d <Enter>",
+            Some(C::SeekTo(20_000_000)),
+        ),
+        (": f a s t e r <Enter>", Some(C::Faster)),
+        (": s e e k <Enter>", None),
+        (": s e e k <Space> s o o n <Enter>", None),
+        ("j", None),
+    ];
+    for (keys, want) in cases {
+        let mut s = replay_state();
+        let mut last = None;
+        for k in Key::parse_seq(keys).unwrap_or_else(|e| panic!("{keys}: {e}")) {
+            last = dispatch(&mut s, k);
+        }
+        assert_eq!(last.clone(), want.map(Command::Replay), "keys {keys:?}");
+        assert_eq!(s.run_mode, RunMode::Replay, "keys {keys:?}");
+        assert_eq!(s.window_end, None, "keys {keys:?} moved the chart window");
+        if want.is_none() && keys.starts_with(':') {
+            assert!(s.message.is_some(), "keys {keys:?} failed silently");
+        }
+    }
+}
+
+/// Live mode keeps its meaning for the shared keys; replay-only keys explain themselves.
+#[test]
+fn replay_only_keys_in_live_mode() {
+    for keys in [">", "<lt>", "r", ": s e e k <Space> + 5 m <Enter>"] {
+        let mut s = fresh();
+        let mut last = None;
+        for k in Key::parse_seq(keys).unwrap_or_else(|e| panic!("{keys}: {e}")) {
+            last = dispatch(&mut s, k);
+        }
+        assert_eq!(last, None, "keys {keys:?}");
+        assert_eq!(s.run_mode, RunMode::Live);
+        assert!(
+            s.message.as_deref().is_some_and(|m| m.contains("replay")),
+            "keys {keys:?}: {:?}",
+            s.message
+        );
+    }
+    let mut s = fresh();
+    press(&mut s, "<Space>");
+    assert_eq!(s.run_mode, RunMode::Paused, "Space pauses live too");
+    press(&mut s, "t");
+    assert!(
+        s.window_end.is_some(),
+        "t still steps the live chart window"
+    );
+}
+
+#[test]
+fn seek_argument_table() {
+    use nocscope::ui::state::{ReplayControl as C, parse_seek};
+    let st = replay_state().replay;
+    let cases: &[(&str, Result<C, &str>)] = &[
+        ("+90s", Ok(C::SeekBy(90_000))),
+        ("-2h 30m", Ok(C::SeekBy(-9_000_000))),
+        ("start", Ok(C::SeekTo(1_000_000))),
+        ("end", Ok(C::SeekTo(20_000_000))),
+        ("2023-11-14T22:13:20Z", Ok(C::SeekTo(1_700_000_000_000))),
+        ("1970-01-01T00:00:01Z", Ok(C::SeekTo(1_000))),
+        ("", Err("where to")),
+        ("+", Err("bad duration")),
+        ("+5 parsecs", Err("bad duration")),
+        ("yesterday", Err("bad time")),
+    ];
+    for (arg, want) in cases {
+        let got = parse_seek(arg, st.as_ref());
+        match (want, &got) {
+            (Ok(w), Ok(g)) => assert_eq!(g, w, "{arg:?}"),
+            (Err(w), Err(g)) => assert!(g.contains(w), "{arg:?}: {g}"),
+            _ => panic!("{arg:?}: got {got:?}, want {want:?}"),
+        }
+    }
+    assert!(parse_seek("start", None).is_err(), "no span yet: refuse");
+}
+
+proptest::proptest! {
+    #[test]
+    fn seek_never_panics(arg in "\\PC{0,40}") {
+        let st = replay_state().replay;
+        let _ = nocscope::ui::state::parse_seek(&arg, st.as_ref());
+        let mut s = replay_state();
+        s.prompt = Some(nocscope::ui::state::Prompt {
+            kind: PromptKind::Palette,
+            text: format!("seek {arg}"),
+        });
+        let _ = nocscope::ui::update(&mut s, nocscope::ui::Action::PromptAccept);
+    }
+}

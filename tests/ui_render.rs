@@ -234,3 +234,37 @@ proptest::proptest! {
         let _ = draw(&snap, &s, 80, 24);
     }
 }
+
+/// The REPLAY header over the bundled demo, 30 virtual minutes in, paused at x100 with loop
+/// on: the recorded clock, the speed and the player's state must all show at 80 columns.
+#[test]
+fn snapshot_of_the_replay_header() {
+    let mut player =
+        nocscope::replay::Player::open(nocscope::replay::DEMO, nocscope::replay::Limits::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+    player.set_speed(nocscope::replay::Speed::Factor(100.0));
+    // Deterministic virtual time: 18 s of "real" time at x100 is 30 recorded minutes.
+    player.advance(std::time::Duration::from_secs(18));
+    let clock = player.clock();
+    assert_eq!(clock, player.start() + 30 * 60_000);
+    player.toggle_pause();
+    player.set_looping(true);
+    let snap = player.snapshot();
+    let mut s = UiState::new(std::sync::Arc::new(
+        nocscope::config::keymap::Keymap::embedded_default(),
+    ));
+    s.run_mode = nocscope::ui::state::RunMode::Replay;
+    s.store_health = "off".to_string();
+    s.replay = Some(nocscope::app::replay_status(&player));
+    s.sync(&snap);
+    let t = draw(&snap, &s, 80, 24);
+    let screen = format!("{}", t.backend());
+    let top = screen.lines().next().unwrap_or_default();
+    assert!(top.contains("REPLAY"), "{top}");
+    assert!(top.contains("x100 paused loop"), "{top}");
+    assert!(
+        top.contains(&nocscope::ui::style::clock(clock)),
+        "the header shows the player's clock: {top}"
+    );
+    insta::assert_snapshot!("replay_header_80x24", t.backend());
+}

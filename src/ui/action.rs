@@ -35,6 +35,9 @@ pub enum Action {
     NextAlert,
     Pause,
     Live,
+    Faster,
+    Slower,
+    ToggleLoop,
     ToggleMouse,
     PromptAccept,
     PromptCancel,
@@ -45,7 +48,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order help and the palette list them.
-    pub const ALL: [Action; 34] = [
+    pub const ALL: [Action; 37] = [
         Action::Quit,
         Action::Back,
         Action::Open,
@@ -74,6 +77,9 @@ impl Action {
         Action::NextAlert,
         Action::Pause,
         Action::Live,
+        Action::Faster,
+        Action::Slower,
+        Action::ToggleLoop,
         Action::ToggleMouse,
         Action::PromptAccept,
         Action::PromptCancel,
@@ -125,15 +131,30 @@ impl Action {
             Action::ViewMetrics => ("view_metrics", "Metric browser over the host's raw series"),
             Action::ZoomIn => ("zoom_in", "Show a shorter time range (down to 5m)"),
             Action::ZoomOut => ("zoom_out", "Show a longer time range (up to 30d)"),
-            Action::StepBack => ("step_back", "Move the time window back by half its width"),
+            Action::StepBack => (
+                "step_back",
+                "Time window back by half its width (replay: the clock)",
+            ),
             Action::StepForward => (
                 "step_forward",
-                "Move the time window forward by half its width",
+                "Time window forward by half its width (replay: the clock)",
             ),
-            Action::PrevAlert => ("prev_alert", "Move the time window to the previous alert"),
-            Action::NextAlert => ("next_alert", "Move the time window to the next alert"),
-            Action::Pause => ("pause", "Pause or resume live updates"),
+            Action::PrevAlert => (
+                "prev_alert",
+                "Time window (replay: the clock) to the previous alert",
+            ),
+            Action::NextAlert => (
+                "next_alert",
+                "Time window (replay: the clock) to the next alert",
+            ),
+            Action::Pause => ("pause", "Pause or resume live updates or the replay"),
             Action::Live => ("live", "Return to live: resume and follow the present"),
+            Action::Faster => ("faster", "Replay faster: x1, x2, x5 … x1000, then max"),
+            Action::Slower => ("slower", "Replay slower, down to x1"),
+            Action::ToggleLoop => (
+                "toggle_loop",
+                "Replay: start over at the end of the recording, or stop there",
+            ),
             Action::ToggleMouse => ("toggle_mouse", "Turn mouse support on or off"),
             Action::PromptAccept => ("prompt_accept", "Apply the filter or run the command"),
             Action::PromptCancel => ("prompt_cancel", "Leave the prompt without applying it"),

@@ -112,31 +112,67 @@ fn header(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, state: &UiState, t
             scope(theme, mode_scope).add_modifier(Modifier::REVERSED),
         ),
         sep.clone(),
-        Span::raw(clock(snap.now)),
-        sep.clone(),
-        Span::raw(if wide {
-            format!("targets {up}/{} up", snap.targets.len())
-        } else {
-            format!("up {up}/{}", snap.targets.len())
-        }),
-        sep.clone(),
-        Span::raw(if wide {
+    ];
+    let replay = state.run_mode == RunMode::Replay;
+    match state.replay.as_ref().filter(|_| replay) {
+        // The recorded clock, not the engine's last tick: it is where the player stands.
+        Some(r) => {
+            spans.push(Span::raw(clock(r.clock)));
+            spans.push(sep.clone());
+            let mut play = r.speed.clone();
+            if r.paused {
+                play.push_str(" paused");
+            } else if r.finished {
+                play.push_str(" end");
+            }
+            if r.looping {
+                play.push_str(" loop");
+            }
+            spans.push(Span::styled(
+                play,
+                if r.paused {
+                    scope(theme, "header.paused")
+                } else {
+                    Style::new()
+                },
+            ));
+            spans.push(sep.clone());
+        }
+        None => {
+            spans.push(Span::raw(clock(snap.now)));
+            spans.push(sep.clone());
+        }
+    }
+    spans.push(Span::raw(if wide {
+        format!("targets {up}/{} up", snap.targets.len())
+    } else {
+        format!("up {up}/{}", snap.targets.len())
+    }));
+    spans.push(sep.clone());
+    // A narrow replay header trades drop and store (the store is off in a replay) for the
+    // player's speed and state.
+    if wide || !replay {
+        spans.push(Span::raw(if wide {
             format!("dropped {}", snap.dropped_observations)
         } else {
             format!("drop {}", snap.dropped_observations)
-        }),
-        sep.clone(),
-        Span::styled(
+        }));
+        spans.push(sep.clone());
+        spans.push(Span::styled(
             format!("store {}", clean(&state.store_health)),
             if state.store_health == "ok" {
                 Style::new()
             } else {
                 scope(theme, "warning")
             },
-        ),
-        sep.clone(),
-        Span::raw(format!("{} {}", state.view.title(), range_label(state))),
-    ];
+        ));
+        spans.push(sep.clone());
+    }
+    spans.push(Span::raw(format!(
+        "{} {}",
+        state.view.title(),
+        range_label(state)
+    )));
     if let Some(end) = state.window_end {
         spans.push(Span::styled(
             format!(

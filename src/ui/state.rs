@@ -111,6 +111,39 @@ pub enum Command {
         sources: Vec<String>,
     },
     SetMouse(bool),
+    /// Steer the replay player (replay mode only).
+    Replay(ReplayControl),
+}
+
+/// What the console asks of the replay player. The player owns time; the UI only asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplayControl {
+    TogglePause,
+    Faster,
+    Slower,
+    ToggleLoop,
+    /// Move the replay clock by this many milliseconds (negative goes back).
+    SeekBy(i64),
+    /// Jump to this recorded time (clamped by the player to the recording).
+    SeekTo(Millis),
+    PrevAlert,
+    NextAlert,
+}
+
+/// Where the replay player stands, as the header shows it. Published by the app beside each
+/// snapshot; kept out of `Snapshot` because a live engine has no such thing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplayStatus {
+    /// The player's virtual clock: the recorded time being shown.
+    pub clock: Millis,
+    pub start: Millis,
+    pub end: Millis,
+    /// `x10`, `max`, … as `Speed` displays it.
+    pub speed: String,
+    pub paused: bool,
+    pub looping: bool,
+    /// Played to the end with looping off.
+    pub finished: bool,
 }
 
 /// What the UI keeps of one host row between snapshots.
@@ -132,6 +165,8 @@ pub struct UiState {
     pub filter: Filter,
     pub metric_query: String,
     pub run_mode: RunMode,
+    /// The replay player's position, in replay mode once the player has reported.
+    pub replay: Option<ReplayStatus>,
     /// Index into ZOOM_LEVELS_MS.
     pub zoom: usize,
     /// End of the chart window; `None` follows the present.
@@ -185,6 +220,7 @@ impl UiState {
             filter: Filter::default(),
             metric_query: String::new(),
             run_mode: RunMode::Live,
+            replay: None,
             zoom: DEFAULT_ZOOM,
             window_end: None,
             mouse: false,
@@ -522,6 +558,11 @@ impl UiState {
         if name.is_empty() {
             return None;
         }
+        if let Some(arg) = name.strip_prefix("seek")
+            && (arg.is_empty() || arg.starts_with(char::is_whitespace))
+        {
+            return self.palette_seek(arg.trim());
+        }
         match Action::from_name(name) {
             Some(a) => update(self, a),
             None => {
@@ -530,6 +571,81 @@ impl UiState {
                     crate::sanitize::sanitize(name)
                 ));
                 None
+            }
+        }
+    }
+}
+
+impl UiState {
+    /// `seek <time>` from the palette: `start`, `end`, `+5m`/`-1h` from the replay clock, or a
+    /// recorded UTC time such as `2023-11-14T22:30:00Z`.
+    fn palette_seek(&mut self, arg: &str) -> Option<Command> {
+        if self.run_mode != RunMode::Replay {
+            self.message = Some("seek works in replay mode only".to_string());
+            return None;
+        }
+        match parse_seek(arg, self.replay.as_ref()) {
+            Ok(c) => Some(Command::Replay(c)),
+            Err(e) => {
+                self.message = Some(e);
+                None
+            }
+        }
+    }
+
+    fn replay_only(&mut self, control: ReplayControl) -> Option<Command> {
+        if self.run_mode == RunMode::Replay {
+            Some(Command::Replay(control))
+        } else {
+            self.message = Some("speed and loop apply to replays only".to_string());
+            None
+        }
+    }
+}
+
+/// Parse the argument of the palette's `seek`. `status` supplies the recording's span for
+/// `start`/`end` (without it those are refused rather than guessed).
+pub fn parse_seek(arg: &str, status: Option<&ReplayStatus>) -> Result<ReplayControl, String> {
+    const ACCEPTED: &str =
+        "use `seek start`, `seek end`, `seek +5m`, `seek -1h` or `seek 2023-11-14T22:30:00Z`";
+    let arg = arg.trim();
+    let signed = |rest: &str, sign: i64| -> Result<ReplayControl, String> {
+        let d = humantime::parse_duration(rest.trim()).map_err(|e| {
+            format!(
+                "seek: bad duration {:?} ({e}); {ACCEPTED}",
+                crate::sanitize::sanitize(rest)
+            )
+        })?;
+        let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        Ok(ReplayControl::SeekBy(ms.saturating_mul(sign)))
+    };
+    match arg {
+        "" => Err(format!("seek: where to? {ACCEPTED}")),
+        "start" | "end" => match status {
+            Some(st) => Ok(ReplayControl::SeekTo(if arg == "start" {
+                st.start
+            } else {
+                st.end
+            })),
+            None => Err("seek: the replay has not reported its span yet".to_string()),
+        },
+        _ => {
+            if let Some(rest) = arg.strip_prefix('+') {
+                signed(rest, 1)
+            } else if let Some(rest) = arg.strip_prefix('-') {
+                signed(rest, -1)
+            } else {
+                let t = humantime::parse_rfc3339_weak(arg).map_err(|e| {
+                    format!(
+                        "seek: bad time {:?} ({e}); {ACCEPTED}",
+                        crate::sanitize::sanitize(arg)
+                    )
+                })?;
+                let ms = t
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_err(|_| format!("seek: {arg:?} is before 1970; {ACCEPTED}"))?
+                    .as_millis();
+                Ok(ReplayControl::SeekTo(i64::try_from(ms).unwrap_or(i64::MAX)))
             }
         }
     }
@@ -728,6 +844,28 @@ pub fn update(state: &mut UiState, action: Action) -> Option<Command> {
             };
             state.refresh()
         }
+        // In a replay, time belongs to the player: these move its clock, not the chart window.
+        Action::StepBack | Action::StepForward if state.run_mode == RunMode::Replay => {
+            let half = state.range_ms() / 2;
+            let by = if action == Action::StepBack {
+                -half
+            } else {
+                half
+            };
+            Some(Command::Replay(ReplayControl::SeekBy(by)))
+        }
+        Action::PrevAlert if state.run_mode == RunMode::Replay => {
+            Some(Command::Replay(ReplayControl::PrevAlert))
+        }
+        Action::NextAlert if state.run_mode == RunMode::Replay => {
+            Some(Command::Replay(ReplayControl::NextAlert))
+        }
+        Action::Pause if state.run_mode == RunMode::Replay => {
+            Some(Command::Replay(ReplayControl::TogglePause))
+        }
+        Action::Faster => state.replay_only(ReplayControl::Faster),
+        Action::Slower => state.replay_only(ReplayControl::Slower),
+        Action::ToggleLoop => state.replay_only(ReplayControl::ToggleLoop),
         Action::StepBack => state.step_time(false),
         Action::StepForward => state.step_time(true),
         Action::PrevAlert => state.jump_alert(false),
