@@ -22,9 +22,12 @@ use crate::collect::{exporter, scheduler};
 use crate::config::keymap::Keymap;
 use crate::config::theme::Theme;
 use crate::config::{Config, ConfigError};
+use crate::engine::TargetSpec;
 use crate::engine::{Engine, Vital};
 use crate::model::{Input, Millis, Snapshot};
 use crate::replay::Player;
+use crate::replay::{self, Record, Recorder};
+use crate::sanitize::sanitize;
 use crate::store::{Reader, Store, StoreOptions, StoreSender};
 use crate::term;
 use crate::ui::render::page_rows;
@@ -55,6 +58,8 @@ pub struct ConsoleOptions {
     /// Open the SQLite history (off for tests and read-only boxes).
     pub history: bool,
     pub theme: Theme,
+    /// Record every input the engine applies to this file (.nsr).
+    pub record: Option<PathBuf>,
 }
 
 impl Default for ConsoleOptions {
@@ -65,6 +70,7 @@ impl Default for ConsoleOptions {
             mouse: false,
             history: true,
             theme: Theme::embedded_default(),
+            record: None,
         }
     }
 }
@@ -126,15 +132,128 @@ pub fn answer_from_memory(engine: &Engine, req: &HistoryRequest) -> Vec<SeriesDa
         .collect()
 }
 
+/// The live loop's recorder: applies each input to the engine and records it first. A write
+/// failure (disk full) stops the recording with one message and never stops monitoring.
+pub struct LiveRecording {
+    path: PathBuf,
+    recorder: Option<Recorder<std::io::BufWriter<std::fs::File>>>,
+    dropped: u64,
+    quiet: bool,
+}
+
+impl LiveRecording {
+    fn say(&self, message: String) {
+        if self.quiet {
+            tracing::warn!("{message}");
+        } else {
+            eprintln!("nocscope: {message}");
+        }
+    }
+}
+
+impl LiveRecording {
+    /// Start a recording of an engine built from `config`. `quiet` sends later write
+    /// problems to the log instead of stderr (the console owns the terminal).
+    pub fn create(path: &Path, config: &Config, quiet: bool) -> Result<LiveRecording, String> {
+        let digest = match config.source.as_deref().map(std::fs::read) {
+            Some(Ok(bytes)) => replay::format::digest(&bytes),
+            _ => "none".to_string(),
+        };
+        let header = replay::header_for(
+            &TargetSpec::from_config(config),
+            digest,
+            scheduler::wall_clock_ms(),
+        );
+        match replay::create(path, &header) {
+            Ok(r) => Ok(LiveRecording {
+                path: path.to_path_buf(),
+                recorder: Some(r),
+                dropped: 0,
+                quiet,
+            }),
+            Err(e) => Err(format!(
+                "cannot record to {}: {e}",
+                sanitize(&path.display().to_string())
+            )),
+        }
+    }
+
+    fn write(
+        &mut self,
+        f: impl FnOnce(&mut Recorder<std::io::BufWriter<std::fs::File>>) -> std::io::Result<()>,
+    ) {
+        if let Some(r) = self.recorder.as_mut()
+            && let Err(e) = f(r)
+        {
+            let message = format!(
+                "recording to {} stopped after {} records: {e}",
+                sanitize(&self.path.display().to_string()),
+                r.records()
+            );
+            self.recorder = None;
+            self.say(message);
+        }
+    }
+
+    pub fn finish(mut self) {
+        if let Some(r) = self.recorder.take()
+            && let Err(e) = r.finish()
+        {
+            self.say(format!(
+                "recording {} not closed cleanly: {e}",
+                sanitize(&self.path.display().to_string())
+            ));
+        }
+    }
+}
+
+/// Apply an input to the engine, recording it first when a recording runs.
+pub fn feed(engine: &mut Engine, recording: &mut Option<LiveRecording>, input: Input) {
+    if let Some(r) = recording.as_mut() {
+        let now = scheduler::wall_clock_ms();
+        r.write(|rec| rec.input(now, &input));
+    }
+    engine.apply(&input);
+}
+
+pub fn set_dropped(engine: &mut Engine, recording: &mut Option<LiveRecording>, count: u64) {
+    if let Some(r) = recording.as_mut()
+        && r.dropped != count
+    {
+        r.dropped = count;
+        r.write(|rec| rec.record(&Record::Dropped { count }));
+    }
+    engine.set_dropped_observations(count);
+}
+
 /// Start the engine task. `inputs` is the only way data arrives, so a replay player can take
 /// the collectors' place. `clock` ticks the engine every second with wall time (live); a
 /// replay sends its own `Input::Tick`s and passes `None`.
+/// A recording shared between the engine task (which writes every input before applying it)
+/// and the console (which closes it cleanly after the task has stopped).
+pub type SharedRecording = Arc<std::sync::Mutex<Option<LiveRecording>>>;
+
+fn with_recording<T>(
+    shared: &Option<SharedRecording>,
+    f: impl FnOnce(&mut Option<LiveRecording>) -> T,
+) -> T {
+    match shared {
+        // A poisoned lock means a write panicked; recording stops, monitoring goes on.
+        Some(m) => match m.lock() {
+            Ok(mut guard) => f(&mut guard),
+            Err(_) => f(&mut None),
+        },
+        None => f(&mut None),
+    }
+}
+
 pub fn spawn_engine(
     mut engine: Engine,
     mut inputs: mpsc::Receiver<Input>,
     clock: Option<fn() -> Millis>,
     dropped: Arc<AtomicU64>,
     store: Option<StoreSender>,
+    recording: Option<SharedRecording>,
 ) -> EngineLink {
     let (snap_tx, snap_rx) = watch::channel(Arc::new(engine.snapshot()));
     let (ask_tx, mut ask_rx) = mpsc::channel::<MemoryAsk>(16);
@@ -148,7 +267,7 @@ pub fn spawn_engine(
             tokio::select! {
                 input = inputs.recv() => match input {
                     Some(i) => {
-                        engine.apply(&i);
+                        with_recording(&recording, |r| feed(&mut engine, r, i));
                         pending = true;
                     }
                     None => {
@@ -161,10 +280,13 @@ pub fn spawn_engine(
                     }
                 },
                 _ = tick.tick(), if clock.is_some() => {
-                    engine.set_dropped_observations(dropped.load(Ordering::Relaxed));
-                    if let Some(now) = clock {
-                        engine.tick(now());
-                    }
+                    let count = dropped.load(Ordering::Relaxed);
+                    with_recording(&recording, |r| {
+                        set_dropped(&mut engine, r, count);
+                        if let Some(now) = clock {
+                            feed(&mut engine, r, Input::Tick { now: now() });
+                        }
+                    });
                     pending = true;
                 }
                 Some(ask) = ask_rx.recv() => {
@@ -730,12 +852,23 @@ async fn console(config: Config, options: ConsoleOptions, keymap: Keymap) -> i32
             }
         }
     }));
+    let recording: Option<SharedRecording> = match &options.record {
+        None => None,
+        Some(path) => match LiveRecording::create(path, &config, true) {
+            Ok(r) => Some(Arc::new(std::sync::Mutex::new(Some(r)))),
+            Err(e) => {
+                eprintln!("nocscope: {e}");
+                return EXIT_USAGE;
+            }
+        },
+    };
     let link = spawn_engine(
         Engine::from_config(&config),
         in_rx,
         Some(scheduler::wall_clock_ms as fn() -> Millis),
         dropped,
         store.as_ref().map(Store::sender),
+        recording.clone(),
     );
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -759,6 +892,15 @@ async fn console(config: Config, options: ConsoleOptions, keymap: Keymap) -> i32
         t.abort();
     }
     link.task.abort();
+    // Wait for the task to be gone (an abort lands only at an await, never inside a write),
+    // then close the recording with its end marker.
+    let _ = link.task.await;
+    if let Some(shared) = recording
+        && let Ok(mut guard) = shared.lock()
+        && let Some(r) = guard.take()
+    {
+        r.finish();
+    }
     if let Some(s) = store
         && let Err(e) = s.close()
     {

@@ -10,12 +10,13 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
+use crate::app::{LiveRecording, feed, set_dropped};
 use crate::collect::{exporter, scheduler};
 use crate::config::{self, Config};
-use crate::engine::{Engine, Event, TargetSpec, human_duration};
+use crate::engine::{Engine, Event, human_duration};
 use crate::expo::{self, Format};
 use crate::model::{AlertState, HostStatus, Input, Millis, Snapshot, Vitals};
-use crate::replay::{self, Record, Recorder};
+use crate::replay;
 use crate::sanitize::sanitize;
 use crate::store::{Store, StoreOptions};
 
@@ -181,12 +182,6 @@ fn console(cli: &Cli) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    if cli.record.is_some() {
-        eprintln!(
-            "nocscope: --record works with `check --for` for now; the console does not record yet"
-        );
-        return EXIT_USAGE;
-    }
     let base = config
         .source
         .as_deref()
@@ -214,6 +209,7 @@ fn console(cli: &Cli) -> i32 {
         crate::app::ConsoleOptions {
             keymap: cli.keymap.clone(),
             theme: theme.for_depth(depth),
+            record: cli.record.clone(),
             ..crate::app::ConsoleOptions::default()
         },
     )
@@ -351,9 +347,12 @@ fn check(config_path: Option<&Path>, record: Option<&Path>, args: &CheckArgs) ->
     };
     let mut recording = match record {
         None => None,
-        Some(path) => match LiveRecording::create(path, &config) {
+        Some(path) => match LiveRecording::create(path, &config, false) {
             Ok(r) => Some(r),
-            Err(code) => return code,
+            Err(e) => {
+                eprintln!("nocscope: {e}");
+                return EXIT_USAGE;
+            }
         },
     };
     let code = runtime.block_on(check_async(&config, args, store.as_ref(), &mut recording));
@@ -382,88 +381,6 @@ fn open_store(config: &Config) -> Result<Store, String> {
         ..StoreOptions::default()
     };
     Store::open(&store_path(config), options).map_err(|e| e.to_string())
-}
-
-/// The live loop's recorder: applies each input to the engine and records it first. A write
-/// failure (disk full) stops the recording with one message and never stops monitoring.
-pub struct LiveRecording {
-    path: PathBuf,
-    recorder: Option<Recorder<std::io::BufWriter<std::fs::File>>>,
-    dropped: u64,
-}
-
-impl LiveRecording {
-    fn create(path: &Path, config: &Config) -> Result<LiveRecording, i32> {
-        let digest = match config.source.as_deref().map(std::fs::read) {
-            Some(Ok(bytes)) => replay::format::digest(&bytes),
-            _ => "none".to_string(),
-        };
-        let header = replay::header_for(
-            &TargetSpec::from_config(config),
-            digest,
-            scheduler::wall_clock_ms(),
-        );
-        match replay::create(path, &header) {
-            Ok(r) => Ok(LiveRecording {
-                path: path.to_path_buf(),
-                recorder: Some(r),
-                dropped: 0,
-            }),
-            Err(e) => {
-                eprintln!(
-                    "nocscope: cannot record to {}: {e}",
-                    sanitize(&path.display().to_string())
-                );
-                Err(EXIT_USAGE)
-            }
-        }
-    }
-
-    fn write(
-        &mut self,
-        f: impl FnOnce(&mut Recorder<std::io::BufWriter<std::fs::File>>) -> std::io::Result<()>,
-    ) {
-        if let Some(r) = self.recorder.as_mut()
-            && let Err(e) = f(r)
-        {
-            eprintln!(
-                "nocscope: recording to {} stopped after {} records: {e}",
-                sanitize(&self.path.display().to_string()),
-                r.records()
-            );
-            self.recorder = None;
-        }
-    }
-
-    fn finish(mut self) {
-        if let Some(r) = self.recorder.take()
-            && let Err(e) = r.finish()
-        {
-            eprintln!(
-                "nocscope: recording {} not closed cleanly: {e}",
-                sanitize(&self.path.display().to_string())
-            );
-        }
-    }
-}
-
-/// Apply an input to the engine, recording it first when a recording runs.
-fn feed(engine: &mut Engine, recording: &mut Option<LiveRecording>, input: Input) {
-    if let Some(r) = recording.as_mut() {
-        let now = scheduler::wall_clock_ms();
-        r.write(|rec| rec.input(now, &input));
-    }
-    engine.apply(&input);
-}
-
-fn set_dropped(engine: &mut Engine, recording: &mut Option<LiveRecording>, count: u64) {
-    if let Some(r) = recording.as_mut()
-        && r.dropped != count
-    {
-        r.dropped = count;
-        r.write(|rec| rec.record(&Record::Dropped { count }));
-    }
-    engine.set_dropped_observations(count);
 }
 
 async fn check_async(

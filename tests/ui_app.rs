@@ -40,7 +40,7 @@ async fn keys_drive_the_loop_over_a_replayed_engine() {
         default_rules(),
     );
     let (in_tx, in_rx) = mpsc::channel(64);
-    let link = spawn_engine(engine, in_rx, None, Arc::new(AtomicU64::new(0)), None);
+    let link = spawn_engine(engine, in_rx, None, Arc::new(AtomicU64::new(0)), None, None);
     let mut snaps = link.snapshots.clone();
 
     // Feed ten polls of both hosts, then wait until the engine has published them.
