@@ -247,6 +247,9 @@ fn with_recording<T>(
     }
 }
 
+/// Longest wait before live data changes reach the screen (see `ui_loop`).
+const LIVE_DATA_FRAME: Duration = Duration::from_secs(1);
+
 pub fn spawn_engine(
     mut engine: Engine,
     mut inputs: mpsc::Receiver<Input>,
@@ -579,6 +582,14 @@ where
     let mut snap = snapshots.borrow_and_update().clone();
     state.sync(&snap);
     let frame = Duration::from_secs(1) / fps.clamp(1, 60);
+    // Live data changes several times a second (every scrape, every tick) on a box that may be
+    // in trouble: redraw for it at most once a second. Keys draw at once (input-to-frame
+    // latency), and a replay, whose whole point is motion, keeps the full frame rate.
+    let data_frame = if replay.is_some() {
+        frame
+    } else {
+        frame.max(LIVE_DATA_FRAME)
+    };
     let mut dirty = true;
     let mut next_frame = Instant::now();
     let mut engine_alive = true;
@@ -598,6 +609,9 @@ where
                     if let Some(key) = term::key_from_event(&k) {
                         commands.extend(dispatch(&mut state, key));
                         dirty = true;
+                        // Answer a key in the next loop turn, not at the next frame slot; a
+                        // burst of keys still coalesces into one frame.
+                        next_frame = next_frame.min(Instant::now());
                     }
                 }
                 Some(Ok(Event::Mouse(m))) if state.mouse => {
@@ -666,7 +680,7 @@ where
                     .draw(|f| render(f, &snap, &state, theme))
                     .map_err(|e| format!("drawing to the terminal failed: {e}"))?;
                 dirty = false;
-                next_frame = Instant::now() + frame;
+                next_frame = Instant::now() + data_frame;
             }
         }
         for cmd in commands {
