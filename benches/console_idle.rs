@@ -12,7 +12,8 @@
 //!
 //! Knobs (all optional): NOCSCOPE_SETTLE_S (20), NOCSCOPE_IDLE_S (90), NOCSCOPE_EXPORTERS (3),
 //! NOCSCOPE_LAT_TARGETS (500), NOCSCOPE_LAT_INTERVAL (10s), NOCSCOPE_LAT_SAMPLES (200),
-//! NOCSCOPE_BIN (the binary; default the one cargo built for this bench).
+//! NOCSCOPE_BIN (the binary; default the one cargo built for this bench), NOCSCOPE_DUMP (a file
+//! to receive the bytes written during the idle window).
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -116,6 +117,12 @@ fn idle(bin: &Path) -> Res<()> {
     let sys1 = SystemCpu::read()?;
     let (bytes1, frames) = console.capture.bursts_since(t0);
     console.alive()?;
+    // What an idle frame consists of, for finding what limits the byte rate.
+    if let Some(path) = std::env::var_os("NOCSCOPE_DUMP") {
+        let window_bytes = console.capture.bytes_between(bytes0, bytes1);
+        std::fs::write(&path, window_bytes)
+            .map_err(|e| format!("writing NOCSCOPE_DUMP {}: {e}", Path::new(&path).display()))?;
+    }
 
     let cpu_s = (cpu1 - cpu0) as f64 / clk_tck();
     println!(
@@ -513,6 +520,13 @@ impl Capture {
             thread::sleep(Duration::from_micros(200));
         }
         None
+    }
+
+    fn bytes_between(&self, from: usize, to: usize) -> Vec<u8> {
+        match self.inner.lock() {
+            Ok(g) => g.bytes.get(from..to).unwrap_or_default().to_vec(),
+            Err(_) => Vec::new(),
+        }
     }
 
     fn tail(&self, n: usize) -> String {
