@@ -97,6 +97,7 @@ fn idle(bin: &Path) -> Res<()> {
     console.alive()?;
 
     let cpu0 = cpu_ticks(console.pid())?;
+    let threads0 = thread_ticks(console.pid());
     let sys0 = SystemCpu::read()?;
     let (bytes0, _) = console.capture.snapshot_len();
     let t0 = Instant::now();
@@ -114,6 +115,7 @@ fn idle(bin: &Path) -> Res<()> {
     }
     let elapsed = t0.elapsed().as_secs_f64();
     let cpu1 = cpu_ticks(console.pid())?;
+    let threads1 = thread_ticks(console.pid());
     let sys1 = SystemCpu::read()?;
     let (bytes1, frames) = console.capture.bursts_since(t0);
     console.alive()?;
@@ -131,6 +133,23 @@ fn idle(bin: &Path) -> Res<()> {
         elapsed,
         100.0 * cpu_s / elapsed
     );
+    // Where the idle CPU goes, by thread name (threads that began inside the window count whole).
+    let mut by_name: Vec<(String, u64)> = Vec::new();
+    for (tid, (name, t1)) in &threads1 {
+        let t0 = threads0.get(tid).map_or(0, |(_, t)| *t);
+        let d = t1.saturating_sub(t0);
+        match by_name.iter_mut().find(|(n, _)| n == name) {
+            Some((_, sum)) => *sum += d,
+            None => by_name.push((name.clone(), d)),
+        }
+    }
+    by_name.sort_by_key(|(_, d)| std::cmp::Reverse(*d));
+    let shares: Vec<String> = by_name
+        .iter()
+        .filter(|(_, d)| *d > 0)
+        .map(|(n, d)| format!("{n} {:.2}s", *d as f64 / clk_tck()))
+        .collect();
+    println!("  CPU by thread: {}", shares.join(", "));
     let bytes = bytes1 - bytes0;
     println!(
         "PTY output: {bytes} B over {elapsed:.1} s = {:.1} B/s ({:.3} KiB/s; target <= 2 KiB/s), {frames} write bursts",
@@ -572,6 +591,35 @@ fn cpu_ticks(pid: u32) -> Res<u64> {
             .ok_or_else(|| format!("{path}: field {} is not a number", i + 3))
     };
     Ok(get(11)? + get(12)?)
+}
+
+/// Per thread: tid -> (name, utime + stime). Threads that vanish between reads are skipped.
+fn thread_ticks(pid: u32) -> std::collections::HashMap<String, (String, u64)> {
+    let mut out = std::collections::HashMap::new();
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let tid = entry.file_name().to_string_lossy().into_owned();
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let name = std::fs::read_to_string(entry.path().join("comm"))
+            .map(|c| c.trim().to_string())
+            .unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, r)| r.split_whitespace().collect())
+            .unwrap_or_default();
+        let tick = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        out.insert(tid, (name, tick(11) + tick(12)));
+    }
+    out
 }
 
 fn clk_tck() -> f64 {
