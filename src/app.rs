@@ -703,26 +703,36 @@ where
     Ok(state)
 }
 
-/// Run the interactive console until the user quits; returns the process exit code. Bad
-/// keymaps fail here, before the terminal is touched, with exit code 2.
-pub fn run_console(config: Config, options: ConsoleOptions) -> i32 {
-    let keymap = match load_keymap(options.keymap.as_deref()) {
-        Ok(k) => k,
-        Err(e) => {
-            eprintln!("{e}");
-            return EXIT_USAGE;
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+/// The async runtime every command uses: two workers, as the machine this runs on may have
+/// only a couple of cores and is often already in trouble.
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("nocscope: cannot start the async runtime: {e}");
-            return EXIT_FAILURE;
-        }
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// What both consoles need before the terminal is touched: the keymap (exit 2 when it is
+/// bad) and the runtime.
+fn prepare(options: &ConsoleOptions) -> Result<(Keymap, tokio::runtime::Runtime), i32> {
+    let keymap = load_keymap(options.keymap.as_deref()).map_err(|e| {
+        eprintln!("{e}");
+        EXIT_USAGE
+    })?;
+    let runtime = runtime().map_err(|e| {
+        eprintln!("nocscope: {e}");
+        EXIT_FAILURE
+    })?;
+    Ok((keymap, runtime))
+}
+
+/// Run the interactive console until the user quits; returns the process exit code. Bad
+/// keymaps fail here, before the terminal is touched, with exit code 2.
+pub fn run_console(config: Config, options: ConsoleOptions) -> i32 {
+    let (keymap, runtime) = match prepare(&options) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
     let _log = crate::logging::init(&config.defaults.data_dir);
     runtime.block_on(console(config, options, keymap))
@@ -732,23 +742,9 @@ pub fn run_console(config: Config, options: ConsoleOptions) -> i32 {
 /// the header says REPLAY with the recorded clock, and nothing is written to the history store
 /// (a replay must not mix old data into the live history). No config is needed.
 pub fn run_console_replay(player: Player, options: ConsoleOptions) -> i32 {
-    let keymap = match load_keymap(options.keymap.as_deref()) {
-        Ok(k) => k,
-        Err(e) => {
-            eprintln!("{e}");
-            return EXIT_USAGE;
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("nocscope: cannot start the async runtime: {e}");
-            return EXIT_FAILURE;
-        }
+    let (keymap, runtime) = match prepare(&options) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
     runtime.block_on(console_replay(player, options, keymap))
 }

@@ -334,14 +334,10 @@ fn check(config_path: Option<&Path>, record: Option<&Path>, args: &CheckArgs) ->
             }
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::app::runtime() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("nocscope: cannot start the async runtime: {e}");
+            eprintln!("nocscope: {e}");
             return EXIT_USAGE;
         }
     };
