@@ -188,16 +188,10 @@ fn console(cli: &Cli) -> i32 {
         .and_then(Path::parent)
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let theme = match crate::config::theme::Theme::lookup(&cli.theme, &base) {
+    let theme = match console_theme(&cli.theme, &base) {
         Ok(t) => t,
-        Err(e) => {
-            for p in &e.problems {
-                eprintln!("{}", sanitize(&p.to_string()));
-            }
-            return EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
-    let depth = crate::config::theme::ColorDepth::detect(&|k| std::env::var(k).ok());
     if !std::io::stdout().is_terminal() {
         eprintln!(
             "nocscope: the console needs a terminal; for scripts and cron use `nocscope check`"
@@ -208,7 +202,7 @@ fn console(cli: &Cli) -> i32 {
         config,
         crate::app::ConsoleOptions {
             keymap: cli.keymap.clone(),
-            theme: theme.for_depth(depth),
+            theme,
             record: cli.record.clone(),
             ..crate::app::ConsoleOptions::default()
         },
@@ -643,6 +637,21 @@ fn replay_file(args: &ReplayArgs, cli: &Cli) -> i32 {
     replay_live(data, &name, args, &mut out)
 }
 
+/// The named or file theme, converted to this terminal's colour depth (NO_COLOR honoured);
+/// problems are printed before the terminal is touched.
+fn console_theme(name: &str, base: &Path) -> Result<crate::config::theme::Theme, i32> {
+    use crate::config::theme::{ColorDepth, Theme};
+    match Theme::lookup(name, base) {
+        Ok(t) => Ok(t.for_depth(ColorDepth::detect(&|k| std::env::var(k).ok()))),
+        Err(e) => {
+            for p in &e.problems {
+                eprintln!("{}", sanitize(&p.to_string()));
+            }
+            Err(EXIT_USAGE)
+        }
+    }
+}
+
 /// Play a recording in the console. The keymap and theme are checked before the terminal is
 /// touched; no config file is read (the recording carries its targets).
 fn replay_console(data: Vec<u8>, name: &str, speed: replay::Speed, cli: &Cli) -> i32 {
@@ -656,21 +665,15 @@ fn replay_console(data: Vec<u8>, name: &str, speed: replay::Speed, cli: &Cli) ->
     player.set_speed(speed);
     let damage = player.damage().map(|d| d.to_string());
     let base = std::env::current_dir().unwrap_or_default();
-    let theme = match crate::config::theme::Theme::lookup(&cli.theme, &base) {
+    let theme = match console_theme(&cli.theme, &base) {
         Ok(t) => t,
-        Err(e) => {
-            for p in &e.problems {
-                eprintln!("{}", sanitize(&p.to_string()));
-            }
-            return EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
-    let depth = crate::config::theme::ColorDepth::detect(&|k| std::env::var(k).ok());
     let code = crate::app::run_console_replay(
         player,
         crate::app::ConsoleOptions {
             keymap: cli.keymap.clone(),
-            theme: theme.for_depth(depth),
+            theme,
             history: false,
             ..crate::app::ConsoleOptions::default()
         },
