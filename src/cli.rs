@@ -20,6 +20,12 @@ use crate::replay;
 use crate::sanitize::sanitize;
 use crate::store::{Store, StoreOptions};
 
+mod eval;
+mod train;
+
+pub use eval::EvalArgs;
+pub use train::TrainArgs;
+
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_PROBLEM: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
@@ -62,6 +68,12 @@ pub enum Command {
     /// Replay a recording (.nsr): print transitions as they happen at --speed, or with
     /// --headless the alert timeline and final statuses at once
     Replay(ReplayArgs),
+    /// Train an LSTM autoencoder model for one series (from the history store, a CSV or a
+    /// recording) and save it to the data dir
+    Train(TrainArgs),
+    /// Evaluate an anomaly detector on labelled series in NAB layout: precision, recall, F1
+    /// and the NAB score, per file and in total
+    Eval(EvalArgs),
     /// Config file commands
     Config {
         #[command(subcommand)]
@@ -151,6 +163,8 @@ pub fn run(cli: Cli) -> i32 {
         Some(Command::Check(args)) => check(cli.config.as_deref(), cli.record.as_deref(), &args),
         Some(Command::Lint(args)) => lint(&args),
         Some(Command::Replay(ref args)) => replay_file(args, &cli),
+        Some(Command::Train(ref args)) => train::run(args, &cli),
+        Some(Command::Eval(ref args)) => eval::run(args),
         Some(Command::Config {
             command: ConfigCommand::Check { file },
         }) => config_check(file.as_deref().or(cli.config.as_deref())),

@@ -589,6 +589,52 @@ pub struct HostStatus {
     pub spark_vital: String,
     /// The last points of that vital, oldest first (at most `SPARK_POINTS`).
     pub sparkline: Vec<f32>,
+    /// The host's worst ongoing anomaly, if any vital is anomalous now (the status-list marker).
+    #[serde(default)]
+    pub anomaly: Option<AnomalyMark>,
+    /// Capacity forecasts: days until a disk or memory fills, where a trend points that way.
+    #[serde(default)]
+    pub forecasts: Vec<Forecast>,
+}
+
+/// A vital that is anomalous right now: its latest score over the detector's threshold.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AnomalyMark {
+    /// Vital key (`cpu_pct`, `mem_pct`, …).
+    pub vital: String,
+    pub score: f32,
+    pub threshold: f32,
+    /// When the current anomalous run started (the first window over threshold).
+    pub since: Millis,
+}
+
+/// One run of anomalous windows of one vital: opened when a window's score crosses the
+/// threshold, closed by the first window back under it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AnomalyEvent {
+    pub host: String,
+    /// Vital key (`cpu_pct`, `mem_pct`, …).
+    pub vital: String,
+    /// Detector that flagged it (`lstm`, `zscore`, …).
+    pub detector: String,
+    pub start: Millis,
+    /// `None` while the run is ongoing.
+    pub end: Option<Millis>,
+    /// Highest score seen in the run, and the threshold it was judged against.
+    pub peak_score: f32,
+    pub threshold: f32,
+}
+
+/// Days until a capacity vital (a disk mount, memory) reaches 100 %, from a trend over recent
+/// history, with a confidence band. Only published when the trend is rising.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Forecast {
+    /// Vital key (`mem_pct`, `disk_max_pct`, …) or `disk:<mount>`.
+    pub vital: String,
+    /// Best estimate, and the band's early and late ends (days from `now`).
+    pub days: f64,
+    pub days_low: f64,
+    pub days_high: f64,
 }
 
 /// Points in a status-list sparkline: a quarter of an hour at 15 s.
@@ -637,4 +683,7 @@ pub struct Snapshot {
     pub targets: Vec<TargetStatus>,
     /// Observations the collectors had to drop because the engine's queue was full.
     pub dropped_observations: u64,
+    /// Recent anomaly runs, newest first (bounded); ongoing ones have no `end`.
+    #[serde(default)]
+    pub anomalies: Vec<AnomalyEvent>,
 }

@@ -21,7 +21,9 @@
 
 mod act;
 mod ae;
+pub mod baseline;
 mod config;
+mod detector;
 mod error;
 mod file;
 mod gemm;
@@ -35,6 +37,7 @@ pub use ae::{
     StreamScorer, TrainReport, windows_of,
 };
 pub use config::{LstmConfig, MAX_UNITS, MAX_WINDOW, Scaler, ThresholdPolicy};
+pub use detector::Detector;
 pub use error::DetectError;
 pub use file::{FORMAT_NAME, FORMAT_VERSION, META_FILE, WEIGHTS_FILE};
 pub use lstm::{

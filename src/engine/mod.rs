@@ -860,6 +860,8 @@ impl Engine {
                     targets: h.targets.iter().map(|&t| TargetId(t as u32)).collect(),
                     spark_vital: spark.key().to_string(),
                     sparkline,
+                    anomaly: None,
+                    forecasts: Vec::new(),
                 }
             })
             .collect();
@@ -917,6 +919,7 @@ impl Engine {
             alerts,
             targets,
             dropped_observations: self.dropped_observations,
+            anomalies: Vec::new(),
         }
     }
 }
