@@ -81,7 +81,7 @@ fn headless_replay_prints_the_golden_text_and_json() {
     assert_eq!(out.status.code(), Some(0));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert!(doc["timeline"].as_array().is_some_and(|t| !t.is_empty()));
-    assert_eq!(doc["final"].as_array().map(Vec::len), Some(4));
+    assert_eq!(doc["final"].as_array().map(Vec::len), Some(7));
     assert!(doc["damage"].is_null());
 }
 

@@ -127,9 +127,26 @@ fn the_demo_has_the_incidents_it_promises() {
         "HostMemoryCritical",
         "HostDiskFull",
         "ExporterDown",
+        "InterfaceDown",
+        "PingPacketLoss",
+        "HostUnreachable",
+        "HttpCheckFailing",
+        "TcpPortClosed",
+        "SnmpAgentDown",
     ] {
         assert!(fired(rule), "the demo never fires {rule}");
     }
+    // Every collector kind is in it, not only node_exporters.
+    let kinds: std::collections::BTreeSet<String> = scan
+        .header
+        .targets
+        .iter()
+        .map(|t| {
+            let debug = format!("{:?}", t.kind);
+            debug.split([' ', '{']).next().unwrap_or_default().to_string()
+        })
+        .collect();
+    assert!(kinds.len() >= 5, "the demo records only {kinds:?}");
     assert!(
         replay::DEMO.len() < 4 << 20,
         "demo is {} bytes; keep fixtures to a few MB",
