@@ -648,3 +648,30 @@ fn a_filling_disk_is_forecast_and_alerts_after_an_hour() {
     let pending = pending.expect("pending once the forecast exists");
     assert_eq!(fired, Some(pending + 3_600_000), "fires after its 1 h `for`");
 }
+
+#[test]
+fn the_anomaly_section_reaches_the_engine() {
+    let text = "[defaults]\ndata_dir = \"/tmp/nocscope-test\"\n\
+                [anomaly]\nwarmup_points = 12\nalert_after = \"5m\"\n\
+                forecast_window = \"2h\"\nforecast_horizon = \"7d\"\n\
+                [[target]]\nname = \"web1\"\nkind = \"exporter\"\n\
+                url = \"http://127.0.0.1:9100/metrics\"\n";
+    let config = nocscope::config::parse(text, "inline.toml", std::path::Path::new("/"))
+        .expect("valid config");
+    let e = Engine::from_config(&config);
+    assert_eq!(
+        e.anomaly_settings(),
+        &Anomaly {
+            warmup_points: 12,
+            alert_after: Some(Duration::from_secs(300)),
+            forecast_window: Duration::from_secs(7200),
+            forecast_horizon: Duration::from_secs(7 * 86_400),
+        }
+    );
+    // Without the section: the defaults, and no anomaly alerts.
+    let bare = "[defaults]\ndata_dir = \"/tmp/nocscope-test\"\n";
+    let config = nocscope::config::parse(bare, "bare.toml", std::path::Path::new("/"))
+        .expect("valid config");
+    assert_eq!(config.anomaly, Anomaly::default());
+    assert_eq!(config.anomaly.alert_after, None);
+}
