@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 
 use bytes::Bytes;
 use divan::counter::ItemsCount;
-use nocscope::engine::rules::default_rules;
 use nocscope::config::Anomaly;
 use nocscope::detect::{LstmAutoencoder, LstmConfig};
+use nocscope::engine::rules::default_rules;
 use nocscope::engine::{Engine, ModelBinding, TargetSpec, Vital};
 use nocscope::model::{Input, Observation, Payload, Scrape, ScrapeOutcome, TargetId};
 

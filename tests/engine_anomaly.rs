@@ -175,7 +175,11 @@ fn events_open_and_close_exactly_where_the_scores_cross() {
     let values: Vec<f64> = (0..120)
         .map(|i| {
             let base = 2.0 + periodic(i);
-            if (70..78).contains(&i) { base + 4.0 } else { base }
+            if (70..78).contains(&i) {
+                base + 4.0
+            } else {
+                base
+            }
         })
         .collect();
     // The oracle: the same model's own stream scorer on the same values (bit-identical path).
@@ -195,7 +199,10 @@ fn events_open_and_close_exactly_where_the_scores_cross() {
             _ => {}
         }
     }
-    assert!(!want.is_empty(), "the shift must be anomalous to this model");
+    assert!(
+        !want.is_empty(),
+        "the shift must be anomalous to this model"
+    );
     assert!(
         want.iter().all(|w| w.0 >= T0 + 70 * STEP),
         "no run before the shift: {want:?}"
@@ -315,7 +322,13 @@ fn a_flat_series_with_small_wiggles_stays_quiet_thanks_to_the_floor() {
     let values: Vec<f64> = jitter
         .iter()
         .enumerate()
-        .map(|(i, n)| if i < 40 { 1.0 + 0.01 * n } else { 1.0 + 0.2 * n })
+        .map(|(i, n)| {
+            if i < 40 {
+                1.0 + 0.01 * n
+            } else {
+                1.0 + 0.2 * n
+            }
+        })
         .collect();
     let mut e = engine(&["web1"]);
     e.set_anomaly_settings(&settings(40, None));
@@ -333,14 +346,22 @@ fn a_flat_series_with_small_wiggles_stays_quiet_thanks_to_the_floor() {
     e.set_anomaly_settings(&settings(40, None));
     e.set_models(vec![generic(Vital::Load1, noise_trained().clone())]);
     let got = run(&mut e, &load_inputs(&loud));
-    assert_eq!(got.first().map(|a| a.start), Some(T0 + 150 * STEP), "{got:?}");
+    assert_eq!(
+        got.first().map(|a| a.start),
+        Some(T0 + 150 * STEP),
+        "{got:?}"
+    );
 }
 
 fn spiky() -> Vec<f64> {
     (0..150)
         .map(|i| {
             let v = 5.0 + 2.0 * periodic(i);
-            if (90..93).contains(&i) || i == 130 { v + 15.0 } else { v }
+            if (90..93).contains(&i) || i == 130 {
+                v + 15.0
+            } else {
+                v
+            }
         })
         .collect()
 }
@@ -392,7 +413,7 @@ fn same_inputs_in_any_batching_or_tick_pattern_give_the_same_events() {
             }
             b.apply(i);
             last = at;
-            if rng.next_u64() % 4 == 0 {
+            if rng.next_u64().is_multiple_of(4) {
                 eb.extend(b.take_events());
             }
         }
@@ -404,7 +425,11 @@ fn same_inputs_in_any_batching_or_tick_pattern_give_the_same_events() {
                 .collect()
         };
         assert_eq!(only(&ea), only(&eb), "seed {seed}");
-        assert_eq!(a.snapshot().anomalies, b.snapshot().anomalies, "seed {seed}");
+        assert_eq!(
+            a.snapshot().anomalies,
+            b.snapshot().anomalies,
+            "seed {seed}"
+        );
     }
 }
 
@@ -646,7 +671,11 @@ fn a_filling_disk_is_forecast_and_alerts_after_an_hour() {
         "no memory data, no memory forecast"
     );
     let pending = pending.expect("pending once the forecast exists");
-    assert_eq!(fired, Some(pending + 3_600_000), "fires after its 1 h `for`");
+    assert_eq!(
+        fired,
+        Some(pending + 3_600_000),
+        "fires after its 1 h `for`"
+    );
 }
 
 #[test]

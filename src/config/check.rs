@@ -517,7 +517,8 @@ impl<'a> Checker<'a> {
 
     fn anomaly(&mut self, value: Option<&Val<'_>>) -> Anomaly {
         let section = Section("[anomaly]".into());
-        let table = value.and_then(|v| self.table(v, "anomaly", "write it as an [anomaly] section"));
+        let table =
+            value.and_then(|v| self.table(v, "anomaly", "write it as an [anomaly] section"));
         let fields = match table {
             Some(t) => self.fields(t, &section, ANOMALY_KEYS),
             None => Fields {

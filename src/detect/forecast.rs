@@ -122,7 +122,11 @@ pub fn time_to_level(xs: &[f64], ys: &[f64], level: f64) -> Option<LevelForecast
     let (fast, slow) = (fit.slope + spread, fit.slope - spread);
     let time = gap / fit.slope;
     let time_low = gap / fast;
-    let time_high = if slow > 0.0 { gap / slow } else { f64::INFINITY };
+    let time_high = if slow > 0.0 {
+        gap / slow
+    } else {
+        f64::INFINITY
+    };
     (time.is_finite() && time_low.is_finite()).then_some(LevelForecast {
         time,
         time_low,
@@ -138,9 +142,18 @@ mod tests {
     #[test]
     fn t95_matches_tables() {
         // Published two-sided 95 % t quantiles.
-        for (dof, want) in [(3, 3.182), (5, 2.571), (10, 2.228), (20, 2.086), (100, 1.984)] {
+        for (dof, want) in [
+            (3, 3.182),
+            (5, 2.571),
+            (10, 2.228),
+            (20, 2.086),
+            (100, 1.984),
+        ] {
             let got = t95(dof);
-            assert!((got - want).abs() / want < 0.002, "dof {dof}: {got} vs {want}");
+            assert!(
+                (got - want).abs() / want < 0.002,
+                "dof {dof}: {got} vs {want}"
+            );
         }
     }
 

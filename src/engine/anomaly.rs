@@ -127,7 +127,10 @@ impl Scoring {
                 problems.push(format!(
                     "{} model{}: has no threshold (untrained); train it before binding",
                     b.vital.key(),
-                    b.host.as_deref().map(|h| format!(" for {h}")).unwrap_or_default()
+                    b.host
+                        .as_deref()
+                        .map(|h| format!(" for {h}"))
+                        .unwrap_or_default()
                 ));
                 continue;
             };
@@ -207,7 +210,14 @@ impl Scoring {
 
     /// Feeds one new point of a series; returns a run opening or closing, if the point caused
     /// one. A non-finite point is a gap: the window restarts after it.
-    pub fn observe(&mut self, h: usize, host: &str, v: Vital, at: Millis, x: f32) -> Option<Change> {
+    pub fn observe(
+        &mut self,
+        h: usize,
+        host: &str,
+        v: Vital,
+        at: Millis,
+        x: f32,
+    ) -> Option<Change> {
         let warmup = self.warmup;
         let s = self.series.get_mut(h)?.get_mut(vital_index(v))?.as_mut()?;
         let bound = self.models.get(s.model)?;

@@ -53,8 +53,7 @@ impl Ring {
         }
         self.points.push_back((at, v));
         let oldest = at.saturating_sub(window_ms);
-        while self.points.front().is_some_and(|p| p.0 < oldest) || self.points.len() > RING_POINTS
-        {
+        while self.points.front().is_some_and(|p| p.0 < oldest) || self.points.len() > RING_POINTS {
             self.points.pop_front();
         }
         true
@@ -163,7 +162,12 @@ mod tests {
         // +1 point per hour from 50 %: 50 h to full, about 2.08 days.
         for i in 0..120 {
             let at = i * 3 * MIN;
-            c.observe(Vital::DiskMax, at, 50.0 + at as f64 / 3_600_000.0, 360 * MIN);
+            c.observe(
+                Vital::DiskMax,
+                at,
+                50.0 + at as f64 / 3_600_000.0,
+                360 * MIN,
+            );
             c.observe(Vital::Mem, at, 40.0, 360 * MIN);
         }
         let f = c.published(30.0);

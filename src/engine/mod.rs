@@ -17,9 +17,9 @@ use std::sync::Arc;
 use crate::config::{self, Config, CustomOid, TargetKind};
 use crate::expo::{self, Format, Label};
 use crate::model::{
-    AlertState, AlertTransition, AlertView, AnomalyEvent, CycleBatch, HostStatus, Input, Millis, Observation,
-    Payload, PollRecord, SPARK_POINTS, Scrape, ScrapeOutcome, Severity, Snapshot, SnmpOutcome,
-    TargetId, TargetStatus, Vitals,
+    AlertState, AlertTransition, AlertView, AnomalyEvent, CycleBatch, HostStatus, Input, Millis,
+    Observation, Payload, PollRecord, SPARK_POINTS, Scrape, ScrapeOutcome, Severity, Snapshot,
+    SnmpOutcome, TargetId, TargetStatus, Vitals,
 };
 
 pub use anomaly::ModelBinding;

@@ -392,6 +392,9 @@ mod tests {
         assert!(!r.condition(1.2, false));
         assert!(r.condition(1.2, true), "held until 1.5 days");
         assert!(!r.condition(1.6, true));
-        assert!(!r.condition(f64::INFINITY, true), "no rising trend clears it");
+        assert!(
+            !r.condition(f64::INFINITY, true),
+            "no rising trend clears it"
+        );
     }
 }
