@@ -704,3 +704,30 @@ fn the_anomaly_section_reaches_the_engine() {
     assert_eq!(config.anomaly, Anomaly::default());
     assert_eq!(config.anomaly.alert_after, None);
 }
+
+#[test]
+fn polls_of_other_targets_on_the_host_are_not_new_points() {
+    // One host, two exporters: `node` measures the load, `app` only has its own metrics.
+    let mut specs = vec![spec("node"), spec("app")];
+    specs[1].host = "node".into();
+    let mut e = Engine::new(specs, default_rules());
+    e.set_anomaly_settings(&settings(5, None));
+    e.set_models(vec![generic(Vital::Load1, with_threshold(-1.0))]);
+    let mut got = Vec::new();
+    for i in 0..30i64 {
+        let at = T0 + i * STEP;
+        e.apply(&scrape(0, at, body(2.0 + periodic(i as usize), 40.0)));
+        got.extend(anomaly_events(&mut e));
+        // Three app polls between node polls: were they points, the window would fill early.
+        for k in 1..4 {
+            e.apply(&scrape(
+                1,
+                at + k * 3 * S,
+                "# TYPE app_requests_total counter\napp_requests_total 7\n".to_string(),
+            ));
+            got.extend(anomaly_events(&mut e));
+        }
+    }
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].start, T0 + (WINDOW as i64 - 1) * STEP);
+}

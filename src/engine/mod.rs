@@ -445,7 +445,7 @@ impl Engine {
             }
         }
         let h = self.targets[ti].host;
-        self.refresh_host_vitals(h, obs.at);
+        self.refresh_host_vitals(h, ti, obs.at);
         self.evaluate_rules(h, obs.at);
         self.update_host_status(h, obs.at);
     }
@@ -546,7 +546,17 @@ impl Engine {
         self.batches.push(batch);
     }
 
-    fn refresh_host_vitals(&mut self, h: usize, at: Millis) {
+    /// `ti` is the target whose poll triggered the refresh: only the vitals it measured are new
+    /// points for anomaly scoring and forecasts. (The history rings take every refresh, as the
+    /// sparklines always have.)
+    fn refresh_host_vitals(&mut self, h: usize, ti: usize, at: Millis) {
+        // Which vitals this poll measured; a ping poll on a host with an exporter repeats the
+        // exporter's last CPU, and a repeated value is not a new point of that series.
+        let measured: [bool; Vital::ALL.len()] = Vital::ALL.map(|v| {
+            self.targets
+                .get(ti)
+                .is_some_and(|t| v.get(&t.vitals).is_some())
+        });
         let host = &self.hosts[h];
         // Merge the host's targets: the first target (config order) that has a vital wins.
         let mut merged = Vitals::default();
@@ -602,6 +612,9 @@ impl Engine {
                 ring.push_back((at, v as f32));
                 let i = host.index.get_or_insert(vital.key(), &mut batch.new_series);
                 batch.samples.push((i, at, v));
+                if !measured.get(vi).copied().unwrap_or(false) {
+                    continue;
+                }
                 if let Some(c) = self.capacity.get_mut(h) {
                     c.observe(*vital, at, v, window_ms(&self.settings));
                 }
