@@ -1,5 +1,5 @@
 //! The deterministic engine: folds observations into series, vitals, rule and alert state,
-//! host severities and snapshots. Pure given its inputs: no clock, socket, terminal or SQLite.
+//! anomaly scores and capacity forecasts, host severities and snapshots. Pure given its inputs: no clock, socket, terminal or SQLite.
 //! Time only moves forward with `Observation::at` and `Input::Tick`.
 
 pub mod anomaly;
