@@ -8,8 +8,10 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 
 use bytes::Bytes;
 use divan::counter::ItemsCount;
+use nocscope::config::Anomaly;
+use nocscope::detect::{LstmAutoencoder, LstmConfig};
 use nocscope::engine::rules::default_rules;
-use nocscope::engine::{Engine, TargetSpec};
+use nocscope::engine::{Engine, ModelBinding, TargetSpec, Vital};
 use nocscope::model::{Input, Observation, Payload, Scrape, ScrapeOutcome, TargetId};
 
 struct Counting;
@@ -140,6 +142,70 @@ fn parse_only(bencher: divan::Bencher) {
             divan::black_box(p.map(|p| p.samples.len()).ok());
         }
     });
+}
+
+/// A model of the shipped size (window 10, encoder 32→16, mirrored decoder). Weights are the
+/// random initialisation: inference costs the same whatever they are.
+fn shipped_size_model() -> LstmAutoencoder {
+    let cfg = LstmConfig {
+        window: 10,
+        encoder_units: vec![32, 16],
+        decoder_units: vec![16, 32],
+        ..LstmConfig::default()
+    };
+    let mut m = LstmAutoencoder::new(&cfg, 1).expect("valid config");
+    m.set_threshold(1.0);
+    m
+}
+
+/// Polls measured per iteration, after `WARM` polls that fill warm-ups and windows.
+const POLLS: usize = 40;
+const WARM: usize = 40;
+
+/// Engine apply cost per poll of one real node_exporter target, without models and with a
+/// generic model of the shipped size bound to every vital (each poll scores one window per
+/// vital the exporter yields), in steady state: warm-ups done, windows full.
+#[divan::bench(args = [false, true])]
+fn apply_per_poll(bencher: divan::Bencher, models: bool) {
+    let rec = recording();
+    let inputs = inputs(&rec[..rec.len().min(WARM + POLLS)], 1);
+    let (warm, measured) = inputs.split_at(WARM.min(inputs.len()));
+    let model = shipped_size_model();
+    bencher
+        .counter(ItemsCount::new(measured.len()))
+        .with_inputs(|| {
+            let mut e = engine(1);
+            if models {
+                e.set_anomaly_settings(&Anomaly {
+                    warmup_points: 20,
+                    ..Anomaly::default()
+                });
+                let problems = e.set_models(
+                    Vital::ALL
+                        .iter()
+                        .map(|&vital| ModelBinding {
+                            vital,
+                            host: None,
+                            model: model.clone(),
+                        })
+                        .collect(),
+                );
+                assert!(problems.is_empty(), "{problems:?}");
+            }
+            for i in warm {
+                e.apply(i);
+                e.take_batches();
+                e.take_events();
+            }
+            e
+        })
+        .bench_local_values(|mut e| {
+            for i in measured {
+                e.apply(i);
+                e.take_batches();
+            }
+            e
+        });
 }
 
 fn main() {

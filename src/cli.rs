@@ -13,9 +13,11 @@ use serde_json::json;
 use crate::app::{LiveRecording, feed, set_dropped};
 use crate::collect::{exporter, scheduler};
 use crate::config::{self, Config};
-use crate::engine::{Engine, Event, human_duration};
+use crate::engine::{Engine, Event, ModelBinding, human_days, human_duration};
 use crate::expo::{self, Format};
-use crate::model::{AlertState, HostStatus, Input, Millis, Snapshot, Vitals};
+use crate::model::{
+    AlertState, AnomalyEvent, Forecast, HostStatus, Input, Millis, Snapshot, Vitals,
+};
 use crate::replay;
 use crate::sanitize::sanitize;
 use crate::store::{Store, StoreOptions};
@@ -401,6 +403,7 @@ async fn check_async(
         }
     };
     let mut engine = Engine::from_config(config);
+    bind_models(&mut engine, models());
     let sender = store.map(|s| s.sender());
     let mut out = std::io::stdout();
     let forward = |engine: &mut Engine| {
@@ -514,6 +517,21 @@ pub fn format_host_text(h: &HostStatus) -> String {
         line.push_str("  | ");
         line.push_str(&sanitize(&h.reason));
     }
+    if let Some(m) = &h.anomaly {
+        line.push_str(&format!(
+            "  | anomaly {} score {:.3} > {:.3}",
+            m.vital, m.score, m.threshold
+        ));
+    }
+    for f in &h.forecasts {
+        line.push_str(&format!(
+            "  | {} full in {} ({} to {})",
+            f.vital,
+            human_days(f.days),
+            human_days(f.days_low),
+            human_days(f.days_high)
+        ));
+    }
     line
 }
 
@@ -558,6 +576,13 @@ pub fn format_host_json(h: &HostStatus, snap: &Snapshot) -> serde_json::Value {
         "vitals": h.vitals,
         "firing": firing,
         "targets": targets,
+        "anomaly": h.anomaly.as_ref().map(|m| json!({
+            "vital": m.vital,
+            "score": finite(f64::from(m.score)),
+            "threshold": finite(f64::from(m.threshold)),
+            "since": m.since,
+        })),
+        "forecasts": forecasts_json(&h.forecasts),
     })
 }
 
@@ -616,7 +641,60 @@ pub fn format_event(e: &Event, format: OutputFormat) -> String {
             "value": finite(t.value), "summary": t.summary,
         })
         .to_string(),
+        (Event::Anomaly(a), OutputFormat::Text) => {
+            let (at, what) = match a.end {
+                None => (a.start, "opened".to_string()),
+                Some(end) => (
+                    end,
+                    format!("closed after {}", human_duration(end - a.start)),
+                ),
+            };
+            format!(
+                "{}  {:<20}  anomaly {} {what} ({}, peak {:.3}, threshold {:.3})",
+                rfc3339(at),
+                sanitize(&a.host),
+                a.vital,
+                sanitize(&a.detector),
+                a.peak_score,
+                a.threshold
+            )
+        }
+        (Event::Anomaly(a), OutputFormat::Json) => {
+            let mut v = anomaly_json(a);
+            if let Some(o) = v.as_object_mut() {
+                o.insert("event".into(), json!("anomaly"));
+                o.insert("at".into(), json!(a.end.unwrap_or(a.start)));
+            }
+            v.to_string()
+        }
     }
+}
+
+/// One anomaly event as the reports print it (scores that are not finite become null).
+pub fn anomaly_json(a: &AnomalyEvent) -> serde_json::Value {
+    json!({
+        "host": a.host,
+        "vital": a.vital,
+        "detector": a.detector,
+        "start": a.start,
+        "end": a.end,
+        "peak_score": finite(f64::from(a.peak_score)),
+        "threshold": finite(f64::from(a.threshold)),
+    })
+}
+
+/// Capacity forecasts as the reports print them; an open-ended band end is null.
+fn forecasts_json(fs: &[Forecast]) -> serde_json::Value {
+    fs.iter()
+        .map(|f| {
+            json!({
+                "vital": f.vital,
+                "days": finite(f.days),
+                "days_low": finite(f.days_low),
+                "days_high": finite(f.days_high),
+            })
+        })
+        .collect()
 }
 
 /// Largest recording `replay` reads into memory.
@@ -706,7 +784,79 @@ fn replay_console(data: Vec<u8>, name: &str, speed: replay::Speed, cli: &Cli) ->
 /// a clean recording, 1 when it is damaged (what could be read was still printed), 2 when it
 /// cannot be read at all.
 pub fn replay_report(data: &[u8], name: &str, format: OutputFormat, out: &mut impl Write) -> i32 {
-    let scan = match replay::scan(data, replay::Limits::default()) {
+    replay_report_with(data, name, format, models(), out)
+}
+
+/// The anomaly models the headless commands give the engine. Empty until the shipped per-vital
+/// models can be loaded (`detect::shipped`, another module's work); loading is kept out of the
+/// engine, which only ever receives bindings.
+pub fn models() -> Vec<ModelBinding> {
+    Vec::new()
+}
+
+/// Binds models, telling the operator on stderr about any that could not be used.
+pub fn bind_models(engine: &mut Engine, models: Vec<ModelBinding>) {
+    if models.is_empty() {
+        return;
+    }
+    for p in engine.set_models(models) {
+        eprintln!("nocscope: anomaly model not used: {}", sanitize(&p));
+    }
+}
+
+/// A one-pass replay like `replay::scan`, with anomaly models bound to the engine before the
+/// first record. Without models it is `replay::scan` itself.
+pub fn scan_with_models(
+    data: &[u8],
+    limits: replay::Limits,
+    models: Vec<ModelBinding>,
+) -> Result<replay::Scan, replay::OpenError> {
+    if models.is_empty() {
+        return replay::scan(data, limits);
+    }
+    let mut reader = replay::Reader::new(data, limits)?;
+    let header = reader.header().clone();
+    let mut engine = replay::player::engine_for(&header)?;
+    bind_models(&mut engine, models);
+    let (mut start, mut end) = (None, 0);
+    let mut events = Vec::new();
+    let damage = loop {
+        match reader.next_record() {
+            Ok(Some(replay::Record::Input { applied_at, input })) => {
+                engine.apply(&input);
+                // A replay has no store: batches must not pile up.
+                engine.take_batches();
+                start.get_or_insert(applied_at);
+                end = end.max(applied_at);
+                events.extend(engine.take_events().into_iter().map(|e| (applied_at, e)));
+            }
+            Ok(Some(replay::Record::Dropped { count })) => engine.set_dropped_observations(count),
+            Ok(Some(replay::Record::End { .. })) => {}
+            Ok(None) => break None,
+            Err(e) => break Some(e),
+        }
+    };
+    Ok(replay::Scan {
+        header,
+        start: start.unwrap_or(0),
+        end,
+        records: reader.records_read(),
+        events,
+        snapshot: engine.snapshot(),
+        damage,
+        ignored_observations: engine.ignored_observations(),
+    })
+}
+
+/// [`replay_report`] with the given anomaly models bound to the replaying engine.
+pub fn replay_report_with(
+    data: &[u8],
+    name: &str,
+    format: OutputFormat,
+    models: Vec<ModelBinding>,
+    out: &mut impl Write,
+) -> i32 {
+    let scan = match scan_with_models(data, replay::Limits::default(), models) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("nocscope replay: {name}: {}", sanitize(&e.to_string()));
@@ -764,6 +914,7 @@ pub fn render_scan(scan: &replay::Scan, format: OutputFormat) -> String {
                 },
                 "timeline": events,
                 "final": hosts,
+                "anomalies": scan.snapshot.anomalies.iter().map(anomaly_json).collect::<Vec<_>>(),
                 "damage": scan.damage.as_ref().map(|d| d.to_string()),
             });
             s = serde_json::to_string_pretty(&doc).unwrap_or_default();

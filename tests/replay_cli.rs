@@ -171,3 +171,171 @@ fn damaged_missing_and_foreign_files_are_clear_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("1 to 1000"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Anomaly events in the headless reports, with a model trained here (the shipped models are
+// loaded elsewhere; the engine only ever receives bindings).
+
+mod anomaly {
+    use bytes::Bytes;
+    use nocscope::cli::{OutputFormat, replay_report_with, scan_with_models};
+    use nocscope::detect::{FitOptions, LstmAutoencoder, LstmConfig, ThresholdPolicy};
+    use nocscope::engine::{ModelBinding, TargetSpec, Vital};
+    use nocscope::model::{Input, Observation, Payload, Scrape, ScrapeOutcome, TargetId};
+    use nocscope::replay::{self, Limits, Recorder};
+
+    const T0: i64 = 1_790_000_000_000;
+    const STEP: i64 = 15_000;
+    const SPIKE: i64 = 150;
+
+    fn level(i: i64) -> f64 {
+        let v = 3.0 + (i as f64 * std::f64::consts::TAU / 20.0).sin();
+        if i == SPIKE { v + 12.0 } else { v }
+    }
+
+    /// 200 polls of one exporter whose load follows a 5-minute cycle, with one spike.
+    fn recording() -> Vec<u8> {
+        let spec = TargetSpec {
+            name: "web1".into(),
+            host: "web1".into(),
+            interval_ms: STEP,
+            timeout_ms: 10_000,
+            sample_limit: 0,
+            kind: Default::default(),
+        };
+        let header = replay::header_for(&[spec], "test".into(), T0);
+        let mut rec = Recorder::new(Vec::new(), &header).expect("recorder");
+        for i in 0..200 {
+            let at = T0 + i * STEP;
+            let body = format!("# TYPE node_load1 gauge\nnode_load1 {}\n", level(i));
+            let obs = Input::Observation(Observation {
+                target: TargetId(0),
+                at,
+                payload: Payload::Scrape(Scrape {
+                    duration_ms: 2.0,
+                    outcome: ScrapeOutcome::Body {
+                        content_type: Some("text/plain; version=0.0.4".into()),
+                        body: Bytes::from(body),
+                    },
+                }),
+            });
+            rec.input(at + 2, &obs).expect("record");
+            rec.input(at + 5_000, &Input::Tick { now: at + 5_000 })
+                .expect("record");
+        }
+        rec.finish().expect("finish")
+    }
+
+    fn model() -> LstmAutoencoder {
+        let cfg = LstmConfig {
+            window: 10,
+            encoder_units: vec![8, 4],
+            decoder_units: vec![4, 8],
+            batch_size: 16,
+            max_epochs: 30,
+            patience: 30,
+            dropout: 0.0,
+            threshold: ThresholdPolicy::MaxScaled { factor: 2.0 },
+            ..Default::default()
+        };
+        // Trained on the shape alone (another level and scale than the recording's): the
+        // engine's warm-up scaler does the rest.
+        let series: Vec<f32> = (0..400)
+            .map(|i| (i as f32 * std::f32::consts::TAU / 20.0).sin() * 5.0 + 40.0)
+            .collect();
+        let mut m = LstmAutoencoder::new(&cfg, 3).expect("config");
+        m.fit(&series, &FitOptions::default(), |_| {}).expect("fit");
+        m
+    }
+
+    fn bindings(m: &LstmAutoencoder) -> Vec<ModelBinding> {
+        vec![ModelBinding {
+            vital: Vital::Load1,
+            host: None,
+            model: m.clone(),
+        }]
+    }
+
+    fn report(data: &[u8], format: OutputFormat, m: &LstmAutoencoder) -> String {
+        let mut out = Vec::new();
+        let code = replay_report_with(data, "spike.nsr", format, bindings(m), &mut out);
+        assert_eq!(code, 0);
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    fn golden(ext: &str, actual: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden")
+            .join(format!("anomaly-spike.{ext}"));
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(&path, actual).expect("write golden");
+            return;
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; run UPDATE_GOLDEN=1 cargo test --test replay_cli",
+                path.display()
+            )
+        });
+        assert!(want == actual, "{} differs from the replay", path.display());
+    }
+
+    #[test]
+    fn a_replayed_spike_is_an_anomaly_event_in_text_and_json() {
+        let data = recording();
+        let m = model();
+        let threshold = m.threshold().expect("trained");
+        let text = report(&data, OutputFormat::Text, &m);
+        let json = report(&data, OutputFormat::Json, &m);
+
+        let spike_at = humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis((T0 + SPIKE * STEP) as u64),
+        )
+        .to_string();
+        let opened: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("anomaly load1 opened"))
+            .collect();
+        assert_eq!(opened.len(), 1, "{text}");
+        assert!(opened[0].starts_with(&spike_at), "{text}");
+        assert!(text.contains("anomaly load1 closed after"), "{text}");
+
+        let doc: serde_json::Value = serde_json::from_str(&json).expect("json");
+        let events = doc["anomalies"].as_array().expect("anomalies");
+        assert_eq!(events.len(), 1, "{json}");
+        let e = &events[0];
+        assert_eq!(e["host"], "web1");
+        assert_eq!(e["vital"], "load1");
+        assert_eq!(e["detector"], "lstm");
+        assert_eq!(e["start"], T0 + SPIKE * STEP);
+        // The spike leaves the 10-point window at the latest 10 polls later.
+        let end = e["end"].as_i64().expect("closed");
+        assert!(end > T0 + SPIKE * STEP && end <= T0 + (SPIKE + 10) * STEP);
+        let peak = e["peak_score"].as_f64().expect("peak");
+        assert!(peak > f64::from(threshold));
+        assert!((e["threshold"].as_f64().expect("threshold") - f64::from(threshold)).abs() < 1e-6);
+        let timeline = doc["timeline"].as_array().expect("timeline");
+        assert_eq!(
+            timeline.iter().filter(|t| t["event"] == "anomaly").count(),
+            2,
+            "opened and closed"
+        );
+
+        // Same recording, same model: the same report, byte for byte.
+        assert_eq!(report(&data, OutputFormat::Text, &m), text);
+        golden("txt", &text);
+        golden("json", &json);
+    }
+
+    #[test]
+    fn without_models_the_report_is_the_plain_scan() {
+        let data = recording();
+        let with_none = scan_with_models(&data, Limits::default(), Vec::new()).expect("scan");
+        let plain = replay::scan(&data, Limits::default()).expect("scan");
+        assert_eq!(
+            nocscope::cli::render_scan(&with_none, OutputFormat::Json),
+            nocscope::cli::render_scan(&plain, OutputFormat::Json)
+        );
+        assert!(with_none.snapshot.anomalies.is_empty());
+    }
+}

@@ -11,7 +11,7 @@ use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
 
 use super::units::{format_duration, parse_byte_size, parse_duration};
-use super::{Auth, Config, ConfigError, Defaults, Problem, Secret, Storage, Target};
+use super::{Anomaly, Auth, Config, ConfigError, Defaults, Problem, Secret, Storage, Target};
 use crate::model::TargetId;
 use kinds::Kind;
 pub use kinds::{
@@ -33,7 +33,7 @@ pub const DEFAULT_SAMPLE_LIMIT: u32 = 200_000;
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(15 * 24 * 3600);
 pub const DEFAULT_MAX_SIZE: u64 = 0;
 
-const TOP_KEYS: &[&str] = &["defaults", "storage", "target"];
+const TOP_KEYS: &[&str] = &["defaults", "storage", "anomaly", "target"];
 const DEFAULTS_KEYS: &[&str] = &[
     "interval",
     "timeout",
@@ -42,6 +42,12 @@ const DEFAULTS_KEYS: &[&str] = &[
     "sample_limit",
 ];
 const STORAGE_KEYS: &[&str] = &["retention", "max_size"];
+const ANOMALY_KEYS: &[&str] = &[
+    "warmup_points",
+    "alert_after",
+    "forecast_window",
+    "forecast_horizon",
+];
 /// Keys whose inline value is a credential, whatever kind of target they appear in.
 const INLINE_SECRET_KEYS: &[&str] = &[
     "bearer_token",
@@ -396,6 +402,7 @@ impl<'a> Checker<'a> {
         let top = self.fields(root, &Section("the top level".into()), TOP_KEYS);
         let defaults = self.defaults(top.value("defaults"));
         let storage = self.storage(top.value("storage"));
+        let anomaly = self.anomaly(top.value("anomaly"));
         let targets = match top.get("target") {
             Some((key, value)) => self.targets(key, value, &defaults),
             None => Vec::new(),
@@ -404,6 +411,7 @@ impl<'a> Checker<'a> {
             source,
             defaults: defaults.resolved,
             storage,
+            anomaly,
             targets,
         }
     }
@@ -504,6 +512,51 @@ impl<'a> Checker<'a> {
                 .value("max_size")
                 .and_then(|v| self.byte_size(v, "max_size"))
                 .unwrap_or(DEFAULT_MAX_SIZE),
+        }
+    }
+
+    fn anomaly(&mut self, value: Option<&Val<'_>>) -> Anomaly {
+        let section = Section("[anomaly]".into());
+        let table =
+            value.and_then(|v| self.table(v, "anomaly", "write it as an [anomaly] section"));
+        let fields = match table {
+            Some(t) => self.fields(t, &section, ANOMALY_KEYS),
+            None => Fields {
+                found: HashMap::new(),
+            },
+        };
+        let d = Anomaly::default();
+        let warmup_points = match fields.value("warmup_points") {
+            Some(v) => match self.count(v, "warmup_points") {
+                // The scaler needs a spread, and a spread needs at least two points.
+                Some(n) if n < 2 => {
+                    self.problem(
+                        &v.span(),
+                        format!(
+                            "`warmup_points` in [anomaly] must be at least 2, found {n}; \
+                             use a number of points like 40"
+                        ),
+                    );
+                    d.warmup_points
+                }
+                Some(n) => n,
+                None => d.warmup_points,
+            },
+            None => d.warmup_points,
+        };
+        Anomaly {
+            warmup_points,
+            alert_after: fields
+                .value("alert_after")
+                .and_then(|v| self.duration(v, "alert_after")),
+            forecast_window: fields
+                .value("forecast_window")
+                .and_then(|v| self.duration(v, "forecast_window"))
+                .unwrap_or(d.forecast_window),
+            forecast_horizon: fields
+                .value("forecast_horizon")
+                .and_then(|v| self.duration(v, "forecast_horizon"))
+                .unwrap_or(d.forecast_horizon),
         }
     }
 

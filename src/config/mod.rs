@@ -36,6 +36,7 @@ pub struct Config {
     pub source: Option<PathBuf>,
     pub defaults: Defaults,
     pub storage: Storage,
+    pub anomaly: Anomaly,
     pub targets: Vec<Target>,
 }
 
@@ -57,6 +58,41 @@ pub struct Storage {
     pub retention: Duration,
     /// When the database grows past this many bytes, the oldest chunks go first (0 = no cap).
     pub max_size: u64,
+}
+
+/// The `[anomaly]` section: how the engine scores vitals with anomaly models and forecasts
+/// capacity.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Anomaly {
+    /// Points of a series a generic (not host-trained) model waits for before it scores: the
+    /// engine fits that series' scaler on them.
+    pub warmup_points: u32,
+    /// A vital anomalous for this long raises the `AnomalySustained` alert; `None` (the
+    /// default) leaves anomalies as marks and events only.
+    pub alert_after: Option<Duration>,
+    /// How much recent history a capacity forecast fits its trend on.
+    pub forecast_window: Duration,
+    /// Forecasts further out than this are not shown.
+    pub forecast_horizon: Duration,
+}
+
+/// 40 points is 10 minutes at the default 15 s interval: enough for a mean and spread that a
+/// single spike cannot dominate, short enough that a new host is watched soon.
+pub const DEFAULT_WARMUP_POINTS: u32 = 40;
+/// node-mixin's `predict_linear(...[6h], ...)`: long enough to average out a day's small swings.
+pub const DEFAULT_FORECAST_WINDOW: Duration = Duration::from_secs(6 * 3600);
+/// A month: beyond that a straight-line extrapolation of hours of data says little.
+pub const DEFAULT_FORECAST_HORIZON: Duration = Duration::from_secs(30 * 24 * 3600);
+
+impl Default for Anomaly {
+    fn default() -> Self {
+        Anomaly {
+            warmup_points: DEFAULT_WARMUP_POINTS,
+            alert_after: None,
+            forecast_window: DEFAULT_FORECAST_WINDOW,
+            forecast_horizon: DEFAULT_FORECAST_HORIZON,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -26,6 +26,7 @@ mod config;
 mod detector;
 mod error;
 mod file;
+pub mod forecast;
 mod gemm;
 mod lstm;
 pub mod nab;

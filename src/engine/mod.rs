@@ -1,8 +1,10 @@
 //! The deterministic engine: folds observations into series, vitals, rule and alert state,
-//! host severities and snapshots. Pure given its inputs: no clock, socket, terminal or SQLite.
+//! anomaly scores and capacity forecasts, host severities and snapshots. Pure given its inputs: no clock, socket, terminal or SQLite.
 //! Time only moves forward with `Observation::at` and `Input::Tick`.
 
+pub mod anomaly;
 pub mod checks;
+pub mod forecast;
 pub mod rate;
 pub mod rules;
 pub mod snmp;
@@ -12,14 +14,16 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use crate::config::{Config, CustomOid, TargetKind};
+use crate::config::{self, Config, CustomOid, TargetKind};
 use crate::expo::{self, Format, Label};
 use crate::model::{
-    AlertState, AlertTransition, AlertView, CycleBatch, HostStatus, Input, Millis, Observation,
-    Payload, PollRecord, SPARK_POINTS, Scrape, ScrapeOutcome, Severity, Snapshot, SnmpOutcome,
-    TargetId, TargetStatus, Vitals,
+    AlertState, AlertTransition, AlertView, AnomalyEvent, CycleBatch, HostStatus, Input, Millis,
+    Observation, Payload, PollRecord, SPARK_POINTS, Scrape, ScrapeOutcome, Severity, Snapshot,
+    SnmpOutcome, TargetId, TargetStatus, Vitals,
 };
 
+pub use anomaly::ModelBinding;
+use forecast::{Fill, HostCapacity};
 use rules::{Check, Instance, Rule, TargetClass, VitalRef};
 use vitals::{Prev, VitalsAcc};
 
@@ -159,6 +163,8 @@ pub enum Event {
         to: Severity,
         reason: String,
     },
+    /// An anomaly run opened (`end` is `None`) or closed.
+    Anomaly(AnomalyEvent),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -246,6 +252,10 @@ pub struct Engine {
     dropped_observations: u64,
     ignored_observations: u64,
     key_buf: String,
+    scoring: anomaly::Scoring,
+    /// Per host, in host order.
+    capacity: Vec<HostCapacity>,
+    settings: config::Anomaly,
 }
 
 impl Engine {
@@ -289,7 +299,11 @@ impl Engine {
                 snmp: snmp::SnmpState::default(),
             });
         }
+        let settings = config::Anomaly::default();
         Engine {
+            scoring: anomaly::Scoring::new(settings.warmup_points as usize),
+            capacity: hosts.iter().map(|_| HostCapacity::default()).collect(),
+            settings,
             targets,
             hosts,
             rules,
@@ -304,7 +318,54 @@ impl Engine {
     }
 
     pub fn from_config(config: &Config) -> Engine {
-        Engine::new(TargetSpec::from_config(config), rules::default_rules())
+        let mut e = Engine::new(TargetSpec::from_config(config), rules::default_rules());
+        e.set_anomaly_settings(&config.anomaly);
+        e
+    }
+
+    /// Applies an `[anomaly]` section: warm-up length, forecast window and horizon, and the
+    /// `AnomalySustained` rule (added when `alert_after` is set, removed when not). Meant to be
+    /// called before the first input; a replay must be given the same settings as the live run.
+    pub fn set_anomaly_settings(&mut self, settings: &config::Anomaly) {
+        self.settings = settings.clone();
+        self.scoring.set_warmup(settings.warmup_points as usize);
+        let existing = self
+            .rules
+            .iter()
+            .position(|r| r.check == Check::AnomalySustained);
+        match (settings.alert_after, existing) {
+            (Some(d), Some(ri)) => {
+                if let Some(r) = self.rules.get_mut(ri) {
+                    r.for_ms = d.as_millis().min(i64::MAX as u128) as i64;
+                }
+            }
+            (Some(d), None) => self.rules.push(rules::anomaly_rule(
+                d.as_millis().min(i64::MAX as u128) as i64,
+            )),
+            (None, Some(ri)) => {
+                self.rules.remove(ri);
+                // Alert keys hold rule indices: drop the removed rule's, shift the later ones.
+                self.alerts = std::mem::take(&mut self.alerts)
+                    .into_iter()
+                    .filter(|((r, _, _), _)| *r != ri)
+                    .map(|((r, h, l), i)| ((if r > ri { r - 1 } else { r }, h, l), i))
+                    .collect();
+            }
+            (None, None) => {}
+        }
+    }
+
+    /// The anomaly settings in force.
+    pub fn anomaly_settings(&self) -> &config::Anomaly {
+        &self.settings
+    }
+
+    /// Gives the engine its anomaly models (it never loads them itself). Replaces any earlier
+    /// models and restarts every series' warm-up and window. Returns the bindings that could not
+    /// be used (untrained, unknown host), one sentence each; the others are bound.
+    pub fn set_models(&mut self, bindings: Vec<ModelBinding>) -> Vec<String> {
+        let names: Vec<&str> = self.hosts.iter().map(|h| h.name.as_str()).collect();
+        self.scoring.bind(bindings, &names)
     }
 
     pub fn now(&self) -> Millis {
@@ -384,7 +445,7 @@ impl Engine {
             }
         }
         let h = self.targets[ti].host;
-        self.refresh_host_vitals(h, obs.at);
+        self.refresh_host_vitals(h, ti, obs.at);
         self.evaluate_rules(h, obs.at);
         self.update_host_status(h, obs.at);
     }
@@ -485,7 +546,17 @@ impl Engine {
         self.batches.push(batch);
     }
 
-    fn refresh_host_vitals(&mut self, h: usize, at: Millis) {
+    /// `ti` is the target whose poll triggered the refresh: only the vitals it measured are new
+    /// points for anomaly scoring and forecasts. (The history rings take every refresh, as the
+    /// sparklines always have.)
+    fn refresh_host_vitals(&mut self, h: usize, ti: usize, at: Millis) {
+        // Which vitals this poll measured; a ping poll on a host with an exporter repeats the
+        // exporter's last CPU, and a repeated value is not a new point of that series.
+        let measured: [bool; Vital::ALL.len()] = Vital::ALL.map(|v| {
+            self.targets
+                .get(ti)
+                .is_some_and(|t| v.get(&t.vitals).is_some())
+        });
         let host = &self.hosts[h];
         // Merge the host's targets: the first target (config order) that has a vital wins.
         let mut merged = Vitals::default();
@@ -541,6 +612,20 @@ impl Engine {
                 ring.push_back((at, v as f32));
                 let i = host.index.get_or_insert(vital.key(), &mut batch.new_series);
                 batch.samples.push((i, at, v));
+                if !measured.get(vi).copied().unwrap_or(false) {
+                    continue;
+                }
+                if let Some(c) = self.capacity.get_mut(h) {
+                    c.observe(*vital, at, v, window_ms(&self.settings));
+                }
+                if self.scoring.is_active() {
+                    match self.scoring.observe(h, &host.name, *vital, at, v as f32) {
+                        Some(anomaly::Change::Opened(ev)) | Some(anomaly::Change::Closed(ev)) => {
+                            self.events.push(Event::Anomaly(ev));
+                        }
+                        None => {}
+                    }
+                }
             }
         }
         for d in &merged.disks {
@@ -629,6 +714,65 @@ impl Engine {
                         None => format!("{what} unknown"),
                     };
                     evals.push((ri, String::new(), value, summary));
+                }
+                Check::FillsWithin(v) => {
+                    let (vital, level, what) = match v {
+                        VitalRef::Mem => (Vital::Mem, host.vitals.mem_pct, "memory"),
+                        VitalRef::Disk => (
+                            Vital::DiskMax,
+                            Vital::DiskMax.get(&host.vitals),
+                            "fullest disk",
+                        ),
+                        // No forecasts for these.
+                        VitalRef::Cpu | VitalRef::Swap => continue,
+                    };
+                    let fill = self
+                        .capacity
+                        .get(h)
+                        .map(|c| c.fill(vital))
+                        .unwrap_or(Fill::Unknown);
+                    let (value, summary) = match (fill, level) {
+                        (Fill::Unknown, _) | (_, None) => (None, format!("{what} trend unknown")),
+                        (Fill::Never, Some(_)) => {
+                            (Some(f64::INFINITY), format!("{what} not filling"))
+                        }
+                        (Fill::Days { days, low, high }, Some(l)) => {
+                            let summary = format!(
+                                "{what} {l:.1}% full, fills in {} ({} to {})",
+                                human_days(days),
+                                human_days(low),
+                                human_days(high)
+                            );
+                            // Below the floor a steep fill is noise, not a capacity problem.
+                            let v = if l >= rules::FILL_ALERT_MIN_PCT {
+                                days
+                            } else {
+                                f64::INFINITY
+                            };
+                            (Some(v), summary)
+                        }
+                    };
+                    evals.push((ri, String::new(), value, summary));
+                }
+                Check::AnomalySustained => {
+                    for v in Vital::ALL {
+                        if !self.scoring.scores(h, v) {
+                            continue;
+                        }
+                        let mut labels = String::new();
+                        push_labels(&mut labels, [("vital", v.key())]);
+                        let (value, summary) = match self.scoring.anomalous(h, v) {
+                            None => (None, format!("{} not scored yet", v.key())),
+                            Some((open, score, threshold)) => (
+                                Some(if open { 1.0 } else { 0.0 }),
+                                format!(
+                                    "{} anomalous: score {score:.3} (threshold {threshold:.3})",
+                                    v.key()
+                                ),
+                            ),
+                        };
+                        evals.push((ri, labels, value, summary));
+                    }
                 }
                 Check::PingLoss
                 | Check::PortClosed
@@ -824,6 +968,7 @@ impl Engine {
     }
 
     pub fn snapshot(&self) -> Snapshot {
+        let horizon_days = self.settings.forecast_horizon.as_secs_f64() / 86_400.0;
         let mut hosts: Vec<HostStatus> = self
             .hosts
             .iter()
@@ -860,8 +1005,12 @@ impl Engine {
                     targets: h.targets.iter().map(|&t| TargetId(t as u32)).collect(),
                     spark_vital: spark.key().to_string(),
                     sparkline,
-                    anomaly: None,
-                    forecasts: Vec::new(),
+                    anomaly: self.scoring.mark(hi),
+                    forecasts: self
+                        .capacity
+                        .get(hi)
+                        .map(|c| c.published(horizon_days))
+                        .unwrap_or_default(),
                 }
             })
             .collect();
@@ -919,7 +1068,7 @@ impl Engine {
             alerts,
             targets,
             dropped_observations: self.dropped_observations,
-            anomalies: Vec::new(),
+            anomalies: self.scoring.events(),
         }
     }
 }
@@ -1137,6 +1286,20 @@ fn push_labels<'a>(buf: &mut String, labels: impl IntoIterator<Item = (&'a str, 
         buf.push('"');
     }
     buf.push('}');
+}
+
+/// The forecast window in milliseconds (saturating: a config of centuries is still a window).
+fn window_ms(s: &config::Anomaly) -> i64 {
+    s.forecast_window.as_millis().min(i64::MAX as u128) as i64
+}
+
+/// `0.6` days → `14h24m`, `∞` → `never`; for forecast summaries.
+pub fn human_days(days: f64) -> String {
+    if !days.is_finite() {
+        return "never".to_string();
+    }
+    // Clamped so a century-long forecast does not overflow the millisecond count.
+    human_duration((days.clamp(0.0, 36_500.0) * 86_400_000.0) as i64)
 }
 
 /// `95s` → `1m35s`; coarse on purpose: it is for status lines.

@@ -21,6 +21,11 @@ pub enum Check {
     CertExpiry,
     /// 1 while an interface is administratively up but operationally down.
     InterfaceDown,
+    /// Days until the vital's linear trend reaches 100 %; fires BELOW the threshold. Only
+    /// `Mem` and `Disk` (the host's fullest disk) have forecasts.
+    FillsWithin(VitalRef),
+    /// 1 while a vital's anomaly score is over its model's threshold (one instance per vital).
+    AnomalySustained,
 }
 
 /// Which targets a `TargetDown` rule watches.
@@ -164,15 +169,51 @@ pub fn default_rules() -> Vec<Rule> {
             0,
             Severity::Major,
         ),
+        // node-mixin's NodeFilesystemSpaceFillingUp: predict_linear over 6 h, 24 h ahead, held
+        // for 1 h. The hour is what keeps a burst of writes (a backup, a log storm) that the
+        // trend briefly extrapolates to "full tomorrow" from paging anyone; the 6 h window of
+        // the forecast means the trend itself moves slowly. Clears at 1.5 days so a forecast
+        // wobbling around 24 h does not flap.
+        Rule {
+            name: "DiskFillsSoon".to_string(),
+            check: Check::FillsWithin(VitalRef::Disk),
+            threshold: 1.0,
+            clear: 1.5,
+            for_ms: 60 * MIN,
+            keep_firing_for_ms: 0,
+            severity: Severity::Major,
+        },
     ]
 }
+
+/// Name of the rule that turns a sustained anomaly into an alert.
+pub const ANOMALY_RULE: &str = "AnomalySustained";
+
+/// The optional rule for `[anomaly] alert_after`: a vital anomalous for `for_ms` alerts, minor
+/// because a model's opinion is a reason to look, not proof of an outage.
+pub fn anomaly_rule(for_ms: i64) -> Rule {
+    Rule {
+        name: ANOMALY_RULE.to_string(),
+        check: Check::AnomalySustained,
+        threshold: 0.5,
+        clear: 0.5,
+        for_ms: for_ms.max(0),
+        keep_firing_for_ms: 0,
+        severity: Severity::Minor,
+    }
+}
+
+/// A disk or memory forecast only alerts once it is at least this full: node-mixin's
+/// "less than 40 % available" guard, so a near-empty disk with a steep but short-lived fill
+/// does not page anyone.
+pub const FILL_ALERT_MIN_PCT: f64 = 60.0;
 
 impl Rule {
     /// The condition for a value: above `threshold` to start, above `clear` to stay active.
     pub fn condition(&self, value: f64, active: bool) -> bool {
         let limit = if active { self.clear } else { self.threshold };
         match self.check {
-            Check::CertExpiry => value < limit,
+            Check::CertExpiry | Check::FillsWithin(_) => value < limit,
             _ => value > limit,
         }
     }
@@ -339,5 +380,21 @@ mod tests {
         assert!(r.condition(81.0, false));
         assert!(r.condition(77.0, true), "still above the clear threshold");
         assert!(!r.condition(75.0, true));
+    }
+
+    #[test]
+    fn fill_rules_fire_below_and_clear_with_hysteresis() {
+        let r = default_rules()
+            .into_iter()
+            .find(|r| r.name == "DiskFillsSoon")
+            .unwrap();
+        assert!(r.condition(0.9, false));
+        assert!(!r.condition(1.2, false));
+        assert!(r.condition(1.2, true), "held until 1.5 days");
+        assert!(!r.condition(1.6, true));
+        assert!(
+            !r.condition(f64::INFINITY, true),
+            "no rising trend clears it"
+        );
     }
 }

@@ -590,6 +590,7 @@ pub fn config_with(targets: Vec<Target>) -> Config {
             retention: Duration::from_secs(3600),
             max_size: 0,
         },
+        anomaly: Default::default(),
         targets,
     }
 }
