@@ -69,6 +69,28 @@ fn play(data: &[u8], speed: Speed, step: Duration) -> Scan {
     }
 }
 
+/// The fixtures' `live.txt` were printed by builds that had neither capacity forecasts nor the
+/// `DiskFillsSoon` rule built on them. Everything else the replay prints must match the live
+/// run byte for byte, so only those two later additions are taken out before comparing: the
+/// rule's transition lines and the `| <vital> full in …` suffixes of the final host lines.
+fn as_printed_before_forecasts(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.contains(" DiskFillsSoon"))
+        .map(|l| {
+            let cut = l
+                .match_indices("  | ")
+                .find(|(i, _)| {
+                    let rest = &l[i + 4..];
+                    rest.split_once(' ').is_some_and(|(vital, after)| {
+                        !vital.is_empty() && after.starts_with("full in ")
+                    })
+                })
+                .map_or(l.len(), |(i, _)| i);
+            format!("{}\n", &l[..cut])
+        })
+        .collect()
+}
+
 #[test]
 fn every_fixture_replays_to_its_golden_timeline_at_every_speed() {
     for path in fixtures() {
@@ -102,7 +124,8 @@ fn every_fixture_replays_to_its_golden_timeline_at_every_speed() {
         if live.exists() {
             let printed = std::fs::read_to_string(&live).expect("live output");
             assert_eq!(
-                text, printed,
+                as_printed_before_forecasts(&text),
+                printed,
                 "{name}: the replay prints exactly what the live run printed"
             );
         }
@@ -143,7 +166,11 @@ fn the_demo_has_the_incidents_it_promises() {
         .iter()
         .map(|t| {
             let debug = format!("{:?}", t.kind);
-            debug.split([' ', '{']).next().unwrap_or_default().to_string()
+            debug
+                .split([' ', '{'])
+                .next()
+                .unwrap_or_default()
+                .to_string()
         })
         .collect();
     assert!(kinds.len() >= 5, "the demo records only {kinds:?}");
