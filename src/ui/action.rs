@@ -133,7 +133,7 @@ impl Action {
             Action::ViewMetrics => ("view_metrics", "Metric browser over the host's raw series"),
             Action::ViewAnomalies => (
                 "view_anomalies",
-                "Anomalies: recent anomaly runs, newest first; Enter jumps to one",
+                "Anomalies: recent runs, newest first; Enter opens one",
             ),
             Action::ZoomIn => ("zoom_in", "Show a shorter time range (down to 5m)"),
             Action::ZoomOut => ("zoom_out", "Show a longer time range (up to 30d)"),
@@ -147,11 +147,11 @@ impl Action {
             ),
             Action::PrevAlert => (
                 "prev_alert",
-                "Time window to the previous alert or anomaly start (replay: the clock, alerts)",
+                "Previous alert or anomaly start (replay: the clock, alerts)",
             ),
             Action::NextAlert => (
                 "next_alert",
-                "Time window to the next alert or anomaly start (replay: the clock, alerts)",
+                "Next alert or anomaly start (replay: the clock, alerts)",
             ),
             Action::Pause => ("pause", "Pause or resume live updates or the replay"),
             Action::Live => ("live", "Return to live: resume and follow the present"),
