@@ -1212,6 +1212,7 @@ fn anomalies_view(frame: &mut Frame<'_>, area: Rect, state: &UiState, theme: &Th
                 Cell::from(clean(&a.detector).into_owned()),
                 Cell::from(format!("{}/{}", score(a.peak_score), score(a.threshold))),
                 Cell::from(lasted),
+                Cell::from(""),
             ]);
             if sel {
                 row.style(scope(theme, "list.selected").add_modifier(Modifier::REVERSED))
@@ -1239,6 +1240,7 @@ fn anomalies_view(frame: &mut Frame<'_>, area: Rect, state: &UiState, theme: &Th
         "detector",
         "score/limit",
         "lasted",
+        "",
     ])
     .style(scope(theme, "table.header").add_modifier(Modifier::BOLD));
     let table = Table::new(
@@ -1246,11 +1248,14 @@ fn anomalies_view(frame: &mut Frame<'_>, area: Rect, state: &UiState, theme: &Th
         [
             Constraint::Length(1),
             Constraint::Length(if wide { 20 } else { 11 }),
-            Constraint::Fill(2),
+            // Capped, with the slack after the last column, so that a wide terminal does not
+            // spread a row's numbers a screen apart from its host.
+            Constraint::Max(40),
             Constraint::Length(if wide { 18 } else { 9 }),
-            Constraint::Fill(1),
+            Constraint::Length(10),
             Constraint::Length(11),
             Constraint::Length(8),
+            Constraint::Fill(1),
         ],
     )
     .header(header)
