@@ -1,5 +1,6 @@
 //! Console render cost: one full frame of each main view with 500 hosts on a TestBackend
-//! (layout, widgets and the buffer diff; no terminal I/O). Target: overview ≤ 2 ms median.
+//! (layout, widgets and the buffer diff; no terminal I/O), and the anomalies view with its
+//! filter. Target: overview ≤ 2 ms median.
 
 #[path = "../tests/ui_fixture/mod.rs"]
 mod ui_fixture;
@@ -47,6 +48,33 @@ fn alerts_and_targets_500_hosts(bencher: Bencher) {
     ui_fixture::press(&mut a, "3");
     let Ok(mut terminal) = Terminal::new(TestBackend::new(200, 50));
     bencher.bench_local(|| {
+        let _ = terminal.clear();
+        let _ = terminal.draw(|f| render(f, &snap, &a, &theme));
+    });
+}
+
+/// The anomalies view over the 500-host fixture (one run per seventh host), filtered, so the
+/// filter's per-run label sets are part of the cost of a keypress there.
+#[divan::bench(args = ["", "vital=cpu_pct !host0007"])]
+fn anomalies_view_500_hosts(bencher: Bencher, filter: &str) {
+    let snap = ui_fixture::big_snapshot(HOSTS);
+    let theme = Theme::embedded_default();
+    let mut a = ui_fixture::state(&snap);
+    ui_fixture::press(&mut a, "6");
+    if !filter.is_empty() {
+        let keys: Vec<String> = filter
+            .chars()
+            .map(|c| match c {
+                ' ' => "<Space>".to_string(),
+                '<' => "<lt>".to_string(),
+                c => c.to_string(),
+            })
+            .collect();
+        ui_fixture::press(&mut a, &format!("/ {} <Enter>", keys.join(" ")));
+    }
+    let Ok(mut terminal) = Terminal::new(TestBackend::new(200, 50));
+    bencher.bench_local(|| {
+        a.sync(divan::black_box(&snap));
         let _ = terminal.clear();
         let _ = terminal.draw(|f| render(f, &snap, &a, &theme));
     });

@@ -4,9 +4,10 @@
 mod ui_fixture;
 
 use nocscope::config::keymap::Key;
+use nocscope::model::{AnomalyEvent, Snapshot};
 use nocscope::ui::state::{Command, Loaded, PromptKind, RunMode, ZOOM_LEVELS_MS};
 use nocscope::ui::{UiState, View, dispatch};
-use ui_fixture::{press, snapshot, state};
+use ui_fixture::{T0, press, snapshot, state};
 
 fn fresh() -> UiState {
     state(&snapshot())
@@ -54,6 +55,15 @@ fn navigation_table() {
         // Enter on an alert or a target opens its host (targets are in config order).
         ("2 j j <Enter>", View::Host, "db1", false, false),
         ("3 j j j <Enter>", View::Host, "edge1", false, false),
+        // The anomalies view lists runs newest first; Enter opens the run's host.
+        ("6", View::Anomalies, "web1", false, false),
+        ("6 q", View::Overview, "web1", false, false),
+        ("6 <Esc>", View::Overview, "web1", false, false),
+        ("6 <Enter>", View::Host, "edge1", false, false),
+        ("6 j j <Enter>", View::Host, "web1", false, false),
+        ("6 G <Enter>", View::Host, "app1", false, false),
+        ("6 G j j <Enter> q", View::Overview, "app1", false, false),
+        ("2 6", View::Anomalies, "web1", false, false),
     ];
     for (keys, view, host, help, quit) in cases {
         let mut s = fresh();
@@ -200,44 +210,102 @@ fn time_travel_zoom_step_pause_and_live() {
     assert_eq!((s.run_mode, s.window_end), (RunMode::Live, None));
 }
 
-#[test]
-fn alert_jumps_move_the_window_to_alert_starts() {
-    let snap = snapshot();
-    let mut s = state(&snap);
-    press(&mut s, "2 [");
-    let lead = s.range_ms() / 10;
-    // Alerts whose start sits in the last tenth of the window are already in view.
-    let latest = snap
+/// Where `[`/`]` may land: every alert start and anomaly start (of `host`, if given), a tenth
+/// of the window after it, sorted.
+fn jump_ends(snap: &Snapshot, lead: i64, host: Option<&str>) -> Vec<i64> {
+    let mut ends: Vec<i64> = snap
         .alerts
         .iter()
-        .map(|a| a.active_at + lead)
-        .filter(|t| *t < snap.now)
-        .max();
-    let end = s.window_end.unwrap_or(s.now);
+        .map(|a| (a.active_at, a.host.as_str()))
+        .chain(snap.anomalies.iter().map(|a| (a.start, a.host.as_str())))
+        .filter(|(_, h)| host.is_none_or(|x| x == *h))
+        .map(|(t, _)| t + lead)
+        .collect();
+    ends.sort();
+    ends.dedup();
+    ends
+}
+
+#[test]
+fn jumps_visit_alert_and_anomaly_starts_in_time_order() {
+    let snap = snapshot();
+    let mut s = state(&snap);
+    press(&mut s, "2");
+    let lead = s.range_ms() / 10;
+    let ends = jump_ends(&snap, lead, None);
+    // From the present `[` walks back through every start that is already in the past.
+    let mut want: Vec<i64> = ends.iter().copied().filter(|t| *t < snap.now).collect();
+    want.reverse();
+    let mut got = Vec::new();
+    for _ in 0..want.len() {
+        press(&mut s, "[");
+        got.push(s.window_end.unwrap_or(s.now));
+    }
     assert_eq!(
-        Some(end),
-        latest,
-        "`[` from the present goes to the latest alert start"
+        got, want,
+        "`[` steps back over every alert and anomaly start"
+    );
+    let anomaly_starts: Vec<i64> = snap.anomalies.iter().map(|a| a.start + lead).collect();
+    let alert_starts: Vec<i64> = snap.alerts.iter().map(|a| a.active_at + lead).collect();
+    assert!(
+        got.iter().any(|t| anomaly_starts.contains(t)),
+        "no anomaly visited"
+    );
+    assert!(
+        got.iter().any(|t| alert_starts.contains(t)),
+        "no alert visited"
     );
     press(&mut s, "[");
-    let end2 = s.window_end.unwrap_or(s.now);
-    assert!(end2 < end, "a second `[` goes further back");
-    assert!(snap.alerts.iter().any(|a| a.active_at + lead == end2));
-    press(&mut s, "]");
-    assert_eq!(s.window_end, Some(end), "`]` comes back");
-    press(&mut s, "L ]");
-    assert_eq!(
-        s.window_end, None,
-        "a jump past the present follows the present"
-    );
-    press(&mut s, "[ [ [ [ [ [ [");
     assert!(
         s.message
             .as_deref()
-            .is_some_and(|m| m.contains("no earlier alert"))
+            .is_some_and(|m| m.contains("no earlier alert or anomaly")),
+        "{:?}",
+        s.message
     );
-    let first = snap.alerts.iter().map(|a| a.active_at).min().unwrap_or(0);
-    assert_eq!(s.window_end, Some(first + lead), "stops at the first alert");
+    assert_eq!(
+        s.window_end,
+        want.last().copied(),
+        "stops at the first start"
+    );
+    // `]` walks forward over the same marks and then follows the present again.
+    let mut forward = Vec::new();
+    for _ in 1..want.len() {
+        press(&mut s, "]");
+        forward.push(s.window_end.unwrap_or(s.now));
+    }
+    let mut back: Vec<i64> = want.iter().rev().skip(1).copied().collect();
+    back.truncate(forward.len());
+    assert_eq!(forward, back, "`]` retraces the same marks");
+    press(&mut s, "L ]");
+    assert_eq!(s.window_end, None, "a jump past the present follows it");
+}
+
+#[test]
+fn jumps_in_the_host_view_stay_on_that_host() {
+    let snap = snapshot();
+    let mut s = state(&snap);
+    // At 5 minutes the lead is short enough for db1's ongoing anomaly start to be behind us.
+    press(&mut s, "j j <Enter> + +");
+    assert_eq!(s.focus.as_deref(), Some("db1"));
+    let lead = s.range_ms() / 10;
+    let mut want: Vec<i64> = jump_ends(&snap, lead, Some("db1"))
+        .into_iter()
+        .filter(|t| *t < snap.now)
+        .collect();
+    want.reverse();
+    assert!(
+        want.len() >= 2,
+        "db1 has an alert and an anomaly start: {want:?}"
+    );
+    for w in &want {
+        let cmd = Key::parse("[").ok().and_then(|k| dispatch(&mut s, k));
+        assert_eq!(s.window_end, Some(*w));
+        assert!(
+            matches!(&cmd, Some(Command::History(r)) if r.to == *w && r.source == "host/db1"),
+            "each jump reloads the charts: {cmd:?}"
+        );
+    }
 }
 
 #[test]
@@ -405,4 +473,199 @@ proptest::proptest! {
         });
         let _ = nocscope::ui::update(&mut s, nocscope::ui::Action::PromptAccept);
     }
+}
+
+#[test]
+fn anomalies_view_lists_newest_first_and_filters() {
+    let snap = snapshot();
+    let mut s = state(&snap);
+    press(&mut s, "6");
+    let hosts =
+        |s: &UiState| -> Vec<String> { s.anomalies.iter().map(|a| a.host.clone()).collect() };
+    assert_eq!(hosts(&s), ["edge1", "db1", "web1", "app1"]);
+    assert!(s.anomalies.windows(2).all(|w| w[0].start >= w[1].start));
+    // (filter keys, hosts of the rows)
+    let cases: &[(&str, &[&str])] = &[
+        ("/ m e m <Enter>", &["edge1", "db1"]),
+        ("/ l s t m <Enter>", &["edge1", "web1"]),
+        ("/ ! l s t m <Enter>", &["db1", "app1"]),
+        ("/ d c = f r a <Enter>", &["web1", "app1"]),
+        ("/ v i t a l = c p u _ p c t <Enter>", &["web1"]),
+        (
+            "/ d e t e c t o r = z s c o r e <Space> d b <Enter>",
+            &["db1"],
+        ),
+        ("/ n o p e <Enter>", &[]),
+        ("/ m e m <Enter> <Esc>", &["edge1", "db1", "web1", "app1"]),
+    ];
+    for (keys, want) in cases {
+        let mut s = state(&snap);
+        press(&mut s, "6");
+        press(&mut s, keys);
+        assert_eq!(hosts(&s), *want, "rows after {keys:?}");
+        assert_eq!(s.view, View::Anomalies, "{keys:?}");
+        assert_eq!(s.rows.len(), 5, "{keys:?} filtered the host list too");
+        if want.is_empty() {
+            assert_eq!(s.message.as_deref(), Some("no anomaly matches the filter"));
+        }
+    }
+    // The host list's own filter leaves the anomalies alone, and the other way round.
+    let mut s = state(&snap);
+    press(&mut s, "/ d b <Enter> 6");
+    assert_eq!(s.anomalies.len(), 4);
+    assert_eq!(s.rows.len(), 1);
+}
+
+#[test]
+fn anomaly_selection_survives_a_new_run_arriving() {
+    let mut snap = snapshot();
+    let mut s = state(&snap);
+    press(&mut s, "6 j j");
+    assert_eq!(
+        s.anomalies.get(s.anomaly_sel).map(|a| a.host.as_str()),
+        Some("web1")
+    );
+    let mut newer = snap
+        .anomalies
+        .first()
+        .cloned()
+        .unwrap_or_else(|| panic!("no anomalies"));
+    newer.host = "cache1".into();
+    newer.start += 1000;
+    snap.anomalies.insert(0, newer);
+    s.sync(&snap);
+    assert_eq!(s.anomalies.len(), 5);
+    assert_eq!(
+        s.anomalies.get(s.anomaly_sel).map(|a| a.host.as_str()),
+        Some("web1"),
+        "the cursor stays on the run it was on"
+    );
+}
+
+/// Enter on a run: the host view with the run in the middle of the window.
+#[test]
+fn enter_on_an_anomaly_centres_the_window_on_it() {
+    let snap = snapshot();
+    let mut s = state(&snap);
+    // 5 minutes: web1's closed run (41st to 50th step) fits, and its centre is in the past.
+    press(&mut s, "+ + 6 j j");
+    let run = s
+        .anomalies
+        .get(s.anomaly_sel)
+        .cloned()
+        .unwrap_or_else(|| panic!("no row"));
+    assert_eq!(run.host, "web1");
+    let cmd = Key::parse("<Enter>").ok().and_then(|k| dispatch(&mut s, k));
+    let end = run.end.unwrap_or(s.now);
+    let centre = run.start + (end - run.start) / 2;
+    assert_eq!(s.range_ms(), ZOOM_LEVELS_MS[0], "the run fits: zoom kept");
+    let (from, to) = s.window();
+    assert_eq!((from + to) / 2, centre);
+    assert!(from <= run.start && end <= to);
+    assert!(
+        matches!(&cmd, Some(Command::History(r)) if r.source == "host/web1" && r.from == from && r.to == to),
+        "{cmd:?}"
+    );
+    assert_eq!((s.view, s.focus.as_deref()), (View::Host, Some("web1")));
+    assert!(s.window_end.is_some(), "a past window, not the present");
+}
+
+#[test]
+fn enter_on_a_long_anomaly_zooms_out_to_fit_it() {
+    let mut snap = snapshot();
+    snap.anomalies = vec![AnomalyEvent {
+        host: "db1".into(),
+        vital: "mem_pct".into(),
+        detector: "lstm".into(),
+        start: snap.now - 30 * 3_600_000,
+        end: Some(snap.now - 26 * 3_600_000),
+        peak_score: 5.0,
+        threshold: 1.0,
+    }];
+    let mut s = state(&snap);
+    press(&mut s, "6 <Enter>");
+    // 4 h must fill at most four fifths: 6 h is the first level that holds it.
+    assert_eq!(s.range_ms(), 6 * 3_600_000);
+    let (from, to) = s.window();
+    assert_eq!(
+        (from, to),
+        (snap.now - 31 * 3_600_000, snap.now - 25 * 3_600_000)
+    );
+}
+
+#[test]
+fn enter_in_an_empty_anomalies_view_says_so() {
+    let mut snap = snapshot();
+    snap.anomalies.clear();
+    let mut s = state(&snap);
+    press(&mut s, "6 <Enter>");
+    assert_eq!(s.view, View::Anomalies);
+    assert_eq!(s.message.as_deref(), Some("no anomaly selected"));
+}
+
+#[test]
+fn anomaly_markers_leave_the_row_order_alone() {
+    let snap = snapshot();
+    let marked: Vec<&str> = snap
+        .hosts
+        .iter()
+        .filter(|h| h.anomaly.is_some())
+        .map(|h| h.name.as_str())
+        .collect();
+    assert_eq!(marked, ["db1", "edge1"]);
+    let s = state(&snap);
+    let rows: Vec<&str> = s.rows.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        rows,
+        ["web1", "cache1", "db1", "edge1", "app1"],
+        "severity, then duration"
+    );
+}
+
+fn cached_snapshot() -> &'static Snapshot {
+    static SNAP: std::sync::OnceLock<Snapshot> = std::sync::OnceLock::new();
+    SNAP.get_or_init(snapshot)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// Whatever run Enter opens (within the 30-day zoom), the window ends up holding all of it.
+    #[test]
+    fn enter_always_shows_the_whole_run(
+        ago in 0i64..40 * 86_400_000, len in 0i64..40 * 86_400_000, zoom in 0usize..10, ongoing: bool,
+    ) {
+        let mut snap = cached_snapshot().clone();
+        let start = snap.now - ago;
+        let end = (start + len).min(snap.now);
+        snap.anomalies = vec![AnomalyEvent {
+            host: "app1".into(),
+            vital: "cpu_pct".into(),
+            detector: "lstm".into(),
+            start,
+            end: (!ongoing).then_some(end),
+            peak_score: 2.0,
+            threshold: 1.0,
+        }];
+        let mut s = state(&snap);
+        s.zoom = zoom;
+        press(&mut s, "6 <Enter>");
+        let end = if ongoing { snap.now } else { end };
+        let (from, to) = s.window();
+        proptest::prop_assert_eq!(s.view, View::Host);
+        proptest::prop_assert!(to <= snap.now);
+        if (end - start) * 5 <= ZOOM_LEVELS_MS[9] * 4 {
+            proptest::prop_assert!(from <= start && end <= to, "{from}..{to} misses {start}..{end}");
+        }
+        proptest::prop_assert!(s.zoom >= zoom, "Enter never zooms in");
+    }
+}
+
+#[test]
+fn fixture_anomaly_times_are_in_the_past() {
+    let snap = snapshot();
+    assert!(
+        snap.anomalies
+            .iter()
+            .all(|a| a.start > T0 && a.start < snap.now)
+    );
 }

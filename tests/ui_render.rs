@@ -12,7 +12,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use nocscope::config::keymap::Key;
-use ui_fixture::{engine, press, state};
+use ui_fixture::{engine, press, state, with_anomalies};
 
 fn draw(snap: &Snapshot, s: &UiState, w: u16, h: u16) -> Terminal<TestBackend> {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap_or_else(|e| panic!("{e}"));
@@ -63,12 +63,15 @@ const SCENES: &[(&str, &str)] = &[
     ("alerts", "2 j"),
     ("targets", "3"),
     ("palette", ": v i e w"),
+    ("anomalies", "6"),
+    ("anomalies_filtered", "6 / m e m <Enter> j"),
+    ("anomaly_jump", "+ + 6 j j <Enter>"),
 ];
 
 #[test]
 fn snapshots_of_every_view() {
     let e = engine();
-    let snap = e.snapshot();
+    let snap = with_anomalies(e.snapshot());
     for (name, seq) in SCENES {
         for (w, h) in [(80u16, 24u16), (200, 50)] {
             let mut s = state(&snap);
@@ -82,7 +85,7 @@ fn snapshots_of_every_view() {
 #[test]
 fn snapshots_of_the_metric_browser() {
     let e = engine();
-    let snap = e.snapshot();
+    let snap = with_anomalies(e.snapshot());
     for (w, h) in [(80u16, 24u16), (200, 50)] {
         let mut s = state(&snap);
         let cmd = Key::parse("5").ok().and_then(|k| dispatch(&mut s, k));
@@ -127,7 +130,7 @@ fn snapshots_of_the_metric_browser() {
 
 #[test]
 fn too_small_terminal_says_so() {
-    let snap = engine().snapshot();
+    let snap = with_anomalies(engine().snapshot());
     let s = state(&snap);
     let t = draw(&snap, &s, 40, 10);
     insta::assert_snapshot!("too_small_40x10", t.backend());
@@ -138,7 +141,7 @@ fn too_small_terminal_says_so() {
 #[test]
 fn loading_and_failed_history_are_shown() {
     let e = engine();
-    let snap = e.snapshot();
+    let snap = with_anomalies(e.snapshot());
     let mut s = state(&snap);
     press(&mut s, "<Enter>");
     let text = format!("{}", draw(&snap, &s, 120, 40).backend());
@@ -154,7 +157,7 @@ fn loading_and_failed_history_are_shown() {
 
 #[test]
 fn outside_text_is_sanitized() {
-    let mut snap = engine().snapshot();
+    let mut snap = with_anomalies(engine().snapshot());
     if let Some(h) = snap.hosts.first_mut() {
         h.name = "evil\u{1b}[2Jhost".into();
         h.reason = "bad\u{7}bell".into();
@@ -162,7 +165,20 @@ fn outside_text_is_sanitized() {
     if let Some(t) = snap.targets.first_mut() {
         t.error = Some("reset\u{1b}]0;title\u{7}".into());
     }
-    for seq in ["", "3", "2"] {
+    for a in &mut snap.anomalies {
+        a.host = "evil\u{1b}[2Jhost".into();
+        a.vital = "v\u{1b}[31m".into();
+        a.detector = "d\u{7}".into();
+    }
+    for h in &mut snap.hosts {
+        for f in &mut h.forecasts {
+            f.vital = "disk:/m\u{1b}[H".into();
+        }
+        if let Some(m) = &mut h.anomaly {
+            m.vital = "x\u{1b}[2K".into();
+        }
+    }
+    for seq in ["", "3", "2", "6", "6 <Enter>", "j j", "j j <Enter>"] {
         let mut s = state(&snap);
         press(&mut s, seq);
         let t = draw(&snap, &s, 200, 50);
@@ -173,6 +189,9 @@ fn outside_text_is_sanitized() {
         if seq.is_empty() {
             assert!(raw.contains("evil\\u{1b}[2Jhost"), "escaped name missing");
         }
+        if seq == "6" {
+            assert!(raw.contains("v\\u{1b}[31m"), "escaped vital missing");
+        }
     }
 }
 
@@ -180,10 +199,10 @@ proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
     #[test]
     fn any_size_and_view_renders_without_panicking(
-        w in 0u16..230, h in 0u16..70, scene in 0usize..10,
+        w in 0u16..230, h in 0u16..70, scene in 0usize..SCENES.len(),
     ) {
         let e = engine_cached();
-        let snap = e.snapshot();
+        let snap = with_anomalies(e.snapshot());
         let mut s = state(&snap);
         let seq = SCENES.get(scene).map(|x| x.1).unwrap_or("");
         keys(&mut s, e, seq);
@@ -206,9 +225,9 @@ proptest::proptest! {
         v in proptest::num::f64::ANY,
         spark in proptest::collection::vec(proptest::num::f32::ANY, 0..80),
         name in "\\PC{0,40}",
-        scene in 0usize..10,
+        scene in 0usize..SCENES.len(),
     ) {
-        let mut snap = engine_cached().snapshot();
+        let mut snap = with_anomalies(engine_cached().snapshot());
         snap.now = now;
         for h in &mut snap.hosts {
             h.since = since;
@@ -226,6 +245,25 @@ proptest::proptest! {
         for t in &mut snap.targets {
             t.last_poll = Some(since);
             t.duration_ms = Some(v);
+        }
+        for a in &mut snap.anomalies {
+            a.start = since;
+            a.end = a.end.map(|_| now);
+            a.peak_score = v as f32;
+            a.threshold = -(v as f32);
+            a.vital = name.clone();
+        }
+        for h in &mut snap.hosts {
+            if let Some(m) = &mut h.anomaly {
+                m.since = since;
+                m.score = v as f32;
+            }
+            for f in &mut h.forecasts {
+                f.days = v;
+                f.days_low = -v;
+                f.days_high = v * 2.0;
+                f.vital = name.clone();
+            }
         }
         let mut s = state(&snap);
         let seq = SCENES.get(scene).map(|x| x.1).unwrap_or("");

@@ -27,6 +27,7 @@ pub enum Action {
     ViewTargets,
     ViewHost,
     ViewMetrics,
+    ViewAnomalies,
     ZoomIn,
     ZoomOut,
     StepBack,
@@ -48,7 +49,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order help and the palette list them.
-    pub const ALL: [Action; 37] = [
+    pub const ALL: [Action; 38] = [
         Action::Quit,
         Action::Back,
         Action::Open,
@@ -69,6 +70,7 @@ impl Action {
         Action::ViewTargets,
         Action::ViewHost,
         Action::ViewMetrics,
+        Action::ViewAnomalies,
         Action::ZoomIn,
         Action::ZoomOut,
         Action::StepBack,
@@ -129,6 +131,10 @@ impl Action {
             Action::ViewTargets => ("view_targets", "Targets: last poll, duration, errors"),
             Action::ViewHost => ("view_host", "Host view: charts, checks and alerts"),
             Action::ViewMetrics => ("view_metrics", "Metric browser over the host's raw series"),
+            Action::ViewAnomalies => (
+                "view_anomalies",
+                "Anomalies: recent runs, newest first; Enter opens one",
+            ),
             Action::ZoomIn => ("zoom_in", "Show a shorter time range (down to 5m)"),
             Action::ZoomOut => ("zoom_out", "Show a longer time range (up to 30d)"),
             Action::StepBack => (
@@ -141,11 +147,11 @@ impl Action {
             ),
             Action::PrevAlert => (
                 "prev_alert",
-                "Time window (replay: the clock) to the previous alert",
+                "Previous alert or anomaly start (replay: the clock, alerts)",
             ),
             Action::NextAlert => (
                 "next_alert",
-                "Time window (replay: the clock) to the next alert",
+                "Next alert or anomaly start (replay: the clock, alerts)",
             ),
             Action::Pause => ("pause", "Pause or resume live updates or the replay"),
             Action::Live => ("live", "Return to live: resume and follow the present"),

@@ -23,6 +23,9 @@ pub struct Filter {
 pub struct Candidate<'a> {
     pub name: &'a str,
     pub labels: &'a [BTreeMap<String, String>],
+    /// More words a plain term may match besides the name (an anomaly row's vital and
+    /// detector), so `/cpu` finds CPU anomalies without knowing the label name.
+    pub texts: &'a [&'a str],
 }
 
 impl Filter {
@@ -62,7 +65,12 @@ impl Filter {
     pub fn matches(&self, c: &Candidate<'_>) -> bool {
         self.terms.iter().all(|(negate, term)| {
             let hit = match term {
-                Term::Text(t) => c.name.to_lowercase().contains(t.as_str()),
+                Term::Text(t) => {
+                    c.name.to_lowercase().contains(t.as_str())
+                        || c.texts
+                            .iter()
+                            .any(|x| x.to_lowercase().contains(t.as_str()))
+                }
                 Term::Label(k, v) => {
                     (k == "host" && c.name == v)
                         || c.labels.iter().any(|l| l.get(k).is_some_and(|x| x == v))
@@ -141,8 +149,33 @@ mod tests {
             let c = Candidate {
                 name,
                 labels: &node,
+                texts: &[],
             };
             assert_eq!(Filter::parse(f).matches(&c), *want, "{f:?} on {name}");
+        }
+    }
+
+    #[test]
+    fn extra_texts_match_plain_terms_only() {
+        let labels = [labels(&[("vital", "cpu_pct")])];
+        // (filter, texts, want)
+        let cases: &[(&str, &[&str], bool)] = &[
+            ("cpu", &["cpu_pct", "lstm"], true),
+            ("LSTM", &["cpu_pct", "lstm"], true),
+            ("cpu", &[], false),
+            ("!cpu", &["cpu_pct"], false),
+            ("web cpu", &["cpu_pct"], true),
+            ("db cpu", &["cpu_pct"], false),
+            ("vital=cpu_pct", &[], true),
+            ("vital=cpu", &["cpu_pct"], false),
+        ];
+        for (f, texts, want) in cases {
+            let c = Candidate {
+                name: "web1",
+                labels: &labels,
+                texts,
+            };
+            assert_eq!(Filter::parse(f).matches(&c), *want, "{f:?} with {texts:?}");
         }
     }
 
@@ -166,7 +199,7 @@ mod tests {
 
         #[test]
         fn filter_never_panics_and_negation_flips(f in "\\PC{0,20}", name in "\\PC{0,12}") {
-            let c = Candidate { name: &name, labels: &[] };
+            let c = Candidate { name: &name, labels: &[], texts: &[] };
             let one = Filter::parse(&f);
             let single_term = f.split_whitespace().count() == 1 && !f.trim().starts_with('!');
             if single_term {

@@ -16,11 +16,16 @@ use ratatui::widgets::{
 use crate::config::keymap::Mode;
 use crate::config::theme::Theme;
 use crate::engine::{Vital, human_duration};
-use crate::model::{AlertState, AlertView, HostStatus, Millis, Snapshot, TargetStatus};
+use crate::model::{
+    AlertState, AlertView, AnomalyEvent, HostStatus, Millis, Snapshot, TargetStatus,
+};
 use crate::sanitize::sanitize;
 
 use super::state::{Loaded, PromptKind, RunMode, SeriesData, UiState, View};
-use super::style::{axis_time, badge, clock, pct, scope, severity_scope, si, spark};
+use super::style::{
+    ANOMALY_GLYPH, axis_time, badge, clock, forecast_eta, forecast_text, pct, scope, score,
+    severity_scope, short_clock, si, spark, vital_short,
+};
 
 /// Below this the console draws only a note asking for a bigger terminal.
 pub const MIN_WIDTH: u16 = 60;
@@ -68,6 +73,7 @@ pub fn render(frame: &mut Frame<'_>, snap: &Snapshot, state: &UiState, theme: &T
         View::Alerts => alerts_view(frame, body, snap, state, theme),
         View::Targets => targets_view(frame, body, snap, state, theme),
         View::Metrics => metrics_view(frame, body, state, theme),
+        View::Anomalies => anomalies_view(frame, body, state, theme),
     }
     status_bar(frame, foot, state, theme);
     if state.help {
@@ -211,9 +217,14 @@ fn status_bar(frame: &mut Frame<'_>, area: Rect, state: &UiState, theme: &Theme)
         Line::from(Span::styled(clean(m).into_owned(), scope(theme, "message")))
     } else {
         let mut spans = Vec::new();
-        if !state.filter.is_empty() && state.view == View::Overview {
+        let filter = match state.view {
+            View::Overview => Some(&state.filter),
+            View::Anomalies => Some(&state.anomaly_filter),
+            _ => None,
+        };
+        if let Some(f) = filter.filter(|f| !f.is_empty()) {
             spans.push(Span::styled(
-                format!("filter: {}  ", clean(state.filter.text())),
+                format!("filter: {}  ", clean(f.text())),
                 scope(theme, "filter"),
             ));
         }
@@ -361,6 +372,8 @@ fn status_list(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, state: &UiSta
     } else {
         10
     };
+    // Wide lists name the anomalous vital; at 80 columns the glyph alone must do.
+    let anomaly_w: u16 = if area.width >= 90 { 8 } else { 1 };
     let rows: Vec<TableRow<'_>> = state
         .rows
         .iter()
@@ -369,7 +382,13 @@ fn status_list(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, state: &UiSta
         .take(height)
         .filter_map(|(i, r)| {
             let h = snap.hosts.iter().find(|h| h.name == r.name)?;
-            Some(status_row(h, i == state.selected, spark_w, theme))
+            Some(status_row(
+                h,
+                i == state.selected,
+                spark_w,
+                anomaly_w,
+                theme,
+            ))
         })
         .collect();
     let title = if state.filter.is_empty() {
@@ -382,7 +401,8 @@ fn status_list(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, state: &UiSta
             clean(state.filter.text())
         )
     };
-    let header = TableRow::new(["", "sev", "host", "worst alert", "trend", "a"])
+    let anomaly_head = if anomaly_w > 1 { "anomaly" } else { "a" };
+    let header = TableRow::new(["", "sev", "host", "worst alert", "trend", anomaly_head])
         .style(scope(theme, "table.header").add_modifier(Modifier::BOLD));
     let table = Table::new(
         rows,
@@ -392,7 +412,7 @@ fn status_list(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, state: &UiSta
             Constraint::Fill(3),
             Constraint::Fill(3),
             Constraint::Length(spark_w),
-            Constraint::Length(1),
+            Constraint::Length(anomaly_w),
         ],
     )
     .header(header)
@@ -412,7 +432,13 @@ fn is_pct(v: Vital) -> bool {
     matches!(v, Vital::Cpu | Vital::Mem | Vital::Swap | Vital::DiskMax)
 }
 
-fn status_row<'a>(h: &'a HostStatus, selected: bool, spark_w: u16, theme: &Theme) -> TableRow<'a> {
+fn status_row<'a>(
+    h: &'a HostStatus,
+    selected: bool,
+    spark_w: u16,
+    anomaly_w: u16,
+    theme: &Theme,
+) -> TableRow<'a> {
     let sev = scope(theme, severity_scope(h.severity));
     let fixed = vital_by_key(&h.spark_vital)
         .filter(|v| is_pct(*v))
@@ -431,8 +457,14 @@ fn status_row<'a>(h: &'a HostStatus, selected: bool, spark_w: u16, theme: &Theme
             spark(&h.sparkline, usize::from(spark_w), fixed),
             scope(theme, "sparkline"),
         )),
-        // Anomaly marker: empty until the detector publishes scores in the snapshot.
-        Cell::from(" "),
+        Cell::from(match &h.anomaly {
+            Some(m) if anomaly_w > 1 => Span::styled(
+                format!("{ANOMALY_GLYPH} {}", vital_short(&m.vital)),
+                scope(theme, "anomaly"),
+            ),
+            Some(_) => Span::styled(ANOMALY_GLYPH, scope(theme, "anomaly")),
+            None => Span::raw(" "),
+        }),
     ]);
     if selected {
         row.style(scope(theme, "list.selected").add_modifier(Modifier::REVERSED))
@@ -521,6 +553,44 @@ fn vital_lines<'a>(h: &HostStatus) -> Vec<Line<'a>> {
     lines
 }
 
+/// Forecasts sooner than this many days are drawn as a warning.
+const FORECAST_WARN_DAYS: f64 = 7.0;
+
+fn forecast_style(days: f64, theme: &Theme) -> Style {
+    if days < FORECAST_WARN_DAYS {
+        scope(theme, "warning")
+    } else {
+        Style::new()
+    }
+}
+
+/// A host panel at least this wide (inside its border) says whole sentences.
+const PANEL_WIDE: u16 = 38;
+
+/// Forecast lines for the host panel: whole sentences when wide; when narrow one heading and
+/// `name eta` lines, so the band still fits in 28 columns.
+fn forecast_lines<'a>(h: &HostStatus, wide: bool, theme: &Theme) -> Vec<Line<'a>> {
+    let mut out: Vec<Line<'a>> = h
+        .forecasts
+        .iter()
+        .filter_map(|f| {
+            let text = if wide {
+                forecast_text(f)?
+            } else {
+                format!(" {} {}", vital_short(&f.vital), forecast_eta(f)?)
+            };
+            Some(Line::from(Span::styled(
+                text,
+                forecast_style(f.days, theme),
+            )))
+        })
+        .collect();
+    if !wide && !out.is_empty() {
+        out.insert(0, Line::from("fills in"));
+    }
+    out
+}
+
 fn host_panel(
     frame: &mut Frame<'_>,
     area: Rect,
@@ -545,8 +615,27 @@ fn host_panel(
             )),
         ]),
         Line::from(clean(&h.reason).into_owned()),
-        Line::from(""),
     ];
+    // What is odd now and what fills soon go above the vitals: at 80×24 the panel's last
+    // lines are the first to be cut.
+    let wide = area.width.saturating_sub(2) >= PANEL_WIDE;
+    if let Some(m) = &h.anomaly {
+        let mut text = format!(
+            "{ANOMALY_GLYPH} {} anomalous for {}",
+            vital_short(&m.vital),
+            human_duration(snap.now.saturating_sub(m.since)),
+        );
+        if wide {
+            text.push_str(&format!(
+                " (score {} > {})",
+                score(m.score),
+                score(m.threshold)
+            ));
+        }
+        lines.push(Line::from(Span::styled(text, scope(theme, "anomaly"))));
+    }
+    lines.extend(forecast_lines(h, wide, theme));
+    lines.push(Line::from(""));
     lines.extend(vital_lines(h));
     if !h.firing.is_empty() {
         lines.push(Line::from(""));
@@ -811,7 +900,7 @@ fn host_view(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, state: &UiState
         Layout::vertical([Constraint::Min(0), Constraint::Length(lower_h)]).areas(area);
     let [checks, alerts] =
         Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(lower);
-    chart_grid(frame, charts, h, state, theme);
+    chart_grid(frame, charts, snap, h, state, theme);
     checks_table(frame, checks, snap, h, theme);
     alert_table(
         frame,
@@ -825,7 +914,14 @@ fn host_view(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, state: &UiState
     );
 }
 
-fn chart_grid(frame: &mut Frame<'_>, area: Rect, h: &HostStatus, state: &UiState, theme: &Theme) {
+fn chart_grid(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    snap: &Snapshot,
+    h: &HostStatus,
+    state: &UiState,
+    theme: &Theme,
+) {
     let cols = usize::from((area.width / 48).clamp(1, 3));
     let rows = usize::from((area.height / 7).max(1));
     let n = (cols * rows).min(CHART_ORDER.len());
@@ -849,6 +945,7 @@ fn chart_grid(frame: &mut Frame<'_>, area: Rect, h: &HostStatus, state: &UiState
                 Loaded::Idle => Err("no history yet".to_string()),
             };
             let t = if is_pct(v) { Some((0.0, 100.0)) } else { None };
+            let runs = anomaly_runs(&snap.anomalies, &h.name, v.key(), snap.now);
             line_chart(
                 frame,
                 *cell,
@@ -857,10 +954,25 @@ fn chart_grid(frame: &mut Frame<'_>, area: Rect, h: &HostStatus, state: &UiState
                 (from, to),
                 t,
                 thresholds(v),
+                &runs,
                 theme,
             );
         }
     }
+}
+
+/// `[start, end]` of each anomaly run of one host's vital; an ongoing run lasts until `now`.
+fn anomaly_runs(
+    events: &[AnomalyEvent],
+    host: &str,
+    vital: &str,
+    now: Millis,
+) -> Vec<(Millis, Millis)> {
+    events
+        .iter()
+        .filter(|a| a.host == host && a.vital == vital)
+        .map(|a| (a.start, a.end.unwrap_or(now).max(a.start)))
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -872,6 +984,7 @@ fn line_chart(
     (from, to): (Millis, Millis),
     fixed: Option<(f64, f64)>,
     limits: &[f64],
+    anomalies: &[(Millis, Millis)],
     theme: &Theme,
 ) {
     let block = Block::bordered()
@@ -914,22 +1027,63 @@ fn line_chart(
         .iter()
         .map(|l| vec![(0.0, *l), (x_max, *l)])
         .collect();
-    let mut sets = vec![
+    // Later datasets replace earlier ones in a shared cell, so the limits go first: where the
+    // line runs along a threshold, the line is what shows.
+    let mut sets: Vec<Dataset<'_>> = limit_lines
+        .iter()
+        .map(|l| {
+            Dataset::default()
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(scope(theme, "chart.threshold").add_modifier(Modifier::DIM))
+                .data(l)
+        })
+        .collect();
+    sets.push(
         Dataset::default()
             .marker(Marker::Braille)
             .graph_type(GraphType::Line)
             .style(scope(theme, "chart.line"))
             .data(&points),
-    ];
-    for l in &limit_lines {
+    );
+    // One dataset per run, drawn over the line, so separate runs are not joined across the
+    // normal stretch between them.
+    let marked: Vec<Vec<(f64, f64)>> = anomalies
+        .iter()
+        .map(|(start, end)| {
+            series
+                .points
+                .iter()
+                .filter(|(t, v)| {
+                    *t >= from && *t <= to && *t >= *start && *t <= *end && v.is_finite()
+                })
+                .map(|(t, v)| ((t - from) as f64 / 1000.0, *v))
+                .collect::<Vec<_>>()
+        })
+        .filter(|p| !p.is_empty())
+        .collect();
+    for p in &marked {
         sets.push(
             Dataset::default()
                 .marker(Marker::Braille)
                 .graph_type(GraphType::Line)
-                .style(scope(theme, "chart.threshold").add_modifier(Modifier::DIM))
-                .data(l),
+                .style(scope(theme, "chart.anomaly"))
+                .data(p),
         );
     }
+    // The legend rides in the title: ratatui's legend box would cover a quarter of a small
+    // chart, and the title is there at every size.
+    let block = if marked.is_empty() {
+        block
+    } else {
+        block.title(
+            Line::from(Span::styled(
+                format!(" {ANOMALY_GLYPH} anomaly "),
+                scope(theme, "chart.anomaly"),
+            ))
+            .right_aligned(),
+        )
+    };
     let unit = if fixed.is_some() { " %" } else { "" };
     let chart = Chart::new(sets)
         .block(block)
@@ -962,6 +1116,33 @@ fn checks_table(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, h: &HostStat
         Cell::from("host status"),
         Cell::from(clean(&h.reason).into_owned()),
     ])];
+    if let Some(m) = &h.anomaly {
+        let anomaly = scope(theme, "anomaly");
+        rows.push(TableRow::new(vec![
+            Cell::from(Span::styled("ANOM", anomaly)),
+            Cell::from(format!("anomaly {}", vital_short(&m.vital))),
+            Cell::from(Span::styled(
+                format!(
+                    "{}/{} for {}",
+                    score(m.score),
+                    score(m.threshold),
+                    human_duration(snap.now.saturating_sub(m.since))
+                ),
+                anomaly,
+            )),
+        ]));
+    }
+    for f in &h.forecasts {
+        let Some(eta) = forecast_eta(f) else {
+            continue;
+        };
+        let style = forecast_style(f.days, theme);
+        rows.push(TableRow::new(vec![
+            Cell::from(Span::styled("FCST", style)),
+            Cell::from(format!("{} fills", vital_short(&f.vital))),
+            Cell::from(Span::styled(eta, style)),
+        ]));
+    }
     for t in snap.targets.iter().filter(|t| h.targets.contains(&t.id)) {
         let (sev, reason) = match (t.up, &t.error) {
             (Some(false), Some(e)) => ("DOWN", clean(e).into_owned()),
@@ -979,7 +1160,7 @@ fn checks_table(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, h: &HostStat
         rows,
         [
             Constraint::Length(4),
-            Constraint::Length(16),
+            Constraint::Length(14),
             Constraint::Fill(1),
         ],
     )
@@ -993,6 +1174,106 @@ fn checks_table(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, h: &HostStat
             .border_style(scope(theme, "border")),
     );
     frame.render_widget(table, area);
+}
+
+fn anomalies_view(frame: &mut Frame<'_>, area: Rect, state: &UiState, theme: &Theme) {
+    let wide = area.width >= 120;
+    let height = usize::from(area.height.saturating_sub(3));
+    let start = window_start(state.anomaly_sel, state.anomalies.len(), height);
+    let anomaly = scope(theme, "anomaly");
+    let rows: Vec<TableRow<'_>> = state
+        .anomalies
+        .iter()
+        .enumerate()
+        .skip(start)
+        .take(height)
+        .map(|(i, a)| {
+            let sel = i == state.anomaly_sel;
+            let lasted = match a.end {
+                Some(end) => Span::raw(human_duration(end.saturating_sub(a.start))),
+                None => Span::styled("ongoing", anomaly),
+            };
+            let row = TableRow::new(vec![
+                Cell::from(if sel { SELECT_MARK } else { " " }),
+                Cell::from(if wide {
+                    clock(a.start)
+                } else {
+                    short_clock(a.start)
+                }),
+                Cell::from(clean(&a.host).into_owned()),
+                Cell::from(Span::styled(
+                    format!("{ANOMALY_GLYPH} {}", vital_short(&a.vital)),
+                    if a.end.is_none() {
+                        anomaly
+                    } else {
+                        Style::new()
+                    },
+                )),
+                Cell::from(clean(&a.detector).into_owned()),
+                Cell::from(format!("{}/{}", score(a.peak_score), score(a.threshold))),
+                Cell::from(lasted),
+                Cell::from(""),
+            ]);
+            if sel {
+                row.style(scope(theme, "list.selected").add_modifier(Modifier::REVERSED))
+            } else {
+                row
+            }
+        })
+        .collect();
+    let empty = rows.is_empty();
+    let title = if state.anomaly_filter.is_empty() {
+        format!(" anomalies {} ", state.anomalies.len())
+    } else {
+        format!(
+            " anomalies {}/{} /{} ",
+            state.anomalies.len(),
+            state.anomaly_total(),
+            clean(state.anomaly_filter.text())
+        )
+    };
+    let header = TableRow::new([
+        "",
+        if wide { "started" } else { "start" },
+        "host",
+        "vital",
+        "detector",
+        "score/limit",
+        "lasted",
+        "",
+    ])
+    .style(scope(theme, "table.header").add_modifier(Modifier::BOLD));
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(1),
+            Constraint::Length(if wide { 20 } else { 11 }),
+            // Capped, with the slack after the last column, so that a wide terminal does not
+            // spread a row's numbers a screen apart from its host.
+            Constraint::Max(40),
+            Constraint::Length(if wide { 18 } else { 9 }),
+            Constraint::Length(10),
+            Constraint::Length(11),
+            Constraint::Length(8),
+            Constraint::Fill(1),
+        ],
+    )
+    .header(header)
+    .block(
+        Block::bordered()
+            .title(title)
+            .border_style(scope(theme, "border")),
+    );
+    frame.render_widget(table, area);
+    if empty && area.height > 3 {
+        let inner = Rect::new(area.x + 2, area.y + 2, area.width.saturating_sub(4), 1);
+        let note = if state.anomaly_total() > 0 {
+            "no anomaly matches the filter; Esc clears it"
+        } else {
+            "no anomalies: every scored vital is within its threshold"
+        };
+        frame.render_widget(Paragraph::new(note), inner);
+    }
 }
 
 fn metrics_view(frame: &mut Frame<'_>, area: Rect, state: &UiState, theme: &Theme) {
@@ -1066,7 +1347,17 @@ fn metrics_view(frame: &mut Frame<'_>, area: Rect, state: &UiState, theme: &Them
         Loaded::Failed(e) => Err(format!("history unavailable: {}", clean(e))),
         Loaded::Idle => Err("Enter charts the selected series".to_string()),
     };
-    line_chart(frame, chart, &title, data, state.window(), None, &[], theme);
+    line_chart(
+        frame,
+        chart,
+        &title,
+        data,
+        state.window(),
+        None,
+        &[],
+        &[],
+        theme,
+    );
 }
 
 #[cfg(test)]

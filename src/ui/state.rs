@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::config::keymap::{Key, KeyCode, Keymap, Mode};
 use crate::engine::Vital;
-use crate::model::{Millis, Snapshot};
+use crate::model::{AnomalyEvent, Millis, Snapshot};
 
 use super::action::Action;
 use super::filter::{Candidate, Filter, fuzzy_score};
@@ -29,6 +29,9 @@ const HELP_SCROLL_MAX: usize = 500;
 /// An alert jump puts the alert's start this fraction of the window before its right edge, so
 /// what led up to it fills the chart and its first minutes still show.
 const ALERT_CONTEXT_DIV: i64 = 10;
+/// Enter on an anomaly zooms out until the run fills at most this share (num/den) of the window.
+const ANOMALY_FIT_NUM: i64 = 4;
+const ANOMALY_FIT_DEN: i64 = 5;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum View {
@@ -37,6 +40,7 @@ pub enum View {
     Alerts,
     Targets,
     Metrics,
+    Anomalies,
 }
 
 impl View {
@@ -47,6 +51,7 @@ impl View {
             View::Alerts => "alerts",
             View::Targets => "targets",
             View::Metrics => "metrics",
+            View::Anomalies => "anomalies",
         }
     }
 }
@@ -196,6 +201,13 @@ pub struct UiState {
     pub alert_order: Vec<String>,
     /// Host of each target in snapshot order, so Enter in the targets view opens it.
     pub target_hosts: Vec<String>,
+    /// The anomalies view's own `/` filter (its rows are runs, not hosts).
+    pub anomaly_filter: Filter,
+    /// Anomaly runs the anomalies view lists: under its filter, newest start first.
+    pub anomalies: Vec<AnomalyEvent>,
+    pub anomaly_sel: usize,
+    /// Alert and anomaly starts with their hosts, sorted by time, for `[` and `]`.
+    pub jump_marks: Vec<(Millis, String)>,
     pub now: Millis,
     pub history: Loaded<Vec<SeriesData>>,
     pub series: Loaded<Vec<(String, String)>>,
@@ -207,6 +219,8 @@ pub struct UiState {
     pub target_labels: BTreeMap<String, BTreeMap<String, String>>,
     /// All host rows of the last snapshot, before the filter.
     all_rows: Vec<Row>,
+    /// All anomaly runs of the last snapshot, newest first, before the filter.
+    all_anomalies: Vec<AnomalyEvent>,
 }
 
 impl UiState {
@@ -240,6 +254,10 @@ impl UiState {
             alert_hosts: Vec::new(),
             alert_order: Vec::new(),
             target_hosts: Vec::new(),
+            anomaly_filter: Filter::default(),
+            anomalies: Vec::new(),
+            anomaly_sel: 0,
+            jump_marks: Vec::new(),
             now: 0,
             history: Loaded::Idle,
             series: Loaded::Idle,
@@ -249,6 +267,7 @@ impl UiState {
             series_id: 0,
             target_labels: BTreeMap::new(),
             all_rows: Vec::new(),
+            all_anomalies: Vec::new(),
         }
     }
 
@@ -337,8 +356,19 @@ impl UiState {
             .collect();
         times.sort();
         self.alert_times = times.iter().map(|t| t.0).collect();
-        self.alert_hosts = times.into_iter().map(|t| t.1).collect();
+        self.alert_hosts = times.iter().map(|t| t.1.clone()).collect();
+        times.extend(snap.anomalies.iter().map(|a| (a.start, a.host.clone())));
+        times.sort();
+        times.dedup();
+        self.jump_marks = times;
+        let keep_anomaly = self.anomalies.get(self.anomaly_sel).map(anomaly_id);
+        self.all_anomalies = snap.anomalies.clone();
+        // The engine publishes newest first; sorting again (stably) keeps that promise even for
+        // a hand-made or replayed snapshot that does not.
+        self.all_anomalies
+            .sort_by_key(|a| std::cmp::Reverse(a.start));
         self.refilter(keep.as_deref());
+        self.refilter_anomalies(keep_anomaly);
         self.alert_sel = clamp(self.alert_sel, self.alert_count);
         self.target_sel = clamp(self.target_sel, self.target_count);
     }
@@ -361,6 +391,7 @@ impl UiState {
                 self.filter.matches(&Candidate {
                     name: &r.name,
                     labels: &labels,
+                    texts: &[],
                 })
             })
             .cloned()
@@ -371,6 +402,59 @@ impl UiState {
             self.selected = i;
         }
         self.selected = clamp(self.selected, self.rows.len());
+    }
+
+    /// The labels of a host's targets (plus `target`), as the `/` filter sees them.
+    fn host_labels(&self, host: &str) -> Vec<BTreeMap<String, String>> {
+        let empty = BTreeMap::new();
+        self.all_rows
+            .iter()
+            .filter(|r| r.name == host)
+            .flat_map(|r| r.sources.iter())
+            .map(|s| {
+                let mut l = self.target_labels.get(s).unwrap_or(&empty).clone();
+                l.entry("target".to_string()).or_insert_with(|| s.clone());
+                l
+            })
+            .collect()
+    }
+
+    /// Re-apply the anomalies view's filter; `keep` holds the selection on the same run.
+    fn refilter_anomalies(&mut self, keep: Option<AnomalyId>) {
+        let all = self.anomaly_filter.is_empty();
+        let shown: Vec<AnomalyEvent> = self
+            .all_anomalies
+            .iter()
+            .filter(|a| {
+                // Building every run's label sets is only worth it when a filter asks.
+                if all {
+                    return true;
+                }
+                let mut labels = self.host_labels(&a.host);
+                let mut own = BTreeMap::new();
+                own.insert("vital".to_string(), a.vital.clone());
+                own.insert("detector".to_string(), a.detector.clone());
+                labels.push(own);
+                self.anomaly_filter.matches(&Candidate {
+                    name: &a.host,
+                    labels: &labels,
+                    texts: &[a.vital.as_str(), a.detector.as_str()],
+                })
+            })
+            .cloned()
+            .collect();
+        self.anomalies = shown;
+        if let Some(k) = keep
+            && let Some(i) = self.anomalies.iter().position(|a| anomaly_id(a) == k)
+        {
+            self.anomaly_sel = i;
+        }
+        self.anomaly_sel = clamp(self.anomaly_sel, self.anomalies.len());
+    }
+
+    /// Every anomaly run in the last snapshot, before the anomalies view's filter.
+    pub fn anomaly_total(&self) -> usize {
+        self.all_anomalies.len()
     }
 
     /// A printable key typed into the prompt.
@@ -492,6 +576,7 @@ impl UiState {
             View::Alerts => self.alert_count,
             View::Targets => self.target_count,
             View::Metrics => self.metric_rows().len(),
+            View::Anomalies => self.anomalies.len(),
             View::Host => 0,
         }
     }
@@ -505,6 +590,7 @@ impl UiState {
             View::Alerts => Some(&mut self.alert_sel),
             View::Targets => Some(&mut self.target_sel),
             View::Metrics => Some(&mut self.metric_sel),
+            View::Anomalies => Some(&mut self.anomaly_sel),
             View::Host => None,
         }
     }
@@ -527,12 +613,12 @@ impl UiState {
         let host = (self.view == View::Host)
             .then(|| self.focus.clone())
             .flatten();
+        let lead = self.range_ms() / ALERT_CONTEXT_DIV;
         let mut times = self
-            .alert_times
+            .jump_marks
             .iter()
-            .zip(&self.alert_hosts)
-            .filter(|(_, h)| host.as_ref().is_none_or(|x| x == *h))
-            .map(|(t, _)| *t + self.range_ms() / ALERT_CONTEXT_DIV);
+            .filter(|(_, h)| host.as_ref().is_none_or(|x| x == h))
+            .map(|(t, _)| t.saturating_add(lead));
         let target = if forward {
             times.find(|t| *t > to)
         } else {
@@ -545,12 +631,33 @@ impl UiState {
             }
             None => {
                 self.message = Some(format!(
-                    "no {} alert",
+                    "no {} alert or anomaly",
                     if forward { "later" } else { "earlier" }
                 ));
                 None
             }
         }
+    }
+
+    /// Enter on an anomaly: its host's charts with the run in the middle of the window, zoomed
+    /// out first if the run would not fit, so what came before and after shows too.
+    fn open_anomaly(&mut self) -> Option<Command> {
+        let Some(ev) = self.anomalies.get(self.anomaly_sel).cloned() else {
+            self.message = Some("no anomaly selected".to_string());
+            return None;
+        };
+        let end = ev.end.unwrap_or(self.now).max(ev.start);
+        let len = end.saturating_sub(ev.start);
+        while self.zoom + 1 < ZOOM_LEVELS_MS.len()
+            && len.saturating_mul(ANOMALY_FIT_DEN) > self.range_ms().saturating_mul(ANOMALY_FIT_NUM)
+        {
+            self.zoom += 1;
+        }
+        let centre = ev.start.saturating_add(len / 2);
+        let right = centre.saturating_add(self.range_ms() / 2);
+        // A window reaching past the present follows it, as a step into the future does.
+        self.window_end = (right < self.now).then_some(right);
+        self.open_host(Some(ev.host))
     }
 
     fn run_palette(&mut self, text: &str) -> Option<Command> {
@@ -651,6 +758,13 @@ pub fn parse_seek(arg: &str, status: Option<&ReplayStatus>) -> Result<ReplayCont
     }
 }
 
+/// What identifies an anomaly run across snapshots (its end and score change while it runs).
+type AnomalyId = (String, String, String, Millis);
+
+fn anomaly_id(a: &AnomalyEvent) -> AnomalyId {
+    (a.host.clone(), a.vital.clone(), a.detector.clone(), a.start)
+}
+
 fn clamp(i: usize, len: usize) -> usize {
     i.min(len.saturating_sub(1))
 }
@@ -726,6 +840,10 @@ pub fn update(state: &mut UiState, action: Action) -> Option<Command> {
                 state.filter = Filter::default();
                 let keep = state.selected_host().map(str::to_string);
                 state.refilter(keep.as_deref());
+            } else if state.view == View::Anomalies && !state.anomaly_filter.is_empty() {
+                state.anomaly_filter = Filter::default();
+                let keep = state.anomalies.get(state.anomaly_sel).map(anomaly_id);
+                state.refilter_anomalies(keep);
             } else {
                 state.view = View::Overview;
             }
@@ -743,6 +861,7 @@ pub fn update(state: &mut UiState, action: Action) -> Option<Command> {
             }
             View::Host => update(state, Action::ViewMetrics),
             View::Metrics => state.series_history(),
+            View::Anomalies => state.open_anomaly(),
         },
         Action::Up
         | Action::Down
@@ -782,10 +901,10 @@ pub fn update(state: &mut UiState, action: Action) -> Option<Command> {
             None
         }
         Action::Filter => {
-            let text = if state.view == View::Metrics {
-                state.metric_query.clone()
-            } else {
-                state.filter.text().to_string()
+            let text = match state.view {
+                View::Metrics => state.metric_query.clone(),
+                View::Anomalies => state.anomaly_filter.text().to_string(),
+                _ => state.filter.text().to_string(),
             };
             state.prompt = Some(Prompt {
                 kind: PromptKind::Filter,
@@ -813,6 +932,11 @@ pub fn update(state: &mut UiState, action: Action) -> Option<Command> {
         Action::ViewTargets => {
             state.help = false;
             state.view = View::Targets;
+            None
+        }
+        Action::ViewAnomalies => {
+            state.help = false;
+            state.view = View::Anomalies;
             None
         }
         Action::ViewHost => {
@@ -894,6 +1018,15 @@ pub fn update(state: &mut UiState, action: Action) -> Option<Command> {
             match p.kind {
                 PromptKind::Filter if state.view == View::Metrics => {
                     state.metric_query = p.text;
+                    None
+                }
+                PromptKind::Filter if state.view == View::Anomalies => {
+                    state.anomaly_filter = Filter::parse(&p.text);
+                    let keep = state.anomalies.get(state.anomaly_sel).map(anomaly_id);
+                    state.refilter_anomalies(keep);
+                    if state.anomalies.is_empty() && state.anomaly_total() > 0 {
+                        state.message = Some("no anomaly matches the filter".to_string());
+                    }
                     None
                 }
                 PromptKind::Filter => {

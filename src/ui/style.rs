@@ -4,7 +4,8 @@
 use ratatui::style::{Color, Modifier, Style};
 
 use crate::config::theme::{StyleSpec, Theme, ThemeColor};
-use crate::model::{Millis, Severity};
+use crate::model::{Forecast, Millis, Severity};
+use crate::sanitize::sanitize;
 
 pub fn color(c: ThemeColor) -> Color {
     match c {
@@ -195,6 +196,124 @@ pub fn spark(points: &[f32], width: usize, fixed: Option<(f32, f32)>) -> String 
     out
 }
 
+/// The glyph that marks an anomaly wherever one is drawn (status list, panels, chart legend).
+pub const ANOMALY_GLYPH: &str = "◆";
+
+/// Forecasts this far out or further are shown as "> 30 d": a trend that long is a guess.
+pub const FORECAST_CAP_DAYS: f64 = 30.0;
+
+/// A mount or vital name longer than this is cut with `…`, so one odd name cannot push the
+/// numbers out of a narrow panel.
+const NAME_MAX: usize = 16;
+
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Short, sanitised name of a vital key for narrow columns: `cpu_pct` → `cpu`,
+/// `disk:/srv` → `disk /srv`; an unknown key is shown as it is (cut, sanitised).
+pub fn vital_short(key: &str) -> String {
+    let known = match key {
+        "cpu_pct" => "cpu",
+        "mem_pct" => "mem",
+        "swap_pct" => "swap",
+        "load1" => "load",
+        "disk_max_pct" => "disk",
+        "disk_read_bps" => "disk r",
+        "disk_write_bps" => "disk w",
+        "net_rx_bps" => "net rx",
+        "net_tx_bps" => "net tx",
+        _ => {
+            return match key.strip_prefix("disk:") {
+                Some(mount) => format!("disk {}", cut(&sanitize(mount), NAME_MAX)),
+                None => cut(&sanitize(key), NAME_MAX),
+            };
+        }
+    };
+    known.to_string()
+}
+
+/// A number of days or hours, short: one decimal below 10, none above.
+fn amount(x: f64) -> String {
+    if x < 9.95 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.0}")
+    }
+}
+
+/// When a forecast says the vital fills: `~3.2 d (2.1–5.0)`, `~9.6 h (6.0–14)`, `> 30 d`,
+/// `full now`; hours below a day, the band in the estimate's unit. `None` for a forecast
+/// without a finite estimate (nothing sensible to say).
+pub fn forecast_eta(f: &Forecast) -> Option<String> {
+    let days = f.days;
+    if !days.is_finite() {
+        return None;
+    }
+    if days <= 0.0 {
+        return Some("full now".to_string());
+    }
+    if days >= FORECAST_CAP_DAYS {
+        return Some(format!("> {FORECAST_CAP_DAYS:.0} d"));
+    }
+    let (scale, unit) = if days >= 1.0 { (1.0, "d") } else { (24.0, "h") };
+    let main = if days * 24.0 < 1.0 {
+        "< 1 h".to_string()
+    } else {
+        format!("~{} {unit}", amount(days * scale))
+    };
+    let (lo, hi) = (f.days_low, f.days_high);
+    let band = if lo.is_finite() && hi.is_finite() && lo <= hi {
+        // Clamped to [0, cap] so that a wild band cannot print a 30-digit number.
+        let lo_s = amount(lo.clamp(0.0, FORECAST_CAP_DAYS) * scale);
+        let hi_s = if hi >= FORECAST_CAP_DAYS {
+            format!(">{}", amount(FORECAST_CAP_DAYS * scale))
+        } else {
+            amount(hi.max(0.0) * scale)
+        };
+        // A band that prints as the estimate itself says nothing.
+        (lo_s != hi_s).then(|| format!(" ({lo_s}–{hi_s})"))
+    } else {
+        None
+    };
+    Some(format!("{main}{}", band.unwrap_or_default()))
+}
+
+/// The whole forecast as one line: `disk /srv fills in ~3.2 d (2.1–5.0)`, `mem fills in ~12 d`,
+/// `disk / is full now`.
+pub fn forecast_text(f: &Forecast) -> Option<String> {
+    let eta = forecast_eta(f)?;
+    let name = vital_short(&f.vital);
+    Some(if eta == "full now" {
+        format!("{name} is full now")
+    } else {
+        format!("{name} fills in {eta}")
+    })
+}
+
+/// An anomaly score or threshold, short at any size: `4.20`, `123`, `1.5M`, `—` for NaN.
+pub fn score(v: f32) -> String {
+    let v = f64::from(v);
+    if !v.is_finite() {
+        "—".to_string()
+    } else if v.abs() < 100.0 {
+        format!("{v:.2}")
+    } else {
+        si(v)
+    }
+}
+
+/// `11-14 22:13`: an event time in a narrow column (UTC, like every clock the console shows).
+pub fn short_clock(ms: Millis) -> String {
+    let (_, m, d) = civil_from_days(ms.div_euclid(86_400_000));
+    format!("{m:02}-{d:02} {}", hhmm(ms))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,7 +340,127 @@ mod tests {
         assert_eq!(spark(&[], 3, None), "   ");
     }
 
+    fn fc(vital: &str, days: f64, lo: f64, hi: f64) -> Forecast {
+        Forecast {
+            vital: vital.to_string(),
+            days,
+            days_low: lo,
+            days_high: hi,
+        }
+    }
+
+    #[test]
+    fn forecast_table() {
+        let n = f64::NAN;
+        let cases: &[(&str, f64, f64, f64, Option<&str>)] = &[
+            (
+                "disk:/srv",
+                3.2,
+                2.1,
+                5.0,
+                Some("disk /srv fills in ~3.2 d (2.1–5.0)"),
+            ),
+            ("mem_pct", 12.0, n, n, Some("mem fills in ~12 d")),
+            (
+                "mem_pct",
+                12.0,
+                11.0,
+                14.2,
+                Some("mem fills in ~12 d (11–14)"),
+            ),
+            (
+                "mem_pct",
+                0.4,
+                0.25,
+                0.6,
+                Some("mem fills in ~9.6 h (6.0–14)"),
+            ),
+            (
+                "disk_max_pct",
+                0.02,
+                0.01,
+                0.03,
+                Some("disk fills in < 1 h (0.2–0.7)"),
+            ),
+            ("swap_pct", 45.0, 30.0, 90.0, Some("swap fills in > 30 d")),
+            (
+                "disk:/",
+                29.0,
+                20.0,
+                45.0,
+                Some("disk / fills in ~29 d (20–>30)"),
+            ),
+            ("disk:/", 5.0, 6.0, 4.0, Some("disk / fills in ~5.0 d")),
+            ("disk:/", 5.0, 5.01, 5.02, Some("disk / fills in ~5.0 d")),
+            ("disk:/", 5.0, -9e25, -4e25, Some("disk / fills in ~5.0 d")),
+            (
+                "disk:/",
+                5.0,
+                -9e25,
+                9e25,
+                Some("disk / fills in ~5.0 d (0.0–>30)"),
+            ),
+            ("disk:/", 0.0, 0.0, 0.0, Some("disk / is full now")),
+            ("disk:/", -3.0, -4.0, -1.0, Some("disk / is full now")),
+            ("disk:/", n, 1.0, 2.0, None),
+            ("disk:/", f64::INFINITY, 1.0, 2.0, None),
+            (
+                "disk:/x\u{1b}[2J",
+                2.0,
+                n,
+                n,
+                Some("disk /x\\u{1b}[2J fills in ~2.0 d"),
+            ),
+            (
+                "disk:/a/very/long/mount/point",
+                2.0,
+                n,
+                n,
+                Some("disk /a/very/long/mo… fills in ~2.0 d"),
+            ),
+        ];
+        for (vital, d, lo, hi, want) in cases {
+            let got = forecast_text(&fc(vital, *d, *lo, *hi));
+            assert_eq!(got.as_deref(), *want, "{vital} {d} {lo} {hi}");
+        }
+    }
+
+    #[test]
+    fn vital_and_score_table() {
+        let cases = [
+            ("cpu_pct", "cpu"),
+            ("mem_pct", "mem"),
+            ("disk_max_pct", "disk"),
+            ("net_rx_bps", "net rx"),
+            ("disk:/srv", "disk /srv"),
+            ("weird", "weird"),
+            ("bell\u{7}", "bell\\u{7}"),
+        ];
+        for (key, want) in cases {
+            assert_eq!(vital_short(key), want, "{key}");
+        }
+        assert_eq!(score(4.2), "4.20");
+        assert_eq!(score(-0.5), "-0.50");
+        assert_eq!(score(1234.0), "1.2k");
+        assert_eq!(score(f32::NAN), "—");
+        assert_eq!(score(f32::INFINITY), "—");
+        assert_eq!(short_clock(1_700_000_000_000), "11-14 22:13");
+    }
+
     proptest::proptest! {
+        #[test]
+        fn forecast_text_is_one_short_line(
+            vital in "\\PC{0,40}", d in proptest::num::f64::ANY,
+            lo in proptest::num::f64::ANY, hi in proptest::num::f64::ANY,
+        ) {
+            if let Some(t) = forecast_text(&fc(&vital, d, lo, hi)) {
+                proptest::prop_assert!(!t.chars().any(char::is_control), "{t:?}");
+                // name (≤ 16 + "disk ") + " fills in " + the longest eta "~9.9 h (9.9–>720)".
+                proptest::prop_assert!(t.chars().count() <= 48, "{t:?}");
+            }
+            proptest::prop_assert_eq!(forecast_text(&fc(&vital, d, lo, hi)).is_some(), d.is_finite());
+        }
+
         #[test]
         fn clock_matches_day_arithmetic(ms in proptest::num::i64::ANY) {
             let c = clock(ms);

@@ -12,7 +12,8 @@ use nocscope::config::keymap::{Key, Keymap};
 use nocscope::engine::rules::default_rules;
 use nocscope::engine::{Engine, TargetSpec};
 use nocscope::model::{
-    Input, Observation, Payload, PollError, Scrape, ScrapeOutcome, Snapshot, TargetId,
+    AnomalyEvent, AnomalyMark, Forecast, Input, Observation, Payload, PollError, Scrape,
+    ScrapeOutcome, Snapshot, TargetId,
 };
 use nocscope::ui::{UiState, dispatch};
 
@@ -160,7 +161,71 @@ pub fn engine() -> Engine {
 }
 
 pub fn snapshot() -> Snapshot {
-    engine().snapshot()
+    with_anomalies(engine().snapshot())
+}
+
+fn event(
+    host: &str,
+    vital: &str,
+    detector: &str,
+    start_step: i64,
+    end_step: Option<i64>,
+    peak: f32,
+    threshold: f32,
+) -> AnomalyEvent {
+    AnomalyEvent {
+        host: host.into(),
+        vital: vital.into(),
+        detector: detector.into(),
+        start: T0 + start_step * 15 * S,
+        end: end_step.map(|e| T0 + e * 15 * S),
+        peak_score: peak,
+        threshold,
+    }
+}
+
+fn forecast(vital: &str, days: f64, days_low: f64, days_high: f64) -> Forecast {
+    Forecast {
+        vital: vital.into(),
+        days,
+        days_low,
+        days_high,
+    }
+}
+
+/// The fixture's anomalies and forecasts, set by hand so every view shows them whatever the
+/// engine's detectors make of the fixture: web1's CPU jump (closed), app1's short rx burst
+/// (closed), db1's and edge1's memory (ongoing, so they carry the status-list marker); db1's
+/// disk fills in days, edge1's memory in hours, app1's disk beyond the 30-day cap.
+pub fn with_anomalies(mut snap: Snapshot) -> Snapshot {
+    snap.anomalies = vec![
+        event("edge1", "mem_pct", "lstm", 76, None, 2.1, 1.6),
+        event("db1", "mem_pct", "zscore", 70, None, 3.4, 3.0),
+        event("web1", "cpu_pct", "lstm", 41, Some(50), 4.2, 1.6),
+        event("app1", "net_rx_bps", "zscore", 20, Some(22), 3.1, 3.0),
+    ];
+    for h in &mut snap.hosts {
+        h.anomaly = snap
+            .anomalies
+            .iter()
+            .find(|a| a.host == h.name && a.end.is_none())
+            .map(|a| AnomalyMark {
+                vital: a.vital.clone(),
+                score: a.peak_score,
+                threshold: a.threshold,
+                since: a.start,
+            });
+        h.forecasts = match h.name.as_str() {
+            "db1" => vec![
+                forecast("disk:/", 3.2, 2.1, 5.0),
+                forecast("mem_pct", 12.0, 11.0, 14.0),
+            ],
+            "edge1" => vec![forecast("mem_pct", 0.4, 0.25, 0.6)],
+            "app1" => vec![forecast("disk:/", 45.0, 30.0, 90.0)],
+            _ => Vec::new(),
+        };
+    }
+    snap
 }
 
 /// `n` healthy-ish hosts for the render benchmark.
@@ -185,7 +250,25 @@ pub fn big_snapshot(n: usize) -> Snapshot {
         }
         e.apply(&Input::Tick { now: at + 14 * S });
     }
-    e.snapshot()
+    let mut snap = e.snapshot();
+    // Every seventh host anomalous and every fifth with a forecast, so the bench draws the
+    // marker column and the list holds a realistic bounded number of runs.
+    for (i, h) in snap.hosts.iter_mut().enumerate() {
+        if i % 7 == 0 {
+            let ev = event(&h.name, "cpu_pct", "lstm", 1, None, 2.5, 1.6);
+            h.anomaly = Some(AnomalyMark {
+                vital: ev.vital.clone(),
+                score: ev.peak_score,
+                threshold: ev.threshold,
+                since: ev.start,
+            });
+            snap.anomalies.push(ev);
+        }
+        if i % 5 == 0 {
+            h.forecasts = vec![forecast("disk:/", 3.0 + (i % 9) as f64, 2.0, 20.0)];
+        }
+    }
+    snap
 }
 
 pub fn labels() -> BTreeMap<String, BTreeMap<String, String>> {
