@@ -805,47 +805,20 @@ pub fn bind_models(engine: &mut Engine, models: Vec<ModelBinding>) {
 }
 
 /// A one-pass replay like `replay::scan`, with anomaly models bound to the engine before the
-/// first record. Without models it is `replay::scan` itself.
+/// first record; unusable bindings are reported on stderr once.
 pub fn scan_with_models(
     data: &[u8],
     limits: replay::Limits,
     models: Vec<ModelBinding>,
 ) -> Result<replay::Scan, replay::OpenError> {
-    if models.is_empty() {
-        return replay::scan(data, limits);
+    if !models.is_empty() {
+        // Judge the bindings once against the recording's hosts, so the operator hears why a
+        // model was not used; the scan itself skips them silently.
+        let header = replay::Reader::new(data, limits)?.header().clone();
+        let mut probe = replay::player::engine_for(&header)?;
+        bind_models(&mut probe, models.clone());
     }
-    let mut reader = replay::Reader::new(data, limits)?;
-    let header = reader.header().clone();
-    let mut engine = replay::player::engine_for(&header)?;
-    bind_models(&mut engine, models);
-    let (mut start, mut end) = (None, 0);
-    let mut events = Vec::new();
-    let damage = loop {
-        match reader.next_record() {
-            Ok(Some(replay::Record::Input { applied_at, input })) => {
-                engine.apply(&input);
-                // A replay has no store: batches must not pile up.
-                engine.take_batches();
-                start.get_or_insert(applied_at);
-                end = end.max(applied_at);
-                events.extend(engine.take_events().into_iter().map(|e| (applied_at, e)));
-            }
-            Ok(Some(replay::Record::Dropped { count })) => engine.set_dropped_observations(count),
-            Ok(Some(replay::Record::End { .. })) => {}
-            Ok(None) => break None,
-            Err(e) => break Some(e),
-        }
-    };
-    Ok(replay::Scan {
-        header,
-        start: start.unwrap_or(0),
-        end,
-        records: reader.records_read(),
-        events,
-        snapshot: engine.snapshot(),
-        damage,
-        ignored_observations: engine.ignored_observations(),
-    })
+    replay::scan_with(data, limits, &models)
 }
 
 /// [`replay_report`] with the given anomaly models bound to the replaying engine.

@@ -327,6 +327,42 @@ mod anomaly {
         golden("json", &json);
     }
 
+    /// The console's player binds the same models: it reaches the same anomaly runs as the
+    /// headless scan, and `]` can jump to the spike (anomaly starts are marks like alerts).
+    #[test]
+    fn the_player_marks_and_replays_the_same_anomalies() {
+        let data = recording();
+        let m = model();
+        let scan = scan_with_models(&data, Limits::default(), bindings(&m)).expect("scan");
+        assert_eq!(scan.snapshot.anomalies.len(), 1);
+        let mut p =
+            replay::Player::open_with(data.clone(), Limits::default(), bindings(&m)).expect("open");
+        let spike = scan.snapshot.anomalies[0].start;
+        let mark = p
+            .alert_marks()
+            .iter()
+            .copied()
+            .find(|&t| t >= spike)
+            .expect("the anomaly start is a mark");
+        assert!(
+            mark - spike < STEP,
+            "mark {mark} for a run starting at {spike}"
+        );
+        p.set_speed(replay::Speed::Max);
+        while !p.is_finished() {
+            p.advance(std::time::Duration::ZERO);
+        }
+        assert_eq!(p.snapshot().anomalies, scan.snapshot.anomalies);
+        // Without models the same file has no such mark and no runs.
+        let plain = replay::Player::open(data, Limits::default()).expect("open");
+        assert!(
+            plain
+                .alert_marks()
+                .iter()
+                .all(|&t| t < spike || t - spike >= STEP)
+        );
+    }
+
     #[test]
     fn without_models_the_report_is_the_plain_scan() {
         let data = recording();

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::engine::rules::default_rules;
-use crate::engine::{Engine, Event, TargetSpec};
+use crate::engine::{Engine, Event, ModelBinding, TargetSpec};
 use crate::model::{Millis, Snapshot};
 
 use super::format::{FormatError, Header, Limits, Reader, Record};
@@ -170,9 +170,25 @@ pub struct Scan {
 
 /// Replay a whole recording at full speed.
 pub fn scan(data: &[u8], limits: Limits) -> Result<Scan, OpenError> {
+    scan_with(data, limits, &[])
+}
+
+/// An engine for the recording with anomaly models bound before the first record (so every
+/// run of the same file scores the same windows). Unusable bindings are skipped: the caller
+/// that chose them reports them.
+fn engine_with(header: &Header, models: &[ModelBinding]) -> Result<Engine, OpenError> {
+    let mut engine = engine_for(header)?;
+    if !models.is_empty() {
+        let _unusable = engine.set_models(models.to_vec());
+    }
+    Ok(engine)
+}
+
+/// [`scan`] with anomaly models bound to the engine.
+pub fn scan_with(data: &[u8], limits: Limits, models: &[ModelBinding]) -> Result<Scan, OpenError> {
     let mut reader = Reader::new(data, limits)?;
     let header = reader.header().clone();
-    let mut engine = engine_for(&header)?;
+    let mut engine = engine_with(&header, models)?;
     let (mut start, mut end) = (None, 0);
     let mut events = Vec::new();
     let damage = loop {
@@ -218,8 +234,11 @@ pub struct Player {
     looping: bool,
     start: Millis,
     end: Millis,
-    /// Replay times at which some alert changed state, ascending, no duplicates.
+    /// Replay times at which some alert changed state or an anomaly run began, ascending, no
+    /// duplicates.
     alert_marks: Vec<Millis>,
+    /// Anomaly models bound to every engine this player builds (at open and on rewind).
+    models: Vec<ModelBinding>,
     damage: Option<FormatError>,
     finished: bool,
     loops: u64,
@@ -229,17 +248,31 @@ impl Player {
     /// Open a recording held in memory. Scans it once to learn its span, its alerts and any
     /// damage; fails only when the header is unusable.
     pub fn open(data: impl Into<Bytes>, limits: Limits) -> Result<Player, OpenError> {
+        Self::open_with(data, limits, Vec::new())
+    }
+
+    /// [`Player::open`] with anomaly models, so the replay scores and marks anomalies exactly
+    /// as a headless replay with the same models does.
+    pub fn open_with(
+        data: impl Into<Bytes>,
+        limits: Limits,
+        models: Vec<ModelBinding>,
+    ) -> Result<Player, OpenError> {
         let data = data.into();
-        let scan = scan(&data, limits)?;
+        let scan = scan_with(&data, limits, &models)?;
         let mut alert_marks: Vec<Millis> = scan
             .events
             .iter()
-            .filter(|(_, e)| matches!(e, Event::Alert(_)))
+            .filter(|(_, e)| match e {
+                Event::Alert(_) => true,
+                Event::Anomaly(a) => a.end.is_none(),
+                _ => false,
+            })
             .map(|(t, _)| *t)
             .collect();
         alert_marks.dedup();
         let reader = Reader::new(Cursor::new(data.clone()), limits)?;
-        let engine = engine_for(&scan.header)?;
+        let engine = engine_with(&scan.header, &models)?;
         let mut p = Player {
             data,
             limits,
@@ -255,6 +288,7 @@ impl Player {
             start: scan.start,
             end: scan.end,
             alert_marks,
+            models,
             damage: scan.damage,
             finished: false,
             loops: 0,
@@ -286,7 +320,7 @@ impl Player {
     fn rewind(&mut self) {
         match (
             Reader::new(Cursor::new(self.data.clone()), self.limits),
-            engine_for(&self.header),
+            engine_with(&self.header, &self.models),
         ) {
             (Ok(reader), Ok(engine)) => {
                 self.reader = reader;
