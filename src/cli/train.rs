@@ -147,6 +147,9 @@ impl TimeBound {
     }
 }
 
+/// A series as read: `(timestamp ms, value)`, oldest first.
+pub type Points = Vec<(Millis, f64)>;
+
 /// One `--series` spec.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesSpec {
@@ -290,7 +293,7 @@ fn parse_csv_time(s: &str) -> Option<Millis> {
 pub fn read_replay(
     path: &Path,
     specs: &[SeriesSpec],
-) -> Result<(Vec<Vec<(Millis, f64)>>, Vec<String>), String> {
+) -> Result<(Vec<Points>, Vec<String>), String> {
     let name = sanitize(&path.display().to_string()).into_owned();
     let file = std::fs::File::open(path).map_err(|e| format!("{name}: {e}"))?;
     let mut reader = replay::Reader::new(
