@@ -95,10 +95,12 @@ impl LstmAutoencoder {
                 .map_err(|e| bad(&weights_path, format!("cannot encode tensor {name}: {e}")))?;
             views.push((name.clone(), v));
         }
-        let header = HashMap::from([
-            ("format".to_string(), FORMAT_NAME.to_string()),
-            ("format_version".to_string(), FORMAT_VERSION.to_string()),
-        ]);
+        // One key: safetensors writes its metadata map in HashMap order, so two keys would
+        // make the same model's bytes differ between runs (shipped models must rebuild exactly).
+        let header = HashMap::from([(
+            "format".to_string(),
+            format!("{FORMAT_NAME}/{FORMAT_VERSION}"),
+        )]);
         let st = safetensors::serialize(views, Some(header))
             .map_err(|e| bad(&weights_path, format!("cannot encode: {e}")))?;
         let meta = Meta {

@@ -29,16 +29,6 @@ const SHIPPED: &[(&str, &[u8], &[u8])] = &[
         include_bytes!("../../models/load1/weights.safetensors"),
     ),
     (
-        "net_rx_bps",
-        include_bytes!("../../models/net_rx_bps/model.json"),
-        include_bytes!("../../models/net_rx_bps/weights.safetensors"),
-    ),
-    (
-        "net_tx_bps",
-        include_bytes!("../../models/net_tx_bps/model.json"),
-        include_bytes!("../../models/net_tx_bps/weights.safetensors"),
-    ),
-    (
         "disk_read_bps",
         include_bytes!("../../models/disk_read_bps/model.json"),
         include_bytes!("../../models/disk_read_bps/weights.safetensors"),
