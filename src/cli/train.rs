@@ -851,4 +851,34 @@ mod tests {
             assert_eq!(parse_csv_time(s), want, "{s}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn csv_round_trips(rows in proptest::collection::vec((0u32..1_000_000, -1e9f64..1e9), 0..200)) {
+            let dir = tempfile::tempdir().map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            let path = dir.path().join("s.csv");
+            let mut t = 1_600_000_000_000i64;
+            let mut want = Vec::new();
+            let mut text = String::from("timestamp,value\n");
+            for (dt, v) in rows {
+                t += i64::from(dt);
+                text.push_str(&format!("{t},{v}\n"));
+                want.push((t, v));
+            }
+            std::fs::write(&path, text).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            proptest::prop_assert_eq!(read_csv(&path), Ok(want));
+        }
+
+        #[test]
+        fn csv_and_specs_never_panic(body in proptest::collection::vec(proptest::num::u8::ANY, 0..400), spec in ".{0,60}") {
+            let dir = tempfile::tempdir().map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            let path = dir.path().join("x.csv");
+            std::fs::write(&path, &body).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            if let Err(e) = read_csv(&path) {
+                proptest::prop_assert!(e.contains("x.csv"), "{}", e);
+            }
+            let _ = SeriesSpec::parse(&spec);
+            let _ = TimeBound::parse(&spec);
+        }
+    }
 }
