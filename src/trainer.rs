@@ -2,7 +2,8 @@
 //! (host, vital) once the history holds enough points, retrains on a schedule, saves each model
 //! to the data dir and hands it over on a channel. Also the helpers `nocscope train` shares
 //! with it (pooling, minimum data, model paths). Must not touch the engine, the UI or SQLite:
-//! history comes through the [`HistorySource`] the caller provides.
+//! history comes through the [`HistorySource`] the caller provides ([`store_source`] adapts
+//! the store's `Reader`).
 //!
 //! ```no_run
 //! use nocscope::trainer::{Trainer, TrainerConfig};
@@ -106,6 +107,24 @@ where
         to: Millis,
     ) -> Result<Vec<(Millis, f64)>, String> {
         self(host, vital, from, to)
+    }
+}
+
+/// History from the store at `db` (`history.db`): source `host/<host>`, key = vital key. The
+/// read connection is opened on first use, in the trainer's thread, and reopened after an
+/// error (the file may not exist yet when the console starts).
+pub fn store_source(db: PathBuf) -> impl HistorySource {
+    let mut reader: Option<crate::store::Reader> = None;
+    move |host: &str, vital: &str, from: Millis, to: Millis| {
+        let r = match reader.as_mut() {
+            Some(r) => r,
+            None => reader.insert(crate::store::Reader::open(&db).map_err(|e| e.to_string())?),
+        };
+        let got = r.query(&format!("host/{host}"), vital, from, to);
+        if got.is_err() {
+            reader = None;
+        }
+        got.map_err(|e| e.to_string())
     }
 }
 

@@ -289,6 +289,16 @@ fn from_a_store_written_through_the_store_api() {
         }
         store.close().expect("close");
     }
+    // The trainer's adapter reads the same points.
+    let mut source = nocscope::trainer::store_source(data.join("history.db"));
+    let points =
+        nocscope::trainer::HistorySource::history(&mut source, "db1", "load1", 0, i64::MAX)
+            .expect("store source");
+    assert_eq!(points.len(), 150);
+    assert_eq!(points.first().copied(), Some((t0, values[0])));
+    let mut missing = nocscope::trainer::store_source(dir.path().join("nope.db"));
+    assert!(nocscope::trainer::HistorySource::history(&mut missing, "db1", "load1", 0, 1).is_err());
+
     let tiny = write(dir.path(), "tiny.json", TINY);
     let out = nocscope(
         &[
