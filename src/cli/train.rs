@@ -738,7 +738,7 @@ impl Progress {
         let eta = per * self.max_epochs.saturating_sub(e.epoch) as f64;
         let val = e.val_loss.map_or("-".into(), |v| format!("{v:.5}"));
         let line = format!(
-            "epoch {}/{}  loss {:.5}  val {}  {:.1}s/epoch  ETA ≤ {}",
+            "epoch {}/{}  loss {:.5}  val {}  {:.2}s/epoch  ETA ≤ {}",
             e.epoch,
             self.max_epochs,
             e.train_loss,
