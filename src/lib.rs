@@ -14,4 +14,5 @@ pub mod replay;
 pub mod sanitize;
 pub mod store;
 pub mod term;
+pub mod trainer;
 pub mod ui;

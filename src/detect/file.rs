@@ -95,10 +95,12 @@ impl LstmAutoencoder {
                 .map_err(|e| bad(&weights_path, format!("cannot encode tensor {name}: {e}")))?;
             views.push((name.clone(), v));
         }
-        let header = HashMap::from([
-            ("format".to_string(), FORMAT_NAME.to_string()),
-            ("format_version".to_string(), FORMAT_VERSION.to_string()),
-        ]);
+        // One key: safetensors writes its metadata map in HashMap order, so two keys would
+        // make the same model's bytes differ between runs (shipped models must rebuild exactly).
+        let header = HashMap::from([(
+            "format".to_string(),
+            format!("{FORMAT_NAME}/{FORMAT_VERSION}"),
+        )]);
         let st = safetensors::serialize(views, Some(header))
             .map_err(|e| bad(&weights_path, format!("cannot encode: {e}")))?;
         let meta = Meta {
@@ -124,67 +126,44 @@ impl LstmAutoencoder {
     pub fn load(dir: &Path) -> Result<Self, DetectError> {
         let meta_path = dir.join(META_FILE);
         let raw = read_capped(&meta_path, MAX_META_BYTES)?;
-        // Format and version first, so a future file says "newer version" rather than failing
-        // on whatever field changed.
-        #[derive(Deserialize)]
-        struct Head {
-            format: Option<String>,
-            format_version: Option<u32>,
-        }
-        let head: Head = serde_json::from_slice(&raw)
-            .map_err(|e| bad(&meta_path, format!("not valid JSON metadata: {e}")))?;
-        match head.format.as_deref() {
-            Some(FORMAT_NAME) => {}
-            other => {
-                return Err(bad(
-                    &meta_path,
-                    format!("format is {other:?}; expected \"{FORMAT_NAME}\""),
-                ));
-            }
-        }
-        match head.format_version {
-            Some(FORMAT_VERSION) => {}
-            other => {
-                return Err(bad(
-                    &meta_path,
-                    format!(
-                        "format_version is {other:?}; this nocscope ({}) reads version {FORMAT_VERSION} only",
-                        env!("CARGO_PKG_VERSION")
-                    ),
-                ));
-            }
-        }
-        let meta: Meta = serde_json::from_slice(&raw)
-            .map_err(|e| bad(&meta_path, format!("invalid metadata: {e}")))?;
-        meta.config
-            .validate()
-            .map_err(|e| bad(&meta_path, e.to_string()))?;
-        if !meta.scaler.is_valid() {
+        let meta = parse_meta(&meta_path, &raw)?;
+        let weights_path = dir.join(WEIGHTS_FILE);
+        let weights = read_capped(&weights_path, weights_cap(&meta.config))?;
+        Self::from_meta(meta, &weights, &weights_path)
+    }
+
+    /// Loads a model from the two files' contents already in memory (models embedded in the
+    /// binary). `origin` names the model in errors (e.g. `models/cpu_pct`); the same checks as
+    /// [`LstmAutoencoder::load`] apply, including the size caps.
+    pub fn load_bytes(origin: &Path, meta: &[u8], weights: &[u8]) -> Result<Self, DetectError> {
+        let meta_path = origin.join(META_FILE);
+        if meta.len() as u64 > MAX_META_BYTES {
             return Err(bad(
                 &meta_path,
                 format!(
-                    "scaler {:?} is unusable; mean must be finite and std finite and > 0",
-                    meta.scaler
+                    "{} bytes; at most {MAX_META_BYTES} are accepted",
+                    meta.len()
                 ),
             ));
         }
-        if meta.threshold.is_some_and(|t| !t.is_finite()) {
-            return Err(bad(&meta_path, "threshold must be a finite number or null"));
+        let meta = parse_meta(&meta_path, meta)?;
+        let weights_path = origin.join(WEIGHTS_FILE);
+        let cap = weights_cap(&meta.config);
+        if weights.len() as u64 > cap {
+            return Err(bad(
+                &weights_path,
+                format!("{} bytes; at most {cap} are accepted", weights.len()),
+            ));
         }
+        Self::from_meta(meta, weights, &weights_path)
+    }
 
+    fn from_meta(meta: Meta, raw: &[u8], weights_path: &Path) -> Result<Self, DetectError> {
         // Shapes come from the validated config, never from the weights file.
         let mut rng = super::rng::SplitMix64::new(0);
         let mut params = AeParams::new(&meta.config, &mut rng);
-        let weights_path = dir.join(WEIGHTS_FILE);
-        let expected_bytes: u64 = params
-            .tensors()
-            .iter()
-            .map(|t| t.len() as u64 * 4)
-            .sum::<u64>();
-        // Header allowance: names, shapes and offsets are a few hundred bytes per tensor.
-        let raw = read_capped(&weights_path, expected_bytes + (1 << 20))?;
-        let st = SafeTensors::deserialize(&raw)
-            .map_err(|e| bad(&weights_path, format!("not a valid safetensors file: {e}")))?;
+        let st = SafeTensors::deserialize(raw)
+            .map_err(|e| bad(weights_path, format!("not a valid safetensors file: {e}")))?;
         let names = AeParams::names(params.encoder.len(), params.decoder.len());
         let mut unexpected: Vec<&str> = st
             .names()
@@ -194,18 +173,18 @@ impl LstmAutoencoder {
         if !unexpected.is_empty() {
             unexpected.sort_unstable();
             return Err(bad(
-                &weights_path,
+                weights_path,
                 format!("unexpected tensors {unexpected:?}; this config has exactly {names:?}"),
             ));
         }
         for (name, dst) in names.iter().zip(params.tensors_mut()) {
             let view = st.tensor(name).map_err(|_| {
                 bad(
-                    &weights_path,
+                    weights_path,
                     format!("tensor {name} is missing (config in {META_FILE} needs it)"),
                 )
             })?;
-            fill_tensor(&weights_path, name, &view, dst)?;
+            fill_tensor(weights_path, name, &view, dst)?;
         }
         Ok(Self {
             config: meta.config,
@@ -217,6 +196,71 @@ impl LstmAutoencoder {
             data_range: meta.data_range,
         })
     }
+}
+
+/// Most bytes a weights file for `config` may have: the tensors plus a header allowance (names,
+/// shapes and offsets are a few hundred bytes per tensor).
+fn weights_cap(config: &LstmConfig) -> u64 {
+    let mut input = 1u64;
+    let mut bytes = 0u64;
+    for &h in config.encoder_units.iter().chain(&config.decoder_units) {
+        let h = h as u64;
+        bytes += (input * 4 * h + h * 4 * h + 4 * h) * 4;
+        input = h;
+    }
+    bytes + (input + 1) * 4 + (1 << 20)
+}
+
+/// Parses and validates `model.json` (format, version, config, scaler, threshold).
+fn parse_meta(meta_path: &Path, raw: &[u8]) -> Result<Meta, DetectError> {
+    // Format and version first, so a future file says "newer version" rather than failing
+    // on whatever field changed.
+    #[derive(Deserialize)]
+    struct Head {
+        format: Option<String>,
+        format_version: Option<u32>,
+    }
+    let head: Head = serde_json::from_slice(raw)
+        .map_err(|e| bad(meta_path, format!("not valid JSON metadata: {e}")))?;
+    match head.format.as_deref() {
+        Some(FORMAT_NAME) => {}
+        other => {
+            return Err(bad(
+                meta_path,
+                format!("format is {other:?}; expected \"{FORMAT_NAME}\""),
+            ));
+        }
+    }
+    match head.format_version {
+        Some(FORMAT_VERSION) => {}
+        other => {
+            return Err(bad(
+                meta_path,
+                format!(
+                    "format_version is {other:?}; this nocscope ({}) reads version {FORMAT_VERSION} only",
+                    env!("CARGO_PKG_VERSION")
+                ),
+            ));
+        }
+    }
+    let meta: Meta = serde_json::from_slice(raw)
+        .map_err(|e| bad(meta_path, format!("invalid metadata: {e}")))?;
+    meta.config
+        .validate()
+        .map_err(|e| bad(meta_path, e.to_string()))?;
+    if !meta.scaler.is_valid() {
+        return Err(bad(
+            meta_path,
+            format!(
+                "scaler {:?} is unusable; mean must be finite and std finite and > 0",
+                meta.scaler
+            ),
+        ));
+    }
+    if meta.threshold.is_some_and(|t| !t.is_finite()) {
+        return Err(bad(meta_path, "threshold must be a finite number or null"));
+    }
+    Ok(meta)
 }
 
 fn fill_tensor(
@@ -266,4 +310,66 @@ fn fill_tensor(
         *d = v;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn saved() -> (tempfile::TempDir, LstmAutoencoder) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let cfg = LstmConfig {
+            window: 4,
+            encoder_units: vec![3],
+            decoder_units: vec![3],
+            ..LstmConfig::default()
+        };
+        let mut m = LstmAutoencoder::new(&cfg, 7).unwrap_or_else(|e| panic!("{e}"));
+        m.set_threshold(0.5);
+        m.save(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        (dir, m)
+    }
+
+    #[test]
+    fn bytes_load_like_files() {
+        let (dir, m) = saved();
+        let meta = std::fs::read(dir.path().join(META_FILE)).unwrap_or_default();
+        let weights = std::fs::read(dir.path().join(WEIGHTS_FILE)).unwrap_or_default();
+        let from_bytes = LstmAutoencoder::load_bytes(Path::new("models/x"), &meta, &weights)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(from_bytes.params(), m.params());
+        assert_eq!(from_bytes.threshold(), Some(0.5));
+        assert_eq!(from_bytes.config(), m.config());
+    }
+
+    #[test]
+    fn bad_bytes_name_the_origin_and_the_problem() {
+        let (dir, _) = saved();
+        let meta = std::fs::read(dir.path().join(META_FILE)).unwrap_or_default();
+        let weights = std::fs::read(dir.path().join(WEIGHTS_FILE)).unwrap_or_default();
+        let origin = Path::new("models/cpu_pct");
+        let huge = vec![0u8; weights.len() + (2 << 20)];
+        let cut = &weights[..weights.len() / 2];
+        let cases: [(&[u8], &[u8], &str); 4] = [
+            (b"{", &weights, "models/cpu_pct/model.json: not valid JSON"),
+            (
+                &meta,
+                cut,
+                "models/cpu_pct/weights.safetensors: not a valid safetensors",
+            ),
+            (&meta, &huge, "bytes; at most"),
+            (
+                br#"{"format":"other","format_version":1}"#,
+                &weights,
+                "expected \"nocscope-lstm-autoencoder\"",
+            ),
+        ];
+        for (m, w, want) in cases {
+            let e = LstmAutoencoder::load_bytes(origin, m, w)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.contains(want), "{want}: {e}");
+        }
+    }
 }

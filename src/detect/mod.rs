@@ -31,6 +31,7 @@ mod gemm;
 mod lstm;
 pub mod nab;
 mod rng;
+pub mod shipped;
 
 pub use act::{sigmoid as fast_sigmoid, tanh as fast_tanh};
 pub use ae::{
