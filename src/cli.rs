@@ -787,11 +787,25 @@ pub fn replay_report(data: &[u8], name: &str, format: OutputFormat, out: &mut im
     replay_report_with(data, name, format, models(), out)
 }
 
-/// The anomaly models the headless commands give the engine. Empty until the shipped per-vital
-/// models can be loaded (`detect::shipped`, another module's work); loading is kept out of the
-/// engine, which only ever receives bindings.
+/// The anomaly models every engine gets: the shipped per-vital models embedded from models/,
+/// applied to any host (the engine standardises each series itself). Loading is kept out of the
+/// engine, which only ever receives bindings. A shipped model that fails validation is named on
+/// stderr and left out; the rest still score.
 pub fn models() -> Vec<ModelBinding> {
-    Vec::new()
+    let mut out = Vec::new();
+    for (key, loaded) in crate::detect::shipped::shipped_models() {
+        let vital = crate::engine::Vital::ALL.into_iter().find(|v| v.key() == key);
+        match (vital, loaded) {
+            (Some(vital), Ok(model)) => out.push(ModelBinding {
+                vital,
+                host: None,
+                model,
+            }),
+            (None, _) => eprintln!("nocscope: shipped model {key}: no vital has that key"),
+            (_, Err(e)) => eprintln!("nocscope: shipped model {key}: {}", sanitize(&e.to_string())),
+        }
+    }
+    out
 }
 
 /// Binds models, telling the operator on stderr about any that could not be used.

@@ -169,7 +169,7 @@ fn from_the_demo_recording_matches_the_engines_history() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = write(dir.path(), "tiny.json", TINY);
     let out_dir = dir.path().join("m");
-    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/demo.nsr");
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/demo-v1.nsr");
     let out = nocscope(
         &[
             "train",
@@ -338,7 +338,7 @@ fn bad_input_is_refused_with_where_and_what() {
         "short.csv",
         &(0..20).map(|i| format!("{i},{i}\n")).collect::<String>(),
     );
-    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/demo.nsr");
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/demo-v1.nsr");
     let out = dir.path().join("o").display().to_string();
     let cases: Vec<(Vec<&str>, Vec<String>)> = vec![
         (
@@ -617,7 +617,7 @@ fn trainer_runs_niced_and_shutdown_cancels_a_long_training() {
 /// a shipped model), scored by the shipped model: the windows above threshold, as minutes from
 /// the start of the recording.
 fn demo_flags(vital: Vital) -> Vec<f64> {
-    let data = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/demo.nsr"))
+    let data = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/demo-v1.nsr"))
         .expect("read demo");
     let mut player =
         nocscope::replay::Player::open(data, nocscope::replay::Limits::default()).expect("open");
