@@ -15,6 +15,11 @@ use super::{check_series, check_train, not_fitted, sat};
 enum Node {
     /// A node that stopped splitting, with the number of training rows that reached it.
     Leaf { size: u32 },
+    /// A node whose rows (two or more) are all the same row, stored at `at` in the tree's
+    /// `pure` values. Plain iForest would credit any query reaching it with c(size), so after
+    /// training on a flat series nothing could ever look anomalous; here a query that differs
+    /// from those rows counts as isolated at this depth, as a singleton leaf would.
+    Pure { size: u32, at: u32 },
     /// Rows with `row[feature] < value` go left. The value is f64 so that it lies strictly
     /// between two neighbouring f32 values and both sides are never empty.
     Split {
@@ -33,10 +38,17 @@ pub const MAX_SAMPLE: usize = 1 << 20;
 /// See [`MAX_TREES`].
 pub const MAX_DIMS: usize = 1024;
 
+/// One tree: nodes (root first) and the row values of its pure leaves, `dims` per leaf.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Tree {
+    nodes: Vec<Node>,
+    pure: Vec<f32>,
+}
+
 /// A fitted isolation forest over rows of `dims` values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IsolationForest {
-    trees: Vec<Vec<Node>>,
+    trees: Vec<Tree>,
     dims: usize,
     /// Rows each tree was built from (ψ = min(sample, rows)).
     psi: usize,
@@ -98,9 +110,12 @@ impl IsolationForest {
                 pool.swap(i, j);
             }
             let mut idx: Vec<usize> = pool.iter().take(psi).copied().collect();
-            let mut nodes = Vec::with_capacity(2 * psi);
-            build(rows, &mut idx, 0, limit as usize, &mut rng, &mut nodes);
-            forest.push(nodes);
+            let mut tree = Tree {
+                nodes: Vec::with_capacity(2 * psi),
+                pure: Vec::new(),
+            };
+            build(rows, &mut idx, 0, limit as usize, &mut rng, &mut tree);
+            forest.push(tree);
         }
         Ok(Self {
             trees: forest,
@@ -175,14 +190,12 @@ fn build(
     depth: usize,
     limit: usize,
     rng: &mut SplitMix64,
-    nodes: &mut Vec<Node>,
+    tree: &mut Tree,
 ) -> u32 {
-    let me = nodes.len() as u32;
-    let leaf = Node::Leaf {
-        size: idx.len() as u32,
-    };
-    nodes.push(leaf);
-    if depth >= limit || idx.len() <= 1 {
+    let me = tree.nodes.len() as u32;
+    let size = idx.len() as u32;
+    tree.nodes.push(Node::Leaf { size });
+    if idx.len() <= 1 {
         return me;
     }
     // Only columns that still vary in this node can separate it; a constant vital (a disk that
@@ -198,6 +211,19 @@ fn build(
         if lo < hi {
             ranges.push((col, f64::from(lo), f64::from(hi)));
         }
+    }
+    if ranges.is_empty() {
+        let at = tree.pure.len() as u32;
+        if let Some(&first) = idx.first() {
+            tree.pure.extend(rows.row(first).iter().copied());
+        }
+        if let Some(n) = tree.nodes.get_mut(me as usize) {
+            *n = Node::Pure { size, at };
+        }
+        return me;
+    }
+    if depth >= limit {
+        return me;
     }
     let Some(&(col, lo, hi)) = ranges.get(rng.below(ranges.len())) else {
         return me;
@@ -223,9 +249,9 @@ fn build(
         }
     }
     let (l, r) = idx.split_at_mut(split);
-    let left = build(rows, l, depth + 1, limit, rng, nodes);
-    let right = build(rows, r, depth + 1, limit, rng, nodes);
-    if let Some(n) = nodes.get_mut(me as usize) {
+    let left = build(rows, l, depth + 1, limit, rng, tree);
+    let right = build(rows, r, depth + 1, limit, rng, tree);
+    if let Some(n) = tree.nodes.get_mut(me as usize) {
         *n = Node::Split {
             feature: col as u32,
             value,
@@ -237,12 +263,12 @@ fn build(
 }
 
 /// Depth at which `row` leaves the tree, plus c(size) for the rows its leaf still held.
-fn path_length(nodes: &[Node], row: &[f32]) -> f64 {
+fn path_length(tree: &Tree, row: &[f32]) -> f64 {
     let mut at = 0usize;
     let mut depth = 0.0;
     // Depth is bounded by the height limit; the cap only guards a malformed tree.
-    for _ in 0..=nodes.len() {
-        match nodes.get(at) {
+    for _ in 0..=tree.nodes.len() {
+        match tree.nodes.get(at) {
             Some(&Node::Split {
                 feature,
                 value,
@@ -254,6 +280,15 @@ fn path_length(nodes: &[Node], row: &[f32]) -> f64 {
                 depth += 1.0;
             }
             Some(&Node::Leaf { size }) => return depth + c(size as usize),
+            Some(&Node::Pure { size, at }) => {
+                let at = at as usize;
+                let same = tree.pure.get(at..at + row.len()).is_some_and(|p| p == row);
+                return if same {
+                    depth + c(size as usize)
+                } else {
+                    depth
+                };
+            }
             None => return depth,
         }
     }
@@ -430,12 +465,23 @@ mod tests {
 
     #[test]
     fn constant_columns_and_bad_rows() -> Result<(), DetectError> {
-        // All rows equal: every tree is one leaf; scores are finite and equal.
+        // All rows equal: every tree is one pure leaf. The training row itself scores 0.5 (the
+        // average depth exactly), anything else is isolated at the root.
         let rows = Array2::from_elem((50, 3), 1.0f32);
         let f = IsolationForest::fit(rows.view(), 10, 256, 0)?;
-        let a = f.score(&[1.0, 1.0, 1.0])?;
-        let b = f.score(&[100.0, -5.0, 0.0])?;
-        assert!(a.is_finite() && a == b);
+        assert_eq!(f.score(&[1.0, 1.0, 1.0])?, 0.5);
+        assert_eq!(f.score(&[1.0, 1.0, 1.5])?, 1.0);
+        // One constant column among varying ones is never split on.
+        let mut rng = SplitMix64::new(2);
+        let mixed =
+            Array2::from_shape_fn((64, 2), |(_, c)| if c == 0 { 7.0 } else { rng.next_f32() });
+        let g = IsolationForest::fit(mixed.view(), 20, 64, 0)?;
+        assert!(
+            g.trees
+                .iter()
+                .flat_map(|t| &t.nodes)
+                .all(|n| !matches!(n, Node::Split { feature: 0, .. }))
+        );
         let msg = |r: Result<f32, DetectError>| r.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(msg(f.score(&[1.0])).contains("3 columns"));
         assert!(msg(f.score(&[1.0, f32::NAN, 1.0])).contains("not finite"));
