@@ -244,7 +244,18 @@ fn tiny_non_finite_and_unfitted_inputs_are_errors() -> R {
             );
         }
         assert_eq!(d.threshold(), None, "{name}: failed fit left a threshold");
-        d.fit(&seasonal(1, false))?;
+        let clean = seasonal(1, false);
+        d.fit(&clean)?;
+        // A gap long before the scored points is never read, so it does not stop the stream.
+        let mut old_gap = clean.clone();
+        if let Some(x) = old_gap.get_mut(10) {
+            *x = f32::NAN;
+        }
+        assert_eq!(d.score(&old_gap, 4000)?, d.score(&clean, 4000)?, "{name}");
+        assert!(
+            d.score(&old_gap, 11).is_err(),
+            "{name}: gap inside the history read"
+        );
         let e = d
             .score(&bad, 0)
             .err()

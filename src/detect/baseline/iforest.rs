@@ -411,8 +411,8 @@ impl Detector for IForest {
 
     fn score(&self, series: &[f32], from: usize) -> Result<Vec<f32>, DetectError> {
         let forest = self.forest.as_ref().ok_or_else(|| not_fitted("iforest"))?;
-        check_series("iforest", series)?;
         let w = self.config.window;
+        check_series("iforest", series, from.saturating_sub(w))?;
         let start = from.saturating_sub(w);
         let rows = iforest_features(series.get(start..).unwrap_or_default(), w);
         Ok((from..series.len())

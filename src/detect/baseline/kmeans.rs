@@ -248,11 +248,11 @@ impl Detector for KMeansDetector {
 
     fn score(&self, series: &[f32], from: usize) -> Result<Vec<f32>, DetectError> {
         let f = self.fitted.as_ref().ok_or_else(|| not_fitted("kmeans"))?;
-        check_series("kmeans", series)?;
+        let warmup = self.warmup();
+        check_series("kmeans", series, from.saturating_sub(warmup))?;
         if from >= series.len() {
             return Ok(Vec::new());
         }
-        let warmup = self.warmup();
         // Only the tail that is scored, plus the history its features reach back to.
         let start = from.saturating_sub(warmup);
         let tail = series.get(start..).unwrap_or_default();

@@ -44,9 +44,16 @@ fn check_train(detector: &str, train: &[f32], min_len: usize) -> Result<(), Dete
     Ok(())
 }
 
-/// Rejects a series to score that holds a non-finite value.
-fn check_series(detector: &str, series: &[f32]) -> Result<(), DetectError> {
-    match series.iter().position(|x| !x.is_finite()) {
+/// Rejects a series to score that holds a non-finite value at or after `first_read`, the first
+/// index the scores depend on. Older points are never read, so a gap long ago does not stop a
+/// stream from being scored (and checking them would make every newest-point call O(history)).
+fn check_series(detector: &str, series: &[f32], first_read: usize) -> Result<(), DetectError> {
+    let tail = series.get(first_read..).unwrap_or_default();
+    match tail
+        .iter()
+        .position(|x| !x.is_finite())
+        .map(|i| i + first_read)
+    {
         Some(i) => Err(DetectError::Data(format!(
             "{detector}: series value at index {i} is not finite; only finite values can be scored"
         ))),

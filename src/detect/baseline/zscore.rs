@@ -175,7 +175,7 @@ impl Detector for ZScore {
 
     fn score(&self, series: &[f32], from: usize) -> Result<Vec<f32>, DetectError> {
         let floor = self.floor.ok_or_else(|| not_fitted("zscore"))?;
-        check_series("zscore", series)?;
+        check_series("zscore", series, from.saturating_sub(self.config.window))?;
         Ok(self.raw_scores(series, from, floor))
     }
 
