@@ -160,20 +160,44 @@ impl IsolationForest {
 
     /// [`IsolationForest::score`] of every row.
     pub fn score_rows(&self, rows: ArrayView2<'_, f32>) -> Result<Vec<f32>, DetectError> {
-        let mut buf = Vec::with_capacity(self.dims);
-        rows.rows()
+        if rows.ncols() != self.dims {
+            return Err(DetectError::Data(format!(
+                "iforest: rows of {} values; this forest was fitted on {} columns",
+                rows.ncols(),
+                self.dims
+            )));
+        }
+        if let Some(((r, col), _)) = rows.indexed_iter().find(|(_, v)| !v.is_finite()) {
+            return Err(DetectError::Data(format!(
+                "iforest: row {r} column {col} is not finite; only finite values can be scored"
+            )));
+        }
+        Ok(self.score_rows_unchecked(rows))
+    }
+
+    fn score_rows_unchecked(&self, rows: ArrayView2<'_, f32>) -> Vec<f32> {
+        let rows = rows.as_standard_layout();
+        let mut totals = vec![0.0f64; rows.nrows()];
+        // Tree-major: one tree (~12 KB) stays in cache while every row walks it; row-major
+        // would walk all trees (~1.2 MB at the defaults) per row and miss on each of them.
+        for tree in &self.trees {
+            for (total, row) in totals.iter_mut().zip(rows.rows()) {
+                *total += row.as_slice().map_or(0.0, |r| path_length(tree, r));
+            }
+        }
+        totals
             .into_iter()
-            .map(|r| {
-                buf.clear();
-                buf.extend(r.iter().copied());
-                self.score(&buf)
-            })
+            .map(|t| self.to_score(t / self.trees.len().max(1) as f64))
             .collect()
     }
 
     fn score_unchecked(&self, row: &[f32]) -> f32 {
         let total: f64 = self.trees.iter().map(|t| path_length(t, row)).sum();
-        let mean = total / self.trees.len().max(1) as f64;
+        self.to_score(total / self.trees.len().max(1) as f64)
+    }
+
+    /// 2^(−E[h] / c(ψ)) from the mean path length.
+    fn to_score(&self, mean: f64) -> f32 {
         let norm = c(self.psi);
         if norm > 0.0 {
             sat((-mean / norm).exp2())
@@ -415,15 +439,15 @@ impl Detector for IForest {
         check_series("iforest", series, from.saturating_sub(w))?;
         let start = from.saturating_sub(w);
         let rows = iforest_features(series.get(start..).unwrap_or_default(), w);
-        Ok((from..series.len())
-            .map(|i| {
-                (i - start)
-                    .checked_sub(w)
-                    .and_then(|r| (r < rows.nrows()).then(|| rows.row(r)))
-                    .and_then(|row| row.as_slice().map(|s| forest.score_unchecked(s)))
-                    .unwrap_or(0.0)
-            })
-            .collect())
+        // Row r belongs to point start + w + r; only rows from `from` on are scored.
+        let first = from.saturating_sub(start + w).min(rows.nrows());
+        let scored = forest.score_rows_unchecked(rows.slice(ndarray::s![first.., ..]));
+        let zeros = (start + w + first)
+            .saturating_sub(from)
+            .min(series.len().saturating_sub(from));
+        let mut out = vec![0.0; zeros];
+        out.extend(scored);
+        Ok(out)
     }
 
     fn threshold(&self) -> Option<f32> {
