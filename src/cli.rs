@@ -747,7 +747,7 @@ fn console_theme(name: &str, base: &Path) -> Result<crate::config::theme::Theme,
 /// Play a recording in the console. The keymap and theme are checked before the terminal is
 /// touched; no config file is read (the recording carries its targets).
 fn replay_console(data: Vec<u8>, name: &str, speed: replay::Speed, cli: &Cli) -> i32 {
-    let mut player = match replay::Player::open(data, replay::Limits::default()) {
+    let mut player = match replay::Player::open_with(data, replay::Limits::default(), models()) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("nocscope replay: {name}: {}", sanitize(&e.to_string()));
@@ -794,7 +794,9 @@ pub fn replay_report(data: &[u8], name: &str, format: OutputFormat, out: &mut im
 pub fn models() -> Vec<ModelBinding> {
     let mut out = Vec::new();
     for (key, loaded) in crate::detect::shipped::shipped_models() {
-        let vital = crate::engine::Vital::ALL.into_iter().find(|v| v.key() == key);
+        let vital = crate::engine::Vital::ALL
+            .into_iter()
+            .find(|v| v.key() == key);
         match (vital, loaded) {
             (Some(vital), Ok(model)) => out.push(ModelBinding {
                 vital,
@@ -802,7 +804,10 @@ pub fn models() -> Vec<ModelBinding> {
                 model,
             }),
             (None, _) => eprintln!("nocscope: shipped model {key}: no vital has that key"),
-            (_, Err(e)) => eprintln!("nocscope: shipped model {key}: {}", sanitize(&e.to_string())),
+            (_, Err(e)) => eprintln!(
+                "nocscope: shipped model {key}: {}",
+                sanitize(&e.to_string())
+            ),
         }
     }
     out
@@ -914,7 +919,7 @@ pub fn render_scan(scan: &replay::Scan, format: OutputFormat) -> String {
 /// Play a recording at `--speed` on a wall-clock pace, printing transitions as they happen
 /// (like `check --for`), then the final statuses.
 fn replay_live(data: Vec<u8>, name: &str, args: &ReplayArgs, out: &mut impl Write) -> i32 {
-    let mut player = match replay::Player::open(data, replay::Limits::default()) {
+    let mut player = match replay::Player::open_with(data, replay::Limits::default(), models()) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("nocscope replay: {name}: {}", sanitize(&e.to_string()));

@@ -50,7 +50,8 @@ fn check_golden(name: &str, ext: &str, actual: &str) {
 
 /// Play to the end and package the result like a scan, so the same renderer applies.
 fn play(data: &[u8], speed: Speed, step: Duration) -> Scan {
-    let mut p = Player::open(data.to_vec(), Limits::default()).expect("open");
+    let mut p =
+        Player::open_with(data.to_vec(), Limits::default(), nocscope::cli::models()).expect("open");
     p.set_speed(speed);
     let mut events = Vec::new();
     while !p.is_finished() {
@@ -100,7 +101,10 @@ fn every_fixture_replays_to_its_golden_timeline_at_every_speed() {
             .expect("utf-8 name")
             .to_string();
         let data = std::fs::read(&path).expect("read fixture");
-        let scan = replay::scan(&data, Limits::default()).expect("scan");
+        // With the shipped anomaly models, as `nocscope replay` and the console play it.
+        let scan =
+            nocscope::cli::scan_with_models(&data, Limits::default(), nocscope::cli::models())
+                .expect("scan");
         assert!(scan.damage.is_none(), "{name}: {:?}", scan.damage);
         assert_eq!(scan.ignored_observations, 0, "{name}");
         let text = render_scan(&scan, OutputFormat::Text);
@@ -123,8 +127,10 @@ fn every_fixture_replays_to_its_golden_timeline_at_every_speed() {
         let live = path.with_extension("live.txt");
         if live.exists() {
             let printed = std::fs::read_to_string(&live).expect("live output");
+            // The live runs had no anomaly models, so neither has this replay.
+            let plain = replay::scan(&data, Limits::default()).expect("scan");
             assert_eq!(
-                as_printed_before_forecasts(&text),
+                as_printed_before_forecasts(&render_scan(&plain, OutputFormat::Text)),
                 printed,
                 "{name}: the replay prints exactly what the live run printed"
             );
