@@ -29,7 +29,7 @@ pub struct EvalArgs {
     pub detector: String,
     /// Fraction of each file used for training, in (0, 1); the rest is scored without lookahead.
     /// 0.15 is NAB's probationary period, 0.9 the thesis's split
-    #[arg(long, default_value = "0.15", value_parser = parse_fraction)]
+    #[arg(long, default_value = "0.15", value_parser = parse_fraction, allow_negative_numbers = true)]
     pub train_fraction: f64,
     /// Output format
     #[arg(long, value_enum, default_value_t = EvalFormat::Table)]
