@@ -10,7 +10,8 @@ use serde_json::json;
 
 use super::{EXIT_OK, EXIT_USAGE};
 use crate::detect::eval::{
-    self as ev, DETECTOR_NAMES, EvalOptions, EvalReport, FileResult, Labels, LstmDetector,
+    self as ev, DETECTOR_NAMES, DetectorFactory, EvalOptions, EvalReport, FileResult, Labels,
+    LstmDetector,
 };
 use crate::detect::{DetectError, Detector, LstmConfig, ThresholdPolicy, baseline};
 use crate::sanitize::sanitize;
@@ -115,9 +116,7 @@ fn load_lstm_config(args: &EvalArgs) -> Result<LstmConfig, String> {
 }
 
 /// Builds detectors; checked once before any file is read so a bad name fails at once.
-fn detector_factory(
-    args: &EvalArgs,
-) -> Result<Box<dyn FnMut() -> Result<Box<dyn Detector>, DetectError>>, String> {
+fn detector_factory(args: &EvalArgs) -> Result<Box<DetectorFactory<'static>>, String> {
     let name = args.detector.trim().to_owned();
     if name == "lstm" {
         let cfg = load_lstm_config(args)?;

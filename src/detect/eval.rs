@@ -21,6 +21,9 @@ use super::nab::{
 /// Names the command line accepts for `--detector`, in the order they are listed in errors.
 pub const DETECTOR_NAMES: [&str; 4] = ["lstm", "zscore", "kmeans", "iforest"];
 
+/// Makes a fresh, untrained detector for each file.
+pub type DetectorFactory<'a> = dyn FnMut() -> Result<Box<dyn Detector>, DetectError> + 'a;
+
 /// Callback receiving each training epoch of the LSTM (for a progress line).
 pub type EpochCallback = Box<dyn FnMut(&EpochReport) + Send>;
 
@@ -723,7 +726,7 @@ pub fn run(
     data: &Path,
     labels: &Labels,
     files: &[String],
-    make: &mut dyn FnMut() -> Result<Box<dyn Detector>, DetectError>,
+    make: &mut DetectorFactory<'_>,
     opts: &EvalOptions,
     on_file: &mut dyn FnMut(&FileResult),
 ) -> Result<EvalReport, DetectError> {
