@@ -60,6 +60,10 @@ pub struct EvalArgs {
     /// Flag a point only after this many consecutive scores above the threshold
     #[arg(long, default_value_t = 1)]
     pub persist: usize,
+    /// Flag only the first point of each run above the threshold (one alert per incident;
+    /// NAB charges every flagged point outside a window)
+    #[arg(long)]
+    pub onset: bool,
     /// LSTM: average each point's score over the last N window errors (threshold likewise)
     #[arg(long, default_value_t = 1)]
     pub smooth: usize,
@@ -187,6 +191,7 @@ pub fn run(args: &EvalArgs) -> i32 {
     let opts = EvalOptions {
         train_fraction: args.train_fraction,
         persist: args.persist,
+        onset: args.onset,
         results_out: args.results_out.clone(),
     };
     if let Err(e) = opts.validate() {
@@ -281,6 +286,7 @@ pub fn report_json(r: &EvalReport) -> serde_json::Value {
         "detector": r.detector,
         "train_fraction": r.options.train_fraction,
         "persist": r.options.persist,
+        "onset": r.options.onset,
         "files": files,
         "total": total,
     })

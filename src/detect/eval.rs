@@ -399,6 +399,10 @@ pub struct EvalOptions {
     pub train_fraction: f64,
     /// A point is flagged only after this many consecutive scores above the threshold (≥ 1).
     pub persist: usize,
+    /// Flag only the point where a run above the threshold (after `persist`) begins, not every
+    /// point of it: one alert per incident, and NAB charges every flagged point outside a
+    /// window as a false positive, so a long run costs far more than the event it is.
+    pub onset: bool,
     /// Directory for NAB-style result CSVs (`<dir>/<detector>/<category>/<detector>_<file>`).
     pub results_out: Option<PathBuf>,
 }
@@ -408,6 +412,7 @@ impl Default for EvalOptions {
         Self {
             train_fraction: 0.15,
             persist: 1,
+            onset: false,
             results_out: None,
         }
     }
@@ -498,15 +503,21 @@ pub fn metrics_from_counts(tp: usize, fp: usize, fn_: usize) -> EventMetrics {
     }
 }
 
-/// Flags from scores: `scores[i] > threshold` for `persist` consecutive points ending at `i`.
-/// Looks only backwards, so it stays causal.
-pub fn flags_from_scores(scores: &[f32], threshold: f32, persist: usize) -> Vec<bool> {
+/// Flags from scores: `scores[i] > threshold` for `persist` consecutive points ending at `i`;
+/// with `onset`, only the first such point of each run. Looks only backwards, so it stays
+/// causal.
+pub fn flags_from_scores(scores: &[f32], threshold: f32, persist: usize, onset: bool) -> Vec<bool> {
+    let persist = persist.max(1);
     let mut run = 0usize;
     scores
         .iter()
         .map(|&s| {
             run = if s > threshold { run + 1 } else { 0 };
-            run >= persist.max(1)
+            if onset {
+                run == persist
+            } else {
+                run >= persist
+            }
         })
         .collect()
 }
@@ -575,7 +586,7 @@ pub fn evaluate_series(
             n - split
         )));
     }
-    let test_flags = flags_from_scores(&test_scores, threshold, opts.persist);
+    let test_flags = flags_from_scores(&test_scores, threshold, opts.persist, opts.onset);
     // Windows are clipped to the scored part: the detector cannot be asked about rows it trained
     // on, so a window wholly inside training is neither found nor missed.
     let test_ranges: Vec<Range<usize>> = ranges
@@ -823,12 +834,16 @@ mod tests {
     #[test]
     fn flags_need_persistence() {
         let s = [0.0, 2.0, 2.0, 0.0, 2.0, 2.0, 2.0];
-        let f = |p| flags_from_scores(&s, 1.0, p);
+        let f = |p| flags_from_scores(&s, 1.0, p, false);
         assert_eq!(f(1), [false, true, true, false, true, true, true]);
         assert_eq!(f(2), [false, false, true, false, false, true, true]);
         assert_eq!(f(3), [false, false, false, false, false, false, true]);
+        let o = |p| flags_from_scores(&s, 1.0, p, true);
+        assert_eq!(o(1), [false, true, false, false, true, false, false]);
+        assert_eq!(o(2), [false, false, true, false, false, true, false]);
+        assert_eq!(o(3), [false, false, false, false, false, false, true]);
         // Equal to the threshold is not above it.
-        assert_eq!(flags_from_scores(&[1.0], 1.0, 1), [false]);
+        assert_eq!(flags_from_scores(&[1.0], 1.0, 1, false), [false]);
     }
 
     #[test]
