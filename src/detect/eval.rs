@@ -175,6 +175,29 @@ pub fn parse_threshold_policy(s: &str) -> Result<ThresholdPolicy, String> {
     Ok(p)
 }
 
+/// Largest label file read; NAB's is ~20 KB, and a hostile path (a device, a huge file) must
+/// not exhaust memory.
+const MAX_LABEL_BYTES: u64 = 64 << 20;
+
+/// Reads a text file of at most [`MAX_LABEL_BYTES`]; errors name `what` and the path (the
+/// generic I/O error of this module would call it a model file).
+fn read_capped(path: &Path, what: &str) -> Result<String, DetectError> {
+    use std::io::Read as _;
+    let err = |e: std::io::Error| DetectError::Data(format!("{what} {}: {e}", path.display()));
+    let file = std::fs::File::open(path).map_err(err)?;
+    let mut text = String::new();
+    file.take(MAX_LABEL_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(err)?;
+    if text.len() as u64 > MAX_LABEL_BYTES {
+        return Err(DetectError::Data(format!(
+            "{what} {}: larger than {MAX_LABEL_BYTES} bytes; NAB label files are a few KB",
+            path.display()
+        )));
+    }
+    Ok(text)
+}
+
 /// Labels as read from a NAB label file: either scoring windows (`combined_windows.json`) or
 /// label points (`combined_labels.json`), per file name relative to the data directory.
 #[derive(Debug, Clone, PartialEq)]
@@ -195,10 +218,7 @@ enum RawLabel {
 impl Labels {
     /// Reads a label file; the kind is told by its entries (strings or pairs of strings).
     pub fn load(path: &Path) -> Result<Self, DetectError> {
-        let text = std::fs::read_to_string(path).map_err(|source| DetectError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = read_capped(path, "label file")?;
         let expected = "expected {\"<category>/<file>.csv\": [[\"start\", \"end\"], ...]} \
                         (combined_windows.json) or {\"<file>\": [\"timestamp\", ...]} \
                         (combined_labels.json)";
@@ -324,9 +344,11 @@ pub fn list_files(dir: &Path, glob: Option<&str>) -> Result<Vec<String>, DetectE
         } else {
             base.join(rel)
         };
-        let io = |source| DetectError::Io {
-            path: here.clone(),
-            source,
+        let io = |e: std::io::Error| {
+            DetectError::Data(format!(
+                "data directory {}: {e}; expected a directory of <category>/<file>.csv",
+                here.display()
+            ))
         };
         for entry in std::fs::read_dir(&here).map_err(io)? {
             let entry = entry.map_err(io)?;
@@ -668,10 +690,7 @@ pub fn write_result_csv(
     split: usize,
 ) -> Result<(), DetectError> {
     use std::fmt::Write as _;
-    let io = |source| DetectError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = |e: std::io::Error| DetectError::Data(format!("result file {}: {e}", path.display()));
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io)?;
     }
