@@ -25,6 +25,7 @@ pub mod baseline;
 mod config;
 mod detector;
 mod error;
+pub mod eval;
 mod file;
 pub mod forecast;
 mod gemm;
