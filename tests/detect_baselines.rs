@@ -383,21 +383,12 @@ fn nab_report() -> R {
             (tp, fp, fn_) = (tp + ev.tp, fp + ev.fp, fn_ + ev.fn_);
             total = total + score;
         }
-        let p = if tp + fp == 0 {
-            0.0
-        } else {
-            tp as f64 / (tp + fp) as f64
-        };
-        let r = if tp + fn_ == 0 {
-            1.0
-        } else {
-            tp as f64 / (tp + fn_) as f64
-        };
-        let f1 = if p + r == 0.0 {
-            0.0
-        } else {
-            2.0 * p * r / (p + r)
-        };
+        let nocscope::detect::nab::EventMetrics {
+            precision: p,
+            recall: r,
+            f1,
+            ..
+        } = nocscope::detect::nab::metrics_from_counts(tp, fp, fn_);
         eprintln!(
             "{name:8} ALL {} files: TP {tp} FP {fp} FN {fn_} precision {p:.2} recall {r:.2} F1 {f1:.2} NAB standard {:.1}\n",
             files.len(),

@@ -497,33 +497,7 @@ pub struct FileRun {
     pub labels: Vec<bool>,
 }
 
-/// Precision, recall and F1 from counts, with [`event_metrics`]'s conventions: precision 0 when
-/// nothing was flagged, recall 1 when there was nothing to find.
-pub fn metrics_from_counts(tp: usize, fp: usize, fn_: usize) -> EventMetrics {
-    let precision = if tp + fp == 0 {
-        0.0
-    } else {
-        tp as f64 / (tp + fp) as f64
-    };
-    let recall = if tp + fn_ == 0 {
-        1.0
-    } else {
-        tp as f64 / (tp + fn_) as f64
-    };
-    let f1 = if precision + recall == 0.0 {
-        0.0
-    } else {
-        2.0 * precision * recall / (precision + recall)
-    };
-    EventMetrics {
-        tp,
-        fp,
-        fn_,
-        precision,
-        recall,
-        f1,
-    }
-}
+pub use super::nab::metrics_from_counts;
 
 /// Flags from scores: `scores[i] > threshold` for `persist` consecutive points ending at `i`;
 /// with `onset`, only the first such point of each run. Looks only backwards, so it stays

@@ -176,15 +176,21 @@ pub fn event_metrics(flags: &[bool], windows: &[Range<usize>]) -> EventMetrics {
         }
         in_run = outside;
     }
+    metrics_from_counts(tp, fp, fn_)
+}
+
+/// Precision, recall and F1 from counts, with [`event_metrics`]'s conventions: precision 0 when
+/// nothing was flagged, recall 1 when there was nothing to find.
+pub fn metrics_from_counts(tp: usize, fp: usize, fn_: usize) -> EventMetrics {
     let precision = if tp + fp == 0 {
         0.0
     } else {
         tp as f64 / (tp + fp) as f64
     };
-    let recall = if windows.is_empty() {
+    let recall = if tp + fn_ == 0 {
         1.0
     } else {
-        tp as f64 / windows.len() as f64
+        tp as f64 / (tp + fn_) as f64
     };
     let f1 = if precision + recall == 0.0 {
         0.0
