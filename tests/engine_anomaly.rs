@@ -731,3 +731,86 @@ fn polls_of_other_targets_on_the_host_are_not_new_points() {
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0].start, T0 + (WINDOW as i64 - 1) * STEP);
 }
+
+/// A model retrained in the background replaces one host's series only: the other host keeps
+/// its warm-up and scores on without a gap, the swapped host scores at once on the new model's
+/// own scaler, and a run open at the swap is closed there rather than left dangling.
+#[test]
+fn swapping_one_hosts_model_restarts_only_that_series() {
+    let mut e = Engine::new(vec![spec("web1"), spec("web2")], default_rules());
+    e.set_anomaly_settings(&settings(5, None));
+    // Every window is anomalous under the shared model, so both hosts have an open run.
+    e.set_models(vec![generic(Vital::Load1, with_threshold(-1.0))]);
+    let mut events = Vec::new();
+    for i in 0..30usize {
+        let at = T0 + i as i64 * STEP;
+        e.apply(&scrape(0, at, body(2.0 + periodic(i), 40.0)));
+        e.apply(&scrape(1, at + S, body(2.0 + periodic(i), 40.0)));
+        events.extend(anomaly_events(&mut e));
+    }
+    assert_eq!(events.len(), 2, "one open run per host: {events:?}");
+    let before = e.snapshot();
+    let web2_run = before
+        .anomalies
+        .iter()
+        .find(|a| a.host == "web2")
+        .cloned()
+        .expect("web2's run");
+
+    // web1 gets its own model, with a threshold nothing reaches.
+    let mut own = trained().clone();
+    own.set_threshold(f32::MAX);
+    e.replace_model(ModelBinding {
+        vital: Vital::Load1,
+        host: Some("web1".into()),
+        model: own,
+    })
+    .expect("swap");
+    let closed = anomaly_events(&mut e);
+    assert_eq!(closed.len(), 1, "{closed:?}");
+    assert_eq!(closed[0].host, "web1");
+    assert!(closed[0].end.is_some(), "web1's run closes at the swap");
+
+    for i in 30..45usize {
+        let at = T0 + i as i64 * STEP;
+        e.apply(&scrape(0, at, body(2.0 + periodic(i), 40.0)));
+        e.apply(&scrape(1, at + S, body(2.0 + periodic(i), 40.0)));
+    }
+    let after = e.snapshot();
+    // web2 never restarted: its run is the same one, still open.
+    let web2_now = after
+        .anomalies
+        .iter()
+        .find(|a| a.host == "web2" && a.end.is_none())
+        .expect("web2 still anomalous");
+    assert_eq!(web2_now.start, web2_run.start);
+    // web1 scores again (its own scaler needs no warm-up) and stays quiet under the new model.
+    assert!(
+        after
+            .anomalies
+            .iter()
+            .all(|a| a.host != "web1" || a.end.is_some())
+    );
+    assert!(
+        after
+            .hosts
+            .iter()
+            .any(|h| h.name == "web2" && h.anomaly.is_some())
+    );
+    assert!(
+        after
+            .hosts
+            .iter()
+            .any(|h| h.name == "web1" && h.anomaly.is_none())
+    );
+
+    // Only a host's own model can be swapped in, and only for a known host.
+    let shared = e.replace_model(generic(Vital::Load1, trained().clone()));
+    assert!(shared.is_err());
+    let unknown = e.replace_model(ModelBinding {
+        vital: Vital::Load1,
+        host: Some("web9".into()),
+        model: trained().clone(),
+    });
+    assert!(unknown.is_err_and(|m| m.contains("web9")));
+}

@@ -167,6 +167,73 @@ impl Scoring {
         problems
     }
 
+    /// Installs or replaces one host's own model (a model retrained in the background) without
+    /// touching any other series: only that (host, vital) series starts again, on the new
+    /// model's own scaler. A binding without a host, without a threshold or for an unknown host
+    /// is refused with the reason.
+    pub fn replace(
+        &mut self,
+        binding: ModelBinding,
+        hosts: &[&str],
+        now: Millis,
+    ) -> Result<Option<AnomalyEvent>, String> {
+        let vital = binding.vital;
+        let Some(name) = binding.host.as_deref() else {
+            return Err(format!(
+                "{} model: only a host's own model can be swapped in; shared models are bound at start",
+                vital.key()
+            ));
+        };
+        let Some(h) = hosts.iter().position(|x| *x == name) else {
+            return Err(format!(
+                "{} model for host {name:?}: no such host in this configuration",
+                vital.key()
+            ));
+        };
+        let Some(threshold) = binding.model.threshold() else {
+            return Err(format!(
+                "{} model for {name}: has no threshold (untrained)",
+                vital.key()
+            ));
+        };
+        let bound = Bound {
+            vital,
+            host: Some(h),
+            model: binding.model,
+            threshold,
+        };
+        match self
+            .models
+            .iter()
+            .position(|m| m.vital == vital && m.host == Some(h))
+        {
+            Some(i) => self.models[i] = bound,
+            None => self.models.push(bound),
+        }
+        let fresh = self.series_for(h, vital);
+        let slot = self.series.get_mut(h).and_then(|row| {
+            Vital::ALL
+                .iter()
+                .position(|&v| v == vital)
+                .and_then(|i| row.get_mut(i))
+        });
+        let Some(slot) = slot else {
+            return Ok(None);
+        };
+        // A run open under the old model ends at the swap, so the timeline never holds an
+        // "opened" without its "closed".
+        let closed = slot.take().and_then(|old| old.open).map(|mut ev| {
+            ev.end = Some(now.max(ev.start));
+            if self.closed.len() == EVENT_LOG {
+                self.closed.pop_back();
+            }
+            self.closed.push_front(ev.clone());
+            ev
+        });
+        *slot = fresh;
+        Ok(closed)
+    }
+
     /// Fresh state for (host, vital): the host's own model wins over a generic one; the first
     /// binding of each kind wins among duplicates.
     fn series_for(&self, h: usize, v: Vital) -> Option<Series> {

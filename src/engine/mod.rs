@@ -368,6 +368,16 @@ impl Engine {
         self.scoring.bind(bindings, &names)
     }
 
+    /// Swaps in one host's own model (e.g. retrained in the background) and restarts scoring of
+    /// that one series; every other series keeps its state. `Err` says why it was refused.
+    pub fn replace_model(&mut self, binding: ModelBinding) -> Result<(), String> {
+        let names: Vec<&str> = self.hosts.iter().map(|h| h.name.as_str()).collect();
+        if let Some(ev) = self.scoring.replace(binding, &names, self.now)? {
+            self.events.push(Event::Anomaly(ev));
+        }
+        Ok(())
+    }
+
     pub fn now(&self) -> Millis {
         self.now
     }
