@@ -23,6 +23,7 @@ fn header() -> Header {
             sample_limit: 0,
             kind: Default::default(),
         }],
+        anomaly: None,
     }
 }
 

@@ -126,6 +126,45 @@ pub struct Header {
     pub rules: String,
     /// In `TargetId` order.
     pub targets: Vec<RecordedTarget>,
+    /// The live run's `[anomaly]` section, so a replay warms up, forecasts and raises
+    /// `AnomalySustained` the same way. Absent in older recordings (and for the defaults).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anomaly: Option<RecordedAnomaly>,
+}
+
+/// Mirror of `config::Anomaly`, durations in milliseconds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedAnomaly {
+    pub warmup_points: u32,
+    pub alert_after_ms: Option<u64>,
+    pub forecast_window_ms: u64,
+    pub forecast_horizon_ms: u64,
+}
+
+impl RecordedAnomaly {
+    /// `None` for the defaults, so recordings made with them stay byte-identical to before.
+    pub fn of(a: &crate::config::Anomaly) -> Option<RecordedAnomaly> {
+        if *a == crate::config::Anomaly::default() {
+            return None;
+        }
+        let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        Some(RecordedAnomaly {
+            warmup_points: a.warmup_points,
+            alert_after_ms: a.alert_after.map(ms),
+            forecast_window_ms: ms(a.forecast_window),
+            forecast_horizon_ms: ms(a.forecast_horizon),
+        })
+    }
+
+    pub fn settings(&self) -> crate::config::Anomaly {
+        let d = std::time::Duration::from_millis;
+        crate::config::Anomaly {
+            warmup_points: self.warmup_points,
+            alert_after: self.alert_after_ms.map(d),
+            forecast_window: d(self.forecast_window_ms),
+            forecast_horizon: d(self.forecast_horizon_ms),
+        }
+    }
 }
 
 /// One entry of the stream.

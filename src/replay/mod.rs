@@ -14,8 +14,8 @@ use crate::engine::{SpecKind, TargetSpec};
 use crate::model::Millis;
 
 pub use format::{
-    FORMAT_VERSION, FormatError, Header, Limits, Reader, Reason, Record, RecordedKind, RecordedOid,
-    RecordedTarget, Recorder,
+    FORMAT_VERSION, FormatError, Header, Limits, Reader, Reason, Record, RecordedAnomaly,
+    RecordedKind, RecordedOid, RecordedTarget, Recorder,
 };
 pub use player::{OpenError, Player, Scan, Speed, scan, scan_with};
 
@@ -30,6 +30,7 @@ pub fn header_for(targets: &[TargetSpec], config_digest: String, started_at: Mil
         config_digest,
         started_at,
         rules: "default".to_string(),
+        anomaly: None,
         targets: targets
             .iter()
             .map(|t| RecordedTarget {

@@ -131,7 +131,11 @@ pub fn engine_for(header: &Header) -> Result<Engine, OpenError> {
             kind: super::spec_kind(&t.kind),
         })
         .collect();
-    Ok(Engine::new(specs, default_rules()))
+    let mut engine = Engine::new(specs, default_rules());
+    if let Some(a) = &header.anomaly {
+        engine.set_anomaly_settings(&a.settings());
+    }
+    Ok(engine)
 }
 
 /// Apply one record; returns its replay time when it carried an input.
