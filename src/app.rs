@@ -726,6 +726,19 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("cannot start the async runtime: {e}"))
 }
 
+/// The console's runtime: one worker for collectors and engine, beside the thread that runs
+/// the UI (`block_on`). An idle console is woken by a few polls a second; with two workers
+/// each wake-up tends to unpark the other worker to look for work it never finds, and those
+/// context switches cost more than the polls themselves (issue #3). The UI keeps its own
+/// thread, so parsing a body never delays a key.
+pub fn console_runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
 /// What both consoles need before the terminal is touched: the keymap (exit 2 when it is
 /// bad) and the runtime.
 fn prepare(options: &ConsoleOptions) -> Result<(Keymap, tokio::runtime::Runtime), i32> {
@@ -733,7 +746,7 @@ fn prepare(options: &ConsoleOptions) -> Result<(Keymap, tokio::runtime::Runtime)
         eprintln!("{e}");
         EXIT_USAGE
     })?;
-    let runtime = runtime().map_err(|e| {
+    let runtime = console_runtime().map_err(|e| {
         eprintln!("nocscope: {e}");
         EXIT_FAILURE
     })?;
