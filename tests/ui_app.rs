@@ -245,7 +245,11 @@ async fn live_engine_publishes_on_ticks_not_per_observation() {
     for step in 0..5 {
         for (i, n) in nodes.iter_mut().enumerate() {
             in_tx
-                .send(scrape(i as u32, last_at - 100 * (4 - step), n.body(0.2, 0.4, 0.5)))
+                .send(scrape(
+                    i as u32,
+                    last_at - 100 * (4 - step),
+                    n.body(0.2, 0.4, 0.5),
+                ))
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
         }
