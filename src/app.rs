@@ -679,22 +679,17 @@ where
                 Err(_) => stop_alive = false,
             },
             _ = tokio::time::sleep_until(next_frame), if dirty => {
-                // A resumed pause shows the newest picture at once.
-                if state.run_mode != crate::ui::state::RunMode::Paused
-                    && !Arc::ptr_eq(&snap, &snapshots.borrow())
-                {
-                    snap = snapshots.borrow_and_update().clone();
-                    state.sync(&snap);
-                }
-                if let Ok(size) = terminal.size() {
-                    state.page = page_rows(ratatui::layout::Rect::new(0, 0, size.width, size.height));
-                }
-                terminal
-                    .draw(|f| render(f, &snap, &state, theme))
-                    .map_err(|e| format!("drawing to the terminal failed: {e}"))?;
+                draw_frame(terminal, &mut snap, &mut snapshots, &mut state, theme)?;
                 dirty = false;
                 next_frame = Instant::now() + data_frame;
             }
+        }
+        // A key's frame is drawn in this turn, not through the timer: the console runtime's
+        // one worker drives the timers and may be busy parsing a body for a while.
+        if dirty && next_frame <= Instant::now() {
+            draw_frame(terminal, &mut snap, &mut snapshots, &mut state, theme)?;
+            dirty = false;
+            next_frame = Instant::now() + data_frame;
         }
         for cmd in commands {
             if let Command::SetMouse(on) = cmd {
@@ -714,6 +709,30 @@ where
         }
     }
     Ok(state)
+}
+
+/// Draw one frame of the newest snapshot (unless paused, which keeps the frozen picture).
+fn draw_frame<B: Backend>(
+    terminal: &mut Terminal<B>,
+    snap: &mut Arc<Snapshot>,
+    snapshots: &mut watch::Receiver<Arc<Snapshot>>,
+    state: &mut UiState,
+    theme: &Theme,
+) -> Result<(), String> {
+    // A resumed pause shows the newest picture at once.
+    if state.run_mode != crate::ui::state::RunMode::Paused
+        && !Arc::ptr_eq(snap, &snapshots.borrow())
+    {
+        *snap = snapshots.borrow_and_update().clone();
+        state.sync(snap);
+    }
+    if let Ok(size) = terminal.size() {
+        state.page = page_rows(ratatui::layout::Rect::new(0, 0, size.width, size.height));
+    }
+    terminal
+        .draw(|f| render(f, snap, state, theme))
+        .map_err(|e| format!("drawing to the terminal failed: {e}"))?;
+    Ok(())
 }
 
 /// The async runtime every command uses: two workers, as the machine this runs on may have
