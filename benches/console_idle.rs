@@ -13,7 +13,8 @@
 //! Knobs (all optional): NOCSCOPE_SETTLE_S (20), NOCSCOPE_IDLE_S (90), NOCSCOPE_EXPORTERS (3),
 //! NOCSCOPE_LAT_TARGETS (500), NOCSCOPE_LAT_INTERVAL (10s), NOCSCOPE_LAT_SAMPLES (200),
 //! NOCSCOPE_BIN (the binary; default the one cargo built for this bench), NOCSCOPE_DUMP (a file
-//! to receive the bytes written during the idle window).
+//! to receive the bytes written during the idle window), NOCSCOPE_COMPRESSION (auto | gzip |
+//! none, written as every target's `compression`; unset leaves the console's default).
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -98,6 +99,7 @@ fn idle(bin: &Path) -> Res<()> {
 
     let cpu0 = cpu_ticks(console.pid())?;
     let threads0 = thread_ticks(console.pid());
+    let switches0 = thread_switches(console.pid());
     let sys0 = SystemCpu::read()?;
     let (bytes0, _) = console.capture.snapshot_len();
     let t0 = Instant::now();
@@ -116,6 +118,7 @@ fn idle(bin: &Path) -> Res<()> {
     let elapsed = t0.elapsed().as_secs_f64();
     let cpu1 = cpu_ticks(console.pid())?;
     let threads1 = thread_ticks(console.pid());
+    let switches1 = thread_switches(console.pid());
     let sys1 = SystemCpu::read()?;
     let (bytes1, frames) = console.capture.bursts_since(t0);
     console.alive()?;
@@ -150,6 +153,23 @@ fn idle(bin: &Path) -> Res<()> {
         .map(|(n, d)| format!("{n} {:.2}s", *d as f64 / clk_tck()))
         .collect();
     println!("  CPU by thread: {}", shares.join(", "));
+    // Context switches: an idle console's cost is as much in waking up as in working.
+    let mut switches: Vec<(String, u64)> = Vec::new();
+    for (tid, (name, s1)) in &switches1 {
+        let s0 = switches0.get(tid).map_or(0, |(_, s)| *s);
+        let d = s1.saturating_sub(s0);
+        match switches.iter_mut().find(|(n, _)| n == name) {
+            Some((_, sum)) => *sum += d,
+            None => switches.push((name.clone(), d)),
+        }
+    }
+    switches.sort_by_key(|(_, d)| std::cmp::Reverse(*d));
+    let per_s: Vec<String> = switches
+        .iter()
+        .filter(|(_, d)| *d > 0)
+        .map(|(n, d)| format!("{n} {:.1}/s", *d as f64 / elapsed))
+        .collect();
+    println!("  context switches by thread: {}", per_s.join(", "));
     let bytes = bytes1 - bytes0;
     println!(
         "PTY output: {bytes} B over {elapsed:.1} s = {:.1} B/s ({:.3} KiB/s; target <= 2 KiB/s), {frames} write bursts",
@@ -284,6 +304,8 @@ fn ms(d: Option<Duration>) -> String {
 }
 
 fn write_config(dir: &Path, urls: &[String], targets: usize, interval: &str) -> Res<PathBuf> {
+    // Unset: the config says nothing and the console's default (auto) applies.
+    let compression = std::env::var("NOCSCOPE_COMPRESSION").ok();
     let mut text = format!(
         "[defaults]\ninterval = \"{interval}\"\ntimeout = \"5s\"\ndata_dir = \"{}\"\n",
         dir.display()
@@ -295,6 +317,9 @@ fn write_config(dir: &Path, urls: &[String], targets: usize, interval: &str) -> 
         text.push_str(&format!(
             "\n[[target]]\nname = \"node-{i:03}\"\nkind = \"exporter\"\nhost = \"host-{i:03}\"\nurl = \"{url}\"\n"
         ));
+        if let Some(c) = &compression {
+            text.push_str(&format!("compression = \"{c}\"\n"));
+        }
     }
     let path = dir.join("config.toml");
     std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
@@ -618,6 +643,37 @@ fn thread_ticks(pid: u32) -> std::collections::HashMap<String, (String, u64)> {
                 .unwrap_or(0)
         };
         out.insert(tid, (name, tick(11) + tick(12)));
+    }
+    out
+}
+
+/// Per thread: tid -> (name, voluntary + involuntary context switches so far).
+fn thread_switches(pid: u32) -> std::collections::HashMap<String, (String, u64)> {
+    let mut out = std::collections::HashMap::new();
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let tid = entry.file_name().to_string_lossy().into_owned();
+        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {
+            continue;
+        };
+        let mut name = String::new();
+        let mut switches = 0u64;
+        for line in status.lines() {
+            if let Some(n) = line.strip_prefix("Name:") {
+                name = n.trim().to_string();
+            } else if line.starts_with("voluntary_ctxt_switches:")
+                || line.starts_with("nonvoluntary_ctxt_switches:")
+            {
+                switches += line
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+        }
+        out.insert(tid, (name, switches));
     }
     out
 }

@@ -41,8 +41,9 @@ pub const EXIT_USAGE: i32 = 2;
 
 /// Capacity of the queue between the input source and the engine (full ⇒ drop and count).
 pub const INPUT_QUEUE: usize = 1024;
-/// Snapshots are published at most this often while inputs keep arriving (a fast replay must
-/// not build a snapshot per observation); an idle queue publishes at once.
+/// Without a clock, snapshots are published at most this often while inputs keep arriving (a
+/// fast replay must not build a snapshot per observation); an idle queue publishes at once.
+/// A live engine publishes on its one-second tick instead (see `spawn_engine`).
 const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 /// Memory history counts as covering a window when its oldest point is this close to the start.
 const MEMORY_SLACK_MS: i64 = 60_000;
@@ -226,9 +227,6 @@ pub fn set_dropped(engine: &mut Engine, recording: &mut Option<LiveRecording>, c
     engine.set_dropped_observations(count);
 }
 
-/// Start the engine task. `inputs` is the only way data arrives, so a replay player can take
-/// the collectors' place. `clock` ticks the engine every second with wall time (live); a
-/// replay sends its own `Input::Tick`s and passes `None`.
 /// A recording shared between the engine task (which writes every input before applying it)
 /// and the console (which closes it cleanly after the task has stopped).
 pub type SharedRecording = Arc<std::sync::Mutex<Option<LiveRecording>>>;
@@ -250,6 +248,10 @@ fn with_recording<T>(
 /// Longest wait before live data changes reach the screen (see `ui_loop`).
 const LIVE_DATA_FRAME: Duration = Duration::from_secs(1);
 
+/// Start the engine task. `inputs` is the only way data arrives, so a replay player can take
+/// the collectors' place. `clock` ticks the engine every second with wall time (live), and
+/// then snapshots are published on those ticks only; a replay sends its own `Input::Tick`s and
+/// passes `None`, and then a snapshot follows each quiet moment of the queue.
 pub fn spawn_engine(
     mut engine: Engine,
     mut inputs: mpsc::Receiver<Input>,
@@ -267,6 +269,7 @@ pub fn spawn_engine(
         let mut pending = false;
         let mut lost_batches = 0u64;
         loop {
+            let mut ticked = false;
             tokio::select! {
                 input = inputs.recv() => match input {
                     Some(i) => {
@@ -291,6 +294,7 @@ pub fn spawn_engine(
                         }
                     });
                     pending = true;
+                    ticked = true;
                 }
                 Some(ask) = ask_rx.recv() => {
                     let _ = ask.reply.send(answer_from_memory(&engine, &ask.request));
@@ -310,7 +314,16 @@ pub fn spawn_engine(
             for e in engine.take_events() {
                 tracing::info!(event = ?e, "engine event");
             }
-            if pending && (inputs.is_empty() || last_publish.elapsed() >= PUBLISH_EVERY) {
+            // Live, observations only mark the picture stale and the next tick (at most a second
+            // away) publishes it: a poll burst then costs one snapshot, not one per target,
+            // and the UI, which redraws for data at most once a second, misses nothing.
+            // Without a clock (tests, a fed replay) an idle queue publishes at once.
+            let due = if clock.is_some() {
+                ticked
+            } else {
+                inputs.is_empty() || last_publish.elapsed() >= PUBLISH_EVERY
+            };
+            if pending && due {
                 publish(&engine, &snap_tx);
                 last_publish = Instant::now();
                 pending = false;
@@ -666,22 +679,17 @@ where
                 Err(_) => stop_alive = false,
             },
             _ = tokio::time::sleep_until(next_frame), if dirty => {
-                // A resumed pause shows the newest picture at once.
-                if state.run_mode != crate::ui::state::RunMode::Paused
-                    && !Arc::ptr_eq(&snap, &snapshots.borrow())
-                {
-                    snap = snapshots.borrow_and_update().clone();
-                    state.sync(&snap);
-                }
-                if let Ok(size) = terminal.size() {
-                    state.page = page_rows(ratatui::layout::Rect::new(0, 0, size.width, size.height));
-                }
-                terminal
-                    .draw(|f| render(f, &snap, &state, theme))
-                    .map_err(|e| format!("drawing to the terminal failed: {e}"))?;
+                draw_frame(terminal, &mut snap, &mut snapshots, &mut state, theme)?;
                 dirty = false;
                 next_frame = Instant::now() + data_frame;
             }
+        }
+        // A key's frame is drawn in this turn, not through the timer: the console runtime's
+        // one worker drives the timers and may be busy parsing a body for a while.
+        if dirty && next_frame <= Instant::now() {
+            draw_frame(terminal, &mut snap, &mut snapshots, &mut state, theme)?;
+            dirty = false;
+            next_frame = Instant::now() + data_frame;
         }
         for cmd in commands {
             if let Command::SetMouse(on) = cmd {
@@ -703,11 +711,48 @@ where
     Ok(state)
 }
 
+/// Draw one frame of the newest snapshot (unless paused, which keeps the frozen picture).
+fn draw_frame<B: Backend>(
+    terminal: &mut Terminal<B>,
+    snap: &mut Arc<Snapshot>,
+    snapshots: &mut watch::Receiver<Arc<Snapshot>>,
+    state: &mut UiState,
+    theme: &Theme,
+) -> Result<(), String> {
+    // A resumed pause shows the newest picture at once.
+    if state.run_mode != crate::ui::state::RunMode::Paused
+        && !Arc::ptr_eq(snap, &snapshots.borrow())
+    {
+        *snap = snapshots.borrow_and_update().clone();
+        state.sync(snap);
+    }
+    if let Ok(size) = terminal.size() {
+        state.page = page_rows(ratatui::layout::Rect::new(0, 0, size.width, size.height));
+    }
+    terminal
+        .draw(|f| render(f, snap, state, theme))
+        .map_err(|e| format!("drawing to the terminal failed: {e}"))?;
+    Ok(())
+}
+
 /// The async runtime every command uses: two workers, as the machine this runs on may have
 /// only a couple of cores and is often already in trouble.
 pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// The console's runtime: one worker for collectors and engine, beside the thread that runs
+/// the UI (`block_on`). An idle console is woken by a few polls a second; with two workers
+/// each wake-up tends to unpark the other worker to look for work it never finds, and those
+/// context switches cost more than the polls themselves (issue #3). The UI keeps its own
+/// thread, so parsing a body never delays a key.
+pub fn console_runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))
@@ -720,7 +765,7 @@ fn prepare(options: &ConsoleOptions) -> Result<(Keymap, tokio::runtime::Runtime)
         eprintln!("{e}");
         EXIT_USAGE
     })?;
-    let runtime = runtime().map_err(|e| {
+    let runtime = console_runtime().map_err(|e| {
         eprintln!("nocscope: {e}");
         EXIT_FAILURE
     })?;

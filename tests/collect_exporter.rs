@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use nocscope::collect::exporter::{self, ACCEPT, USER_AGENT};
 use nocscope::collect::scheduler;
-use nocscope::config::{Auth, Secret, Target};
+use nocscope::config::{Auth, Compression, Secret, Target};
 use nocscope::model::{Payload, PollError, Scrape, ScrapeOutcome, TargetId};
 use proptest::prelude::*;
 use support::{Behaviour, serve};
@@ -69,7 +69,7 @@ async fn real_node_exporter_returns_text_0_0_4_with_node_metrics() {
 async fn real_node_exporter_body_cap_applies() {
     let node = support::NodeExporter::start();
     let mut target = support::exporter_target(0, "node", &node.url());
-    // node_exporter sends tens of kilobytes (gzip on the wire); the cap counts inflated bytes.
+    // node_exporter sends tens of kilobytes (plain on loopback); the cap counts body bytes.
     support::exporter_of_mut(&mut target).body_limit = 1024;
     let s = scrape(&target).await;
     assert_eq!(error_of(&s), &PollError::BodyTooLarge { limit: 1024 });
@@ -83,6 +83,8 @@ async fn sends_prometheus_headers_and_negotiates_gzip() {
     });
     let mut target = support::exporter_target(0, "gz", &server.url());
     target.timeout = Duration::from_millis(1500);
+    // Loopback targets are not asked for gzip unless the config says so.
+    support::exporter_of_mut(&mut target).compression = Compression::Gzip;
     let s = scrape(&target).await;
     let (ct, body) = body_of(&s);
     // The server sent gzip; what we hand on is the inflated text, byte for byte.
@@ -107,6 +109,61 @@ async fn sends_prometheus_headers_and_negotiates_gzip() {
     );
     assert_eq!(r.header("x-prometheus-scrape-timeout-seconds"), Some("1.5"));
     assert_eq!(r.header("authorization"), None);
+}
+
+/// Issue #3: inflating costs the console CPU on every poll and saves nothing on loopback, so
+/// `auto` asks loopback targets for a plain body; a server that compresses anyway is still
+/// inflated, so the body handed on (and recorded) is the same bytes whatever was asked.
+#[tokio::test]
+async fn auto_compression_asks_loopback_for_identity_and_still_inflates_gzip() {
+    let payload = support::exposition(10_000);
+    for (compression, wants_gzip) in [
+        (Compression::Auto, false),
+        (Compression::None, false),
+        (Compression::Gzip, true),
+    ] {
+        let server = serve(Behaviour::Gzip {
+            body: payload.clone(),
+        });
+        let mut target = support::exporter_target(0, "gz", &server.url());
+        support::exporter_of_mut(&mut target).compression = compression;
+        let s = scrape(&target).await;
+        let (_, body) = body_of(&s);
+        assert_eq!(body, payload.as_slice(), "{compression:?}");
+        let requests = server.requests();
+        let encodings = requests
+            .first()
+            .and_then(|r| r.header("accept-encoding"))
+            .unwrap_or_default()
+            .to_string();
+        let asked_gzip = encodings.split(',').any(|e| e.trim() == "gzip");
+        assert_eq!(asked_gzip, wants_gzip, "{compression:?}: {encodings:?}");
+        if !wants_gzip {
+            assert_eq!(encodings, "identity", "{compression:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn real_node_exporter_body_is_the_same_plain_or_gzip() {
+    let node = support::NodeExporter::start();
+    let mut bodies = Vec::new();
+    for compression in [Compression::None, Compression::Gzip] {
+        let mut target = support::exporter_target(0, "node", &node.url());
+        support::exporter_of_mut(&mut target).compression = compression;
+        let s = scrape(&target).await;
+        let (ct, body) = body_of(&s);
+        bodies.push((ct.map(str::to_owned), body.len()));
+    }
+    // Bodies differ in counters between polls, but the format and the size class must not.
+    let [(ct_plain, len_plain), (ct_gzip, len_gzip)] = bodies.as_slice() else {
+        panic!("two polls expected");
+    };
+    assert_eq!(ct_plain, ct_gzip);
+    assert!(
+        len_plain.abs_diff(*len_gzip) < len_plain / 10,
+        "plain {len_plain} B, inflated gzip {len_gzip} B"
+    );
 }
 
 #[tokio::test]

@@ -645,3 +645,24 @@ proptest! {
         prop_assert!(!debug.contains(&secret));
     }
 }
+
+#[test]
+fn exporter_compression_knob_loads_each_spelling() {
+    use nocscope::config::Compression;
+    let env = env_of(&[("HOME", "/home/tester")]);
+    let cases = [
+        (None, Compression::Auto),
+        (Some("auto"), Compression::Auto),
+        (Some("gzip"), Compression::Gzip),
+        (Some("none"), Compression::None),
+    ];
+    for (value, want) in cases {
+        let line = value.map_or(String::new(), |v| format!("compression = \"{v}\"\n"));
+        let text = format!(
+            "[[target]]\nname = \"n\"\nkind = \"exporter\"\nurl = \"http://10.0.0.1:9100/metrics\"\n{line}"
+        );
+        let config = parse_with_env(&text, "c.toml", Path::new("/"), &env)
+            .unwrap_or_else(|e| panic!("{value:?}: {e}"));
+        assert_eq!(exporter(&config, "n").compression, want, "{value:?}");
+    }
+}

@@ -208,3 +208,77 @@ async fn replay_keys_steer_the_player_task() {
     assert!(state.replay.is_some(), "the UI took in the player's status");
     link.task.abort();
 }
+
+/// The live clock for `live_engine_publishes_on_ticks_not_per_observation`: fixed, so the
+/// snapshot's `now` says which tick published it.
+fn fixed_clock() -> nocscope::model::Millis {
+    T0 + 100 * S
+}
+
+/// Issue #3: a live engine (one with a clock) publishes on its one-second tick, so a burst of
+/// polls costs one snapshot and one UI wake-up, and that snapshot holds every poll of the burst.
+#[tokio::test(start_paused = true)]
+async fn live_engine_publishes_on_ticks_not_per_observation() {
+    let engine = Engine::new(
+        vec![spec("a-node", "alpha"), spec("b-node", "beta")],
+        default_rules(),
+    );
+    let (in_tx, in_rx) = mpsc::channel(64);
+    let link = spawn_engine(
+        engine,
+        in_rx,
+        Some(fixed_clock as fn() -> nocscope::model::Millis),
+        Arc::new(AtomicU64::new(0)),
+        None,
+        None,
+    );
+    let mut snaps = link.snapshots.clone();
+    // The first tick comes at once.
+    snaps
+        .wait_for(|s| s.now == fixed_clock())
+        .await
+        .unwrap_or_else(|e| panic!("engine stopped: {e}"));
+    snaps.borrow_and_update();
+
+    let mut nodes = [Node::new(), Node::new()];
+    let last_at = fixed_clock() + 300;
+    for step in 0..5 {
+        for (i, n) in nodes.iter_mut().enumerate() {
+            in_tx
+                .send(scrape(
+                    i as u32,
+                    last_at - 100 * (4 - step),
+                    n.body(0.2, 0.4, 0.5),
+                ))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    // Let the engine take every observation without letting virtual time reach the next tick.
+    while in_tx.capacity() < in_tx.max_capacity() {
+        tokio::task::yield_now().await;
+    }
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        !snaps.has_changed().unwrap_or(true),
+        "a snapshot was published before the tick"
+    );
+
+    tokio::time::advance(std::time::Duration::from_secs(1)).await;
+    snaps
+        .changed()
+        .await
+        .unwrap_or_else(|e| panic!("engine stopped: {e}"));
+    let snap = snaps.borrow_and_update().clone();
+    let polls: Vec<Option<i64>> = snap.targets.iter().map(|t| t.last_poll).collect();
+    assert_eq!(polls, vec![Some(last_at), Some(last_at)]);
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        !snaps.has_changed().unwrap_or(true),
+        "one tick must publish one snapshot"
+    );
+}

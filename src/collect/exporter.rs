@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use reqwest::header::{self, HeaderValue};
 
-use crate::config::{Auth, ExporterTarget, Target};
+use crate::config::{Auth, Compression, ExporterTarget, Target};
 use crate::model::{PollError, Scrape, ScrapeOutcome};
 
 /// The Accept header Prometheus 3 sends, so exporters negotiate the same format for us.
@@ -74,6 +74,14 @@ async fn fetch(
         .get(exporter.url.clone())
         .header(header::ACCEPT, HeaderValue::from_static(ACCEPT))
         .header(SCRAPE_TIMEOUT_HEADER, timeout_header_value(target.timeout));
+    if !wants_gzip(exporter.compression, &exporter.url) {
+        // A header of our own stops the client from adding `gzip`; a server that compresses
+        // anyway is still inflated, because decoding follows the response, not the request.
+        request = request.header(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+    }
     request = match &exporter.auth {
         Some(Auth::Basic { username, password }) => {
             request.basic_auth(username, Some(password.expose()))
@@ -116,6 +124,35 @@ async fn fetch(
         content_type,
         body: body.freeze(),
     })
+}
+
+/// Whether a poll of `url` asks for gzip. On loopback the bytes saved cost nothing to send,
+/// while inflating them costs the console CPU on every poll, so `Auto` asks only remote hosts.
+pub fn wants_gzip(compression: Compression, url: &url::Url) -> bool {
+    match compression {
+        Compression::Gzip => true,
+        Compression::None => false,
+        Compression::Auto => !is_loopback(url),
+    }
+}
+
+/// `localhost`, 127.0.0.0/8 and ::1 (also as an IPv4-mapped address). Names other than
+/// `localhost` are not resolved here: a name that happens to point at loopback keeps gzip.
+pub fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => {
+            a.is_loopback() || a.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        Some(url::Host::Domain(d)) => {
+            let d = d.strip_suffix('.').unwrap_or(d);
+            d.eq_ignore_ascii_case("localhost")
+                || d.len() > ".localhost".len()
+                    && d.get(d.len() - ".localhost".len()..)
+                        .is_some_and(|tail| tail.eq_ignore_ascii_case(".localhost"))
+        }
+        None => false,
+    }
 }
 
 /// Prometheus fails at `read >= limit` (it reads at most `limit` bytes and cannot tell a body of
@@ -221,6 +258,45 @@ mod tests {
         ];
         for (read, limit, want) in cases {
             assert_eq!(over_limit(read, limit), want, "read {read} limit {limit}");
+        }
+    }
+
+    #[test]
+    fn gzip_is_asked_of_remote_targets_only_under_auto() {
+        let cases = [
+            ("http://127.0.0.1:9100/metrics", Compression::Auto, false),
+            ("http://127.8.9.10:9100/metrics", Compression::Auto, false),
+            ("http://[::1]:9100/metrics", Compression::Auto, false),
+            (
+                "http://[::ffff:127.0.0.1]:9100/metrics",
+                Compression::Auto,
+                false,
+            ),
+            ("http://localhost:9100/metrics", Compression::Auto, false),
+            ("http://LocalHost.:9100/metrics", Compression::Auto, false),
+            (
+                "http://node.localhost:9100/metrics",
+                Compression::Auto,
+                false,
+            ),
+            ("http://notlocalhost:9100/metrics", Compression::Auto, true),
+            (
+                "http://localhost.example.com/metrics",
+                Compression::Auto,
+                true,
+            ),
+            ("http://10.0.0.5:9100/metrics", Compression::Auto, true),
+            ("http://[2001:db8::1]:9100/metrics", Compression::Auto, true),
+            ("https://node1.example.com/metrics", Compression::Auto, true),
+            ("http://127.0.0.1:9100/metrics", Compression::Gzip, true),
+            ("http://10.0.0.5:9100/metrics", Compression::None, false),
+        ];
+        for (url, c, want) in cases {
+            let parsed = match url::Url::parse(url) {
+                Ok(u) => u,
+                Err(e) => panic!("{url}: {e}"),
+            };
+            assert_eq!(wants_gzip(c, &parsed), want, "{url} {c:?}");
         }
     }
 

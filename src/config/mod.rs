@@ -267,6 +267,28 @@ pub struct ExporterTarget {
     pub auth: Option<Auth>,
     pub body_limit: u64,
     pub sample_limit: u32,
+    /// Whether polls ask for a gzip body (`compression = "auto|gzip|none"`, default auto).
+    pub compression: Compression,
+}
+
+/// Whether an exporter poll asks for gzip. Inflating costs the console CPU on every poll while
+/// compression only pays where bytes are dear, so `Auto` asks for gzip from remote targets
+/// and not from loopback ones. A server that compresses anyway is still decoded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Compression {
+    #[default]
+    Auto,
+    Gzip,
+    None,
+}
+
+impl Compression {
+    /// The `compression = "…"` spellings, in the order messages list them.
+    pub const NAMES: [(&'static str, Compression); 3] = [
+        ("auto", Compression::Auto),
+        ("gzip", Compression::Gzip),
+        ("none", Compression::None),
+    ];
 }
 
 #[derive(Clone, Debug)]

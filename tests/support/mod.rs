@@ -531,7 +531,9 @@ pub fn exposition(len: usize) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------------
 // Config values for tests (the loader is not needed to build them: every field is pub)
 
-use nocscope::config::{Config, Defaults, ExporterTarget, Storage, Target, TargetKind};
+use nocscope::config::{
+    Compression, Config, Defaults, ExporterTarget, Storage, Target, TargetKind,
+};
 use nocscope::model::TargetId;
 
 /// An exporter target with a 1 s interval, a 2 s deadline and no caps; adjust fields as needed.
@@ -552,6 +554,7 @@ pub fn exporter_target(id: u32, name: &str, url: &str) -> Target {
             auth: None,
             body_limit: 0,
             sample_limit: 0,
+            compression: Compression::Auto,
         }),
     }
 }

@@ -13,9 +13,9 @@ use super::{
 };
 use crate::config::units::{PortRule, parse_address, parse_oid};
 use crate::config::{
-    CustomOid, CustomOidKind, Defaults, ExporterTarget, HttpTarget, IcmpTarget, Secret,
-    SnmpAuthProtocol, SnmpPrivProtocol, SnmpProfile, SnmpTarget, SnmpV3, SnmpVersion, TargetKind,
-    TcpTarget,
+    Compression, CustomOid, CustomOidKind, Defaults, ExporterTarget, HttpTarget, IcmpTarget,
+    Secret, SnmpAuthProtocol, SnmpPrivProtocol, SnmpProfile, SnmpTarget, SnmpV3, SnmpVersion,
+    TargetKind, TcpTarget,
 };
 
 pub const DEFAULT_SNMP_PORT: u16 = 161;
@@ -49,6 +49,7 @@ const EXPORTER_KEYS: &[&str] = &[
     "bearer_token",
     "bearer_token_env",
     "bearer_token_file",
+    "compression",
 ];
 const COMMUNITY_KEYS: [&str; 3] = ["community", "community_env", "community_file"];
 const V3_KEYS: [&str; 10] = [
@@ -318,12 +319,39 @@ impl Checker<'_> {
             None => Some(cx.defaults.sample_limit),
         };
         let auth = self.auth(fields, cx.section);
+        let compression = match fields.value("compression") {
+            Some(v) => self.compression(v, cx.section),
+            None => Some(Compression::Auto),
+        };
         Some(TargetKind::Exporter(ExporterTarget {
             url: url?,
             auth: auth?,
             body_limit: body_limit?,
             sample_limit: sample_limit?,
+            compression: compression?,
         }))
+    }
+
+    fn compression(&mut self, value: &Val<'_>, section: &Section) -> Option<Compression> {
+        let accepted = quoted_list(&names(&Compression::NAMES));
+        let message = match value.get_ref() {
+            DeValue::String(s) => match lookup(&Compression::NAMES, s) {
+                Some(c) => return Some(c),
+                None => format!(
+                    "unknown `compression` \"{}\" in {}; {}accepted: {accepted} (\"auto\" asks remote targets for gzip and loopback ones for a plain body)",
+                    s.escape_debug(),
+                    section.0,
+                    hint(&s.to_ascii_lowercase(), &names(&Compression::NAMES)),
+                ),
+            },
+            other => format!(
+                "`compression` in {} must be a string, found {}; accepted: {accepted}",
+                section.0,
+                type_name(other)
+            ),
+        };
+        self.problem(&value.span(), message);
+        None
     }
 
     fn target_url(
