@@ -23,7 +23,7 @@ use crate::config::keymap::Keymap;
 use crate::config::theme::Theme;
 use crate::config::{Config, ConfigError};
 use crate::engine::TargetSpec;
-use crate::engine::{Engine, Vital};
+use crate::engine::{Engine, ModelBinding, Vital};
 use crate::model::{Input, Millis, Snapshot};
 use crate::replay::Player;
 use crate::replay::{self, Record, Recorder};
@@ -160,11 +160,12 @@ impl LiveRecording {
             Some(Ok(bytes)) => replay::format::digest(&bytes),
             _ => "none".to_string(),
         };
-        let header = replay::header_for(
+        let mut header = replay::header_for(
             &TargetSpec::from_config(config),
             digest,
             scheduler::wall_clock_ms(),
         );
+        header.anomaly = replay::RecordedAnomaly::of(&config.anomaly);
         match replay::create(path, &header) {
             Ok(r) => Ok(LiveRecording {
                 path: path.to_path_buf(),
@@ -253,12 +254,26 @@ const LIVE_DATA_FRAME: Duration = Duration::from_secs(1);
 /// then snapshots are published on those ticks only; a replay sends its own `Input::Tick`s and
 /// passes `None`, and then a snapshot follows each quiet moment of the queue.
 pub fn spawn_engine(
+    engine: Engine,
+    inputs: mpsc::Receiver<Input>,
+    clock: Option<fn() -> Millis>,
+    dropped: Arc<AtomicU64>,
+    store: Option<StoreSender>,
+    recording: Option<SharedRecording>,
+) -> EngineLink {
+    spawn_engine_with_models(engine, inputs, clock, dropped, store, recording, None)
+}
+
+/// [`spawn_engine`], also taking hosts' own models as they are (re)trained in the background;
+/// each replaces only that host's series (`Engine::replace_model`).
+pub fn spawn_engine_with_models(
     mut engine: Engine,
     mut inputs: mpsc::Receiver<Input>,
     clock: Option<fn() -> Millis>,
     dropped: Arc<AtomicU64>,
     store: Option<StoreSender>,
     recording: Option<SharedRecording>,
+    mut models: Option<mpsc::Receiver<ModelBinding>>,
 ) -> EngineLink {
     let (snap_tx, snap_rx) = watch::channel(Arc::new(engine.snapshot()));
     let (ask_tx, mut ask_rx) = mpsc::channel::<MemoryAsk>(16);
@@ -299,6 +314,14 @@ pub fn spawn_engine(
                 Some(ask) = ask_rx.recv() => {
                     let _ = ask.reply.send(answer_from_memory(&engine, &ask.request));
                 }
+                Some(binding) = next_model(&mut models) => {
+                    let (host, vital) = (binding.host.clone(), binding.vital.key());
+                    match engine.replace_model(binding) {
+                        Ok(()) => tracing::info!(?host, vital, "retrained model in use"),
+                        Err(e) => tracing::warn!(error = %e, "retrained model refused"),
+                    }
+                    pending = true;
+                }
             }
             for batch in engine.take_batches() {
                 if let Some(s) = &store
@@ -338,6 +361,87 @@ pub fn spawn_engine(
         memory: ask_tx,
         task,
     }
+}
+
+/// The next retrained model, or never when there is no trainer.
+async fn next_model(models: &mut Option<mpsc::Receiver<ModelBinding>>) -> Option<ModelBinding> {
+    match models {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Starts the background trainer for the live console: a nice-19 thread that trains each
+/// host's own model per shipped vital from the history store once there is enough of it, and
+/// retrains daily. Trained models reach the engine through `models`; its reports go to the log.
+/// Per-host models use the shipped models' small architecture, so scoring them stays within the
+/// console's idle budget and training one takes seconds, not minutes.
+fn start_trainer(
+    config: &Config,
+    store_path: &Path,
+    models: mpsc::Sender<ModelBinding>,
+) -> Option<crate::trainer::Trainer> {
+    use crate::trainer::{Trainer, TrainerConfig, TrainerEvent, store_source, wall_clock};
+    let interval = config
+        .targets
+        .iter()
+        .map(|t| i64::try_from(t.interval.as_millis()).unwrap_or(i64::MAX))
+        .min()?;
+    let mut cfg = TrainerConfig::new(config.defaults.data_dir.clone(), interval);
+    let shipped = crate::detect::shipped::shipped_models();
+    if let Some(Ok(m)) = shipped.first().map(|(_, m)| m.as_ref()) {
+        cfg.lstm = m.config().clone();
+    }
+    let (trainer, events) =
+        match Trainer::spawn(cfg, store_source(store_path.to_path_buf()), wall_clock) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, "background trainer not started");
+                return None;
+            }
+        };
+    let mut hosts: Vec<&str> = config.targets.iter().map(|t| t.host.as_str()).collect();
+    hosts.sort_unstable();
+    hosts.dedup();
+    for host in hosts {
+        for (key, _) in &shipped {
+            trainer.watch(host, key);
+        }
+    }
+    let bridge = std::thread::Builder::new()
+        .name("trainer-events".into())
+        .spawn(move || {
+            // Ends when the trainer is shut down and drops its sender.
+            for ev in events {
+                match ev {
+                    TrainerEvent::Trained(t) => {
+                        let Some(vital) = Vital::ALL.into_iter().find(|v| v.key() == t.vital) else {
+                            continue;
+                        };
+                        tracing::info!(host = %t.host, vital = %t.vital, dir = %t.dir.display(), "model trained");
+                        let binding = ModelBinding {
+                            vital,
+                            host: Some(t.host),
+                            model: t.model,
+                        };
+                        if models.blocking_send(binding).is_err() {
+                            return;
+                        }
+                    }
+                    TrainerEvent::Waiting { host, vital, points, needed } => {
+                        tracing::debug!(%host, %vital, points, needed, "not enough history to train yet");
+                    }
+                    TrainerEvent::Failed { host, vital, error } => {
+                        tracing::warn!(%host, %vital, %error, "training failed");
+                    }
+                }
+            }
+        });
+    if let Err(e) = bridge {
+        tracing::warn!(error = %e, "background trainer not started");
+        return None;
+    }
+    Some(trainer)
 }
 
 /// Publish only a changed picture, so an idle console does not redraw.
@@ -917,13 +1021,28 @@ async fn console(config: Config, options: ConsoleOptions, keymap: Keymap) -> i32
             }
         },
     };
-    let link = spawn_engine(
-        Engine::from_config(&config),
+    // Anomaly models: the shipped ones always. A recording must replay exactly on any machine,
+    // which has only those, so hosts' own models (trained by `nocscope train` or in the
+    // background) are used only when not recording.
+    let mut engine = Engine::from_config(&config);
+    let mut bindings = crate::cli::models();
+    let (model_tx, model_rx) = mpsc::channel::<ModelBinding>(8);
+    let mut trainer = None;
+    if options.record.is_none() {
+        bindings.extend(crate::cli::host_models(&config));
+        if store.is_some() {
+            trainer = start_trainer(&config, &store_path, model_tx);
+        }
+    }
+    crate::cli::bind_models(&mut engine, bindings);
+    let link = spawn_engine_with_models(
+        engine,
         in_rx,
         Some(scheduler::wall_clock_ms as fn() -> Millis),
         dropped,
         store.as_ref().map(Store::sender),
         recording.clone(),
+        trainer.as_ref().map(|_| model_rx),
     );
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -943,6 +1062,10 @@ async fn console(config: Config, options: ConsoleOptions, keymap: Keymap) -> i32
     };
 
     let code = run_terminal(&link, state, &options, &services, stop_rx, None).await;
+    if let Some(t) = trainer {
+        // Cancels a training in progress; nothing half-trained is saved.
+        t.shutdown();
+    }
     for t in tasks {
         t.abort();
     }

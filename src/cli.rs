@@ -813,6 +813,33 @@ pub fn models() -> Vec<ModelBinding> {
     out
 }
 
+/// Each configured host's own models, trained by `nocscope train` or the background trainer
+/// into `<data_dir>/models/<host>/<vital>/`. A model that fails to load is named on stderr and
+/// left out (the shipped model still covers that vital).
+pub fn host_models(config: &Config) -> Vec<ModelBinding> {
+    let mut hosts: Vec<&str> = config.targets.iter().map(|t| t.host.as_str()).collect();
+    hosts.sort_unstable();
+    hosts.dedup();
+    let mut out = Vec::new();
+    for host in hosts {
+        for vital in crate::engine::Vital::ALL {
+            let dir = crate::trainer::model_dir(&config.defaults.data_dir, host, vital.key());
+            if !dir.join(crate::detect::META_FILE).exists() {
+                continue;
+            }
+            match crate::detect::LstmAutoencoder::load(&dir) {
+                Ok(model) => out.push(ModelBinding {
+                    vital,
+                    host: Some(host.to_string()),
+                    model,
+                }),
+                Err(e) => eprintln!("nocscope: {}", sanitize(&e.to_string())),
+            }
+        }
+    }
+    out
+}
+
 /// Binds models, telling the operator on stderr about any that could not be used.
 pub fn bind_models(engine: &mut Engine, models: Vec<ModelBinding>) {
     if models.is_empty() {

@@ -662,3 +662,43 @@ fn shipped_memory_model_flags_the_demo_memory_incident() {
         "{flags:?}"
     );
 }
+
+/// What the console binds at start besides the shipped models: each configured host's own
+/// models from `<data_dir>/models/<host>/<vital>/`, and nothing for hosts or vitals without one.
+#[test]
+fn the_console_finds_hosts_own_models_in_the_data_dir() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let config = nocscope::config::parse(
+        &format!(
+            "[defaults]\ndata_dir = \"{}\"\n[[target]]\nname = \"web1\"\nkind = \"exporter\"\nurl = \"http://127.0.0.1:9/metrics\"\n[[target]]\nname = \"db1\"\nkind = \"exporter\"\nurl = \"http://127.0.0.1:9/metrics\"\n",
+            data.display()
+        ),
+        "test.toml",
+        dir.path(),
+    )
+    .expect("config");
+    assert!(nocscope::cli::host_models(&config).is_empty());
+
+    let cfg = LstmConfig {
+        window: 5,
+        encoder_units: vec![4, 2],
+        decoder_units: vec![2, 4],
+        max_epochs: 2,
+        ..Default::default()
+    };
+    let series: Vec<f32> = (0..200).map(|i| (i as f32 * 0.3).sin()).collect();
+    let mut m = LstmAutoencoder::new(&cfg, 1).expect("config");
+    m.fit(&series, &Default::default(), |_| {}).expect("fit");
+    m.save(&model_dir(&data, "web1", "load1")).expect("save");
+
+    let found = nocscope::cli::host_models(&config);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].host.as_deref(), Some("web1"));
+    assert_eq!(found[0].vital, Vital::Load1);
+    // The shipped models are always there too, one binding per shipped vital.
+    assert_eq!(
+        nocscope::cli::models().len(),
+        nocscope::detect::shipped::shipped_models().len()
+    );
+}

@@ -165,3 +165,42 @@ fn a_recording_killed_mid_run_replays_up_to_the_last_record() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("node"));
 }
+
+/// A non-default `[anomaly]` section travels in the recording's header, and a replay's engine
+/// runs with it (warm-up, forecasts and AnomalySustained as live), not with the defaults.
+#[test]
+fn the_anomaly_section_is_recorded_and_replayed_with() {
+    let ne = support::NodeExporter::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("config.toml");
+    let text = config_text(dir.path(), &ne.url()).replace(
+        "\n[[target]]",
+        "[anomaly]\nwarmup_points = 7\nalert_after = \"3m\"\n\n[[target]]",
+    );
+    std::fs::write(&cfg, text).expect("write config");
+    let rec = dir.path().join("run.nsr");
+    let out = Command::new(env!("CARGO_BIN_EXE_nocscope"))
+        .args(["--config", cfg.to_str().expect("utf-8"), "--record"])
+        .arg(&rec)
+        .args(["check", "--for", "2s", "--no-store"])
+        .output()
+        .expect("run check");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let data = std::fs::read(&rec).expect("recording");
+    let p = Player::open(data, Limits::default()).expect("open");
+    let recorded = p
+        .header()
+        .anomaly
+        .clone()
+        .expect("anomaly section in the header");
+    assert_eq!(recorded.warmup_points, 7);
+    assert_eq!(recorded.alert_after_ms, Some(180_000));
+    let settings = p.engine().anomaly_settings();
+    assert_eq!(settings.warmup_points, 7);
+    assert_eq!(settings.alert_after, Some(Duration::from_secs(180)));
+}
