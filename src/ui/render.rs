@@ -475,6 +475,40 @@ fn status_row<'a>(
 
 fn vital_lines<'a>(h: &HostStatus) -> Vec<Line<'a>> {
     let v = &h.vitals;
+    let rate = |x: Option<f64>| x.map_or("—".to_string(), |b| format!("{}B/s", si(b)));
+    let machine = [
+        v.cpu_pct,
+        v.mem_pct,
+        v.swap_pct,
+        v.load1,
+        v.disk_read_bps,
+        v.disk_write_bps,
+        v.net_rx_bps,
+        v.net_tx_bps,
+    ]
+    .iter()
+    .any(Option::is_some)
+        || !v.disks.is_empty();
+    let network = v.ping_loss_pct.is_some()
+        || v.ping_rtt_ms.is_some()
+        || v.tls_days_left.is_some()
+        || !v.ports.is_empty()
+        || !v.http.is_empty()
+        || !v.interfaces.is_empty();
+    let mut lines = Vec::new();
+    // A host watched only by network checks (a gateway that is pinged, a web service) has no
+    // CPU or memory to show: a column of dashes there would only push its checks down.
+    if machine || !network {
+        lines.extend(machine_lines(v, rate));
+    }
+    network_lines(v, rate, &mut lines);
+    lines
+}
+
+fn machine_lines<'a>(
+    v: &crate::model::Vitals,
+    rate: impl Fn(Option<f64>) -> String,
+) -> Vec<Line<'a>> {
     let mut lines = vec![
         Line::from(format!("cpu     {}", pct(v.cpu_pct))),
         Line::from(format!("memory  {}", pct(v.mem_pct))),
@@ -495,7 +529,6 @@ fn vital_lines<'a>(h: &HostStatus) -> Vec<Line<'a>> {
             pct(Some(d.used_pct))
         )));
     }
-    let rate = |x: Option<f64>| x.map_or("—".to_string(), |b| format!("{}B/s", si(b)));
     lines.push(Line::from(format!(
         "disk io r {} w {}",
         rate(v.disk_read_bps),
@@ -506,8 +539,15 @@ fn vital_lines<'a>(h: &HostStatus) -> Vec<Line<'a>> {
         rate(v.net_rx_bps),
         rate(v.net_tx_bps)
     )));
-    // Network checks (issue 5) add lines only when the host has them, so an exporter-only
-    // host looks as before.
+    lines
+}
+
+/// Network checks add lines only when the host has them, so an exporter-only host shows none.
+fn network_lines<'a>(
+    v: &crate::model::Vitals,
+    rate: impl Fn(Option<f64>) -> String,
+    lines: &mut Vec<Line<'a>>,
+) {
     if v.ping_loss_pct.is_some() || v.ping_rtt_ms.is_some() {
         lines.push(Line::from(format!(
             "ping    {} loss {}",
@@ -550,7 +590,6 @@ fn vital_lines<'a>(h: &HostStatus) -> Vec<Line<'a>> {
             rate(i.tx_bps)
         )));
     }
-    lines
 }
 
 /// Forecasts sooner than this many days are drawn as a warning.
