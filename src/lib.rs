@@ -2,6 +2,7 @@
 //! every module so that tests, benches and the binary share one code path; `main.rs` only wires.
 
 pub mod app;
+pub mod civil;
 pub mod cli;
 pub mod collect;
 pub mod config;

@@ -719,19 +719,8 @@ fn parse_time(tag: u8, value: &[u8]) -> Option<Millis> {
     {
         return None;
     }
-    let days = days_from_civil(year, month, day);
+    let days = crate::civil::days_from_civil(year, month, day);
     Some(((days * 86_400) + hour * 3600 + minute * 60 + second) * 1000)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
@@ -765,27 +754,6 @@ mod tests {
             let _ = not_after_ms(&bytes);
         }
 
-        #[test]
-        fn days_from_civil_steps_by_one(days in -100_000i64..200_000) {
-            // Walk from the epoch with a known-good day count and compare consecutive dates.
-            let secs = days * 86_400;
-            let (y, m, d) = civil_from_days(secs / 86_400);
-            prop_assert_eq!(days_from_civil(y, m, d), days);
-        }
-    }
-
-    /// Inverse used only as the test oracle (same author's algorithm, written independently).
-    fn civil_from_days(z: i64) -> (i64, i64, i64) {
-        let z = z + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let y = yoe + era * 400;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = doy - (153 * mp + 2) / 5 + 1;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 };
-        (if m <= 2 { y + 1 } else { y }, m, d)
     }
 
     #[test]

@@ -626,18 +626,8 @@ pub fn evaluate_series(
 
 /// Formats Unix seconds as NAB's `YYYY-MM-DD HH:MM:SS` (inverse of [`parse_timestamp`]).
 pub fn format_timestamp(t: i64) -> String {
-    let days = t.div_euclid(86_400);
+    let (y, m, d) = crate::civil::civil_from_days(t.div_euclid(86_400));
     let secs = t.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01: the March-based era arithmetic run backwards.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
         secs / 3600,

@@ -34,18 +34,6 @@ fn read_text(path: &Path) -> Result<String, DetectError> {
     std::fs::read_to_string(path).map_err(io)
 }
 
-/// Days from 1970-01-01 to the given proleptic Gregorian date (Hinnant's civil-days algorithm,
-/// re-derived here: shift the year to start in March so leap days fall at the end).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// Parses `YYYY-MM-DD HH:MM:SS` with an optional `.ffffff` (ignored: NAB steps are ≥ 1 s).
 pub fn parse_timestamp(s: &str) -> Option<i64> {
     let s = s.trim();
@@ -61,7 +49,7 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
         && (0..60).contains(&mi)
         && (0..=60).contains(&se)
         && (0..=9999).contains(&y);
-    ok.then(|| days_from_civil(y, mo, da) * 86_400 + h * 3600 + mi * 60 + se)
+    ok.then(|| crate::civil::days_from_civil(y, mo, da) * 86_400 + h * 3600 + mi * 60 + se)
 }
 
 /// Loads a NAB CSV (`timestamp,value` header, one row per line). Errors name file and line.

@@ -3,6 +3,7 @@
 
 use ratatui::style::{Color, Modifier, Style};
 
+use crate::civil::civil_from_days;
 use crate::config::theme::{StyleSpec, Theme, ThemeColor};
 use crate::model::{Forecast, Millis, Severity};
 use crate::sanitize::sanitize;
@@ -100,25 +101,6 @@ pub fn clock(ms: Millis) -> String {
         rem / 3600,
         rem / 60 % 60,
         rem % 60
-    )
-}
-
-/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar
-/// (Howard Hinnant's algorithm), in i128 so no input overflows.
-fn civil_from_days(days: i64) -> (i128, u32, u32) {
-    let z = i128::from(days) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i128::from(m <= 2);
-    (
-        y,
-        u32::try_from(m).unwrap_or(1),
-        u32::try_from(d).unwrap_or(1),
     )
 }
 
