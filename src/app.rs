@@ -381,7 +381,7 @@ fn start_trainer(
     store_path: &Path,
     models: mpsc::Sender<ModelBinding>,
 ) -> Option<crate::trainer::Trainer> {
-    use crate::trainer::{Trainer, TrainerConfig, TrainerEvent, store_source, wall_clock};
+    use crate::trainer::{Trainer, TrainerConfig, TrainerEvent, store_source};
     let interval = config
         .targets
         .iter()
@@ -393,7 +393,7 @@ fn start_trainer(
         cfg.lstm = m.config().clone();
     }
     let (trainer, events) =
-        match Trainer::spawn(cfg, store_source(store_path.to_path_buf()), wall_clock) {
+        match Trainer::spawn(cfg, store_source(store_path.to_path_buf()), scheduler::wall_clock_ms) {
             Ok(t) => t,
             Err(e) => {
                 tracing::warn!(error = %e, "background trainer not started");

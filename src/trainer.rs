@@ -10,7 +10,7 @@
 //! # fn main() -> std::io::Result<()> {
 //! let cfg = TrainerConfig::new("/var/lib/nocscope".into(), 15_000);
 //! let history = |_host: &str, _vital: &str, _from: i64, _to: i64| Ok(Vec::new());
-//! let (trainer, events) = Trainer::spawn(cfg, history, nocscope::trainer::wall_clock)?;
+//! let (trainer, events) = Trainer::spawn(cfg, history, nocscope::collect::scheduler::wall_clock_ms)?;
 //! trainer.watch("web1", "cpu_pct");
 //! for event in events.try_iter() { /* hand models to the engine */ let _ = event; }
 //! trainer.shutdown();
@@ -128,13 +128,6 @@ pub fn store_source(db: PathBuf) -> impl HistorySource {
     }
 }
 
-/// Unix time in ms from the system clock (the trainer's default clock).
-pub fn wall_clock() -> Millis {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 /// What the trainer does and when.
 #[derive(Debug, Clone)]
 pub struct TrainerConfig {
@@ -221,7 +214,7 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// Starts the thread. `clock` gives "now" in Unix ms (pass [`wall_clock`]; tests pass a
+    /// Starts the thread. `clock` gives "now" in Unix ms (pass `collect::scheduler::wall_clock_ms`; tests pass a
     /// fake). Events arrive on the returned receiver; a dropped receiver is not an error.
     pub fn spawn(
         cfg: TrainerConfig,

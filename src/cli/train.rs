@@ -461,7 +461,7 @@ pub fn run(args: &TrainArgs, cli: &Cli) -> i32 {
 
     // Gather the raw series.
     let mut segments: Vec<(Segment, Option<&SeriesSpec>)> = Vec::new();
-    let now = crate::trainer::wall_clock();
+    let now = crate::collect::scheduler::wall_clock_ms();
     if !args.csv.is_empty() {
         for path in &args.csv {
             match read_csv(path) {
