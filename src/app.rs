@@ -392,18 +392,18 @@ fn start_trainer(
     if let Some(Ok(m)) = shipped.first().map(|(_, m)| m.as_ref()) {
         cfg.lstm = m.config().clone();
     }
-    let (trainer, events) =
-        match Trainer::spawn(cfg, store_source(store_path.to_path_buf()), scheduler::wall_clock_ms) {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::warn!(error = %e, "background trainer not started");
-                return None;
-            }
-        };
-    let mut hosts: Vec<&str> = config.targets.iter().map(|t| t.host.as_str()).collect();
-    hosts.sort_unstable();
-    hosts.dedup();
-    for host in hosts {
+    let (trainer, events) = match Trainer::spawn(
+        cfg,
+        store_source(store_path.to_path_buf()),
+        scheduler::wall_clock_ms,
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(error = %e, "background trainer not started");
+            return None;
+        }
+    };
+    for host in config.hosts() {
         for (key, _) in &shipped {
             trainer.watch(host, key);
         }

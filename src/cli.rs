@@ -817,11 +817,8 @@ pub fn models() -> Vec<ModelBinding> {
 /// into `<data_dir>/models/<host>/<vital>/`. A model that fails to load is named on stderr and
 /// left out (the shipped model still covers that vital).
 pub fn host_models(config: &Config) -> Vec<ModelBinding> {
-    let mut hosts: Vec<&str> = config.targets.iter().map(|t| t.host.as_str()).collect();
-    hosts.sort_unstable();
-    hosts.dedup();
     let mut out = Vec::new();
-    for host in hosts {
+    for host in config.hosts() {
         for vital in crate::engine::Vital::ALL {
             let dir = crate::trainer::model_dir(&config.defaults.data_dir, host, vital.key());
             if !dir.join(crate::detect::META_FILE).exists() {
@@ -850,23 +847,6 @@ pub fn bind_models(engine: &mut Engine, models: Vec<ModelBinding>) {
     }
 }
 
-/// A one-pass replay like `replay::scan`, with anomaly models bound to the engine before the
-/// first record; unusable bindings are reported on stderr once.
-pub fn scan_with_models(
-    data: &[u8],
-    limits: replay::Limits,
-    models: Vec<ModelBinding>,
-) -> Result<replay::Scan, replay::OpenError> {
-    if !models.is_empty() {
-        // Judge the bindings once against the recording's hosts, so the operator hears why a
-        // model was not used; the scan itself skips them silently.
-        let header = replay::Reader::new(data, limits)?.header().clone();
-        let mut probe = replay::player::engine_for(&header)?;
-        bind_models(&mut probe, models.clone());
-    }
-    replay::scan_with(data, limits, &models)
-}
-
 /// [`replay_report`] with the given anomaly models bound to the replaying engine.
 pub fn replay_report_with(
     data: &[u8],
@@ -875,7 +855,7 @@ pub fn replay_report_with(
     models: Vec<ModelBinding>,
     out: &mut impl Write,
 ) -> i32 {
-    let scan = match scan_with_models(data, replay::Limits::default(), models) {
+    let scan = match replay::scan_with(data, replay::Limits::default(), &models) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("nocscope replay: {name}: {}", sanitize(&e.to_string()));

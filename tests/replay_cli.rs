@@ -178,7 +178,7 @@ fn damaged_missing_and_foreign_files_are_clear_errors() {
 
 mod anomaly {
     use bytes::Bytes;
-    use nocscope::cli::{OutputFormat, replay_report_with, scan_with_models};
+    use nocscope::cli::{OutputFormat, replay_report_with};
     use nocscope::detect::{FitOptions, LstmAutoencoder, LstmConfig, ThresholdPolicy};
     use nocscope::engine::{ModelBinding, TargetSpec, Vital};
     use nocscope::model::{Input, Observation, Payload, Scrape, ScrapeOutcome, TargetId};
@@ -333,7 +333,7 @@ mod anomaly {
     fn the_player_marks_and_replays_the_same_anomalies() {
         let data = recording();
         let m = model();
-        let scan = scan_with_models(&data, Limits::default(), bindings(&m)).expect("scan");
+        let scan = replay::scan_with(&data, Limits::default(), &bindings(&m)).expect("scan");
         assert_eq!(scan.snapshot.anomalies.len(), 1);
         let mut p =
             replay::Player::open_with(data.clone(), Limits::default(), bindings(&m)).expect("open");
@@ -366,7 +366,7 @@ mod anomaly {
     #[test]
     fn without_models_the_report_is_the_plain_scan() {
         let data = recording();
-        let with_none = scan_with_models(&data, Limits::default(), Vec::new()).expect("scan");
+        let with_none = replay::scan_with(&data, Limits::default(), &[]).expect("scan");
         let plain = replay::scan(&data, Limits::default()).expect("scan");
         assert_eq!(
             nocscope::cli::render_scan(&with_none, OutputFormat::Json),

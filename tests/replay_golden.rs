@@ -103,8 +103,7 @@ fn every_fixture_replays_to_its_golden_timeline_at_every_speed() {
         let data = std::fs::read(&path).expect("read fixture");
         // With the shipped anomaly models, as `nocscope replay` and the console play it.
         let scan =
-            nocscope::cli::scan_with_models(&data, Limits::default(), nocscope::cli::models())
-                .expect("scan");
+            replay::scan_with(&data, Limits::default(), &nocscope::cli::models()).expect("scan");
         assert!(scan.damage.is_none(), "{name}: {:?}", scan.damage);
         assert_eq!(scan.ignored_observations, 0, "{name}");
         let text = render_scan(&scan, OutputFormat::Text);

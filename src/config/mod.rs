@@ -40,6 +40,16 @@ pub struct Config {
     pub targets: Vec<Target>,
 }
 
+impl Config {
+    /// The hosts the targets belong to, each once, sorted.
+    pub fn hosts(&self) -> Vec<&str> {
+        let mut hosts: Vec<&str> = self.targets.iter().map(|t| t.host.as_str()).collect();
+        hosts.sort_unstable();
+        hosts.dedup();
+        hosts
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Defaults {
     pub interval: Duration,

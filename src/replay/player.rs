@@ -178,12 +178,13 @@ pub fn scan(data: &[u8], limits: Limits) -> Result<Scan, OpenError> {
 }
 
 /// An engine for the recording with anomaly models bound before the first record (so every
-/// run of the same file scores the same windows). Unusable bindings are skipped: the caller
-/// that chose them reports them.
+/// run of the same file scores the same windows). Unusable bindings are skipped and logged.
 fn engine_with(header: &Header, models: &[ModelBinding]) -> Result<Engine, OpenError> {
     let mut engine = engine_for(header)?;
     if !models.is_empty() {
-        let _unusable = engine.set_models(models.to_vec());
+        for problem in engine.set_models(models.to_vec()) {
+            tracing::warn!(%problem, "anomaly model not used in this replay");
+        }
     }
     Ok(engine)
 }
