@@ -99,6 +99,48 @@ fn vital_index(v: Vital) -> usize {
     Vital::ALL.iter().position(|x| *x == v).unwrap_or(0)
 }
 
+/// Keeps a closed run in the bounded log, newest first.
+fn push_closed(log: &mut VecDeque<AnomalyEvent>, ev: AnomalyEvent) {
+    if log.len() == EVENT_LOG {
+        log.pop_back();
+    }
+    log.push_front(ev);
+}
+
+/// A binding checked against the configuration: it must carry a threshold (be trained), and a
+/// host's own model must name a configured host. `Err` is one sentence saying which and why.
+fn resolve(b: ModelBinding, hosts: &[&str]) -> Result<Bound, String> {
+    let Some(threshold) = b.model.threshold() else {
+        return Err(format!(
+            "{} model{}: has no threshold (untrained); train it before binding",
+            b.vital.key(),
+            b.host
+                .as_deref()
+                .map(|h| format!(" for {h}"))
+                .unwrap_or_default()
+        ));
+    };
+    let host = match &b.host {
+        None => None,
+        Some(name) => match hosts.iter().position(|h| h == name) {
+            Some(i) => Some(i),
+            None => {
+                return Err(format!(
+                    "{} model for host {name:?}: no such host in this configuration (known: {})",
+                    b.vital.key(),
+                    hosts.join(", ")
+                ));
+            }
+        },
+    };
+    Ok(Bound {
+        vital: b.vital,
+        host,
+        model: b.model,
+        threshold,
+    })
+}
+
 impl Scoring {
     pub fn new(warmup_points: usize) -> Self {
         Scoring {
@@ -123,38 +165,10 @@ impl Scoring {
         let mut problems = Vec::new();
         self.models.clear();
         for b in bindings {
-            let Some(threshold) = b.model.threshold() else {
-                problems.push(format!(
-                    "{} model{}: has no threshold (untrained); train it before binding",
-                    b.vital.key(),
-                    b.host
-                        .as_deref()
-                        .map(|h| format!(" for {h}"))
-                        .unwrap_or_default()
-                ));
-                continue;
-            };
-            let host = match &b.host {
-                None => None,
-                Some(name) => match hosts.iter().position(|h| h == name) {
-                    Some(i) => Some(i),
-                    None => {
-                        problems.push(format!(
-                            "{} model for host {name:?}: no such host in this configuration \
-                             (known: {})",
-                            b.vital.key(),
-                            hosts.join(", ")
-                        ));
-                        continue;
-                    }
-                },
-            };
-            self.models.push(Bound {
-                vital: b.vital,
-                host,
-                model: b.model,
-                threshold,
-            });
+            match resolve(b, hosts) {
+                Ok(bound) => self.models.push(bound),
+                Err(p) => problems.push(p),
+            }
         }
         self.series = (0..hosts.len())
             .map(|h| {
@@ -178,29 +192,15 @@ impl Scoring {
         now: Millis,
     ) -> Result<Option<AnomalyEvent>, String> {
         let vital = binding.vital;
-        let Some(name) = binding.host.as_deref() else {
+        if binding.host.is_none() {
             return Err(format!(
                 "{} model: only a host's own model can be swapped in; shared models are bound at start",
                 vital.key()
             ));
-        };
-        let Some(h) = hosts.iter().position(|x| *x == name) else {
-            return Err(format!(
-                "{} model for host {name:?}: no such host in this configuration",
-                vital.key()
-            ));
-        };
-        let Some(threshold) = binding.model.threshold() else {
-            return Err(format!(
-                "{} model for {name}: has no threshold (untrained)",
-                vital.key()
-            ));
-        };
-        let bound = Bound {
-            vital,
-            host: Some(h),
-            model: binding.model,
-            threshold,
+        }
+        let bound = resolve(binding, hosts)?;
+        let Some(h) = bound.host else {
+            return Ok(None);
         };
         match self
             .models
@@ -211,12 +211,10 @@ impl Scoring {
             None => self.models.push(bound),
         }
         let fresh = self.series_for(h, vital);
-        let slot = self.series.get_mut(h).and_then(|row| {
-            Vital::ALL
-                .iter()
-                .position(|&v| v == vital)
-                .and_then(|i| row.get_mut(i))
-        });
+        let slot = self
+            .series
+            .get_mut(h)
+            .and_then(|row| row.get_mut(vital_index(vital)));
         let Some(slot) = slot else {
             return Ok(None);
         };
@@ -224,13 +222,12 @@ impl Scoring {
         // "opened" without its "closed".
         let closed = slot.take().and_then(|old| old.open).map(|mut ev| {
             ev.end = Some(now.max(ev.start));
-            if self.closed.len() == EVENT_LOG {
-                self.closed.pop_back();
-            }
-            self.closed.push_front(ev.clone());
             ev
         });
         *slot = fresh;
+        if let Some(ev) = &closed {
+            push_closed(&mut self.closed, ev.clone());
+        }
         Ok(closed)
     }
 
@@ -339,10 +336,7 @@ impl Scoring {
             (Some(_), false) => {
                 let mut ev = s.open.take()?;
                 ev.end = Some(at);
-                if self.closed.len() == EVENT_LOG {
-                    self.closed.pop_back();
-                }
-                self.closed.push_front(ev.clone());
+                push_closed(&mut self.closed, ev.clone());
                 Some(Change::Closed(ev))
             }
             (None, false) => None,
