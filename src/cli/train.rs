@@ -425,7 +425,7 @@ fn data_dir(cli: &Cli) -> Result<PathBuf, i32> {
 }
 
 fn usage(msg: &str) -> i32 {
-    eprintln!("nocscope train: {msg}");
+    eprintln!("nocscope train: {}", sanitize(msg));
     EXIT_USAGE
 }
 
@@ -652,7 +652,7 @@ pub fn run(args: &TrainArgs, cli: &Cli) -> i32 {
     let report = match fitted {
         Ok(r) => r,
         Err(e @ DetectError::Data(_)) => {
-            eprintln!("nocscope train: {e}");
+            eprintln!("nocscope train: {}", sanitize(&e.to_string()));
             return EXIT_PROBLEM;
         }
         Err(e) => return usage(&e.to_string()),
