@@ -821,3 +821,37 @@ proptest! {
         }
     }
 }
+
+/// Batches are committed in groups of up to a second; a group that nobody flushes still
+/// becomes visible to readers on its own, whole, with nothing lost.
+#[test]
+fn grouped_batches_commit_without_a_flush() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("h.db");
+    let store = Store::open(&path, opts(MIN)).expect("open");
+    let mut exp = Expected::new();
+    Feed {
+        source: "web1",
+        n_series: 20,
+        index_of: identity,
+    }
+    .write(&store, T0, 0..3, &mut exp);
+    let r = Reader::open(&path).expect("reader");
+    let complete = |r: &Reader| {
+        exp.iter().all(|((source, key), samples)| {
+            r.query(source, key, Millis::MIN, Millis::MAX)
+                .is_ok_and(|got| bits(&got) == bits(samples))
+        })
+    };
+    // Polled, not timed: the assertion is that it happens, however slow the machine.
+    let mut visible = false;
+    for _ in 0..600 {
+        if complete(&r) {
+            visible = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(visible, "an unflushed group was never committed");
+    store.close().expect("close");
+}

@@ -1,11 +1,12 @@
-//! The writer thread: owns the only read-write connection, commits one transaction per
-//! `CycleBatch`, compacts closed windows into chunks, applies retention and the size cap.
-//! Must not be reached except through the channel in mod.rs.
+//! The writer thread: owns the only read-write connection, commits `CycleBatch`es in short
+//! groups (one savepoint each), compacts closed windows into chunks, applies retention and the
+//! size cap. Must not be reached except through the channel in mod.rs.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -39,6 +40,20 @@ struct Slot {
 struct SourceState {
     id: Option<i64>,
     slots: HashMap<u32, Slot>,
+}
+
+/// A batch waits at most this long for its commit, and a commit holds at most `GROUP_MAX`
+/// batches. An idle console's polls trickle in a few a second, and a commit per poll (WAL
+/// frames, shared-memory locks, statement churn) was about half the writer's CPU. What a
+/// crash can lose grows from one poll to a second of polls; alert transitions are never held.
+const GROUP_WAIT: Duration = Duration::from_secs(1);
+const GROUP_MAX: u32 = 32;
+
+/// The transaction currently open for a group of batches.
+struct Group {
+    started: Instant,
+    batches: u32,
+    newest: Millis,
 }
 
 pub struct Writer {
@@ -86,30 +101,127 @@ impl Writer {
     }
 
     pub fn run(mut self, rx: Receiver<Msg>) {
-        while let Ok(msg) = rx.recv() {
+        let mut group: Option<Group> = None;
+        loop {
+            let msg = match &group {
+                None => match rx.recv() {
+                    Ok(m) => m,
+                    Err(_) => break,
+                },
+                Some(g) => match rx.recv_timeout(GROUP_WAIT.saturating_sub(g.started.elapsed())) {
+                    Ok(m) => m,
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.end_group(&mut group);
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
+            };
             match msg {
+                Msg::Batch(b) if !b.alerts.is_empty() => {
+                    // Durable on its own: what is grouped so far commits first, in order.
+                    self.end_group(&mut group);
+                    match self.write_batch(&b) {
+                        Ok(()) => self.after_commit(1),
+                        Err(e) => self.batch_failed(&b, e),
+                    }
+                }
                 Msg::Batch(b) => {
-                    if let Err(e) = self.write_batch(&b) {
-                        tracing::error!(path = %self.path.display(), source = %b.source, at = b.at, "store batch not written: {e}");
-                        self.forget_ids();
-                        self.pending_error.get_or_insert(e);
-                    } else if let Err(e) = self.maintain(None) {
-                        tracing::error!(path = %self.path.display(), "store maintenance failed: {e}");
-                        self.pending_error.get_or_insert(e);
+                    self.group_batch(&mut group, &b);
+                    if group.as_ref().is_some_and(|g| g.batches >= GROUP_MAX) {
+                        self.end_group(&mut group);
                     }
                 }
                 Msg::Flush(reply) => {
+                    self.end_group(&mut group);
                     let _ = reply.send(self.pending_error.take().map_or(Ok(()), Err));
                 }
                 Msg::Compact(before, reply) => {
-                    let r = self.maintain(Some(before));
+                    self.end_group(&mut group);
+                    let r = self.maintain(Some(before), 0);
                     let _ = reply.send(r);
                 }
                 Msg::Stop => break,
             }
         }
+        self.end_group(&mut group);
         // Hand the WAL back to the main file so a cleanly closed store is one file.
         let _ = self.conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
+    }
+
+    /// Runs one cached statement that takes no parameters (transaction control): cached, so a
+    /// poll does not re-parse BEGIN/SAVEPOINT/COMMIT text every time.
+    fn control(&self, sql: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut st| st.execute([]))
+            .map(|_| ())
+            .map_err(|e| sqlerr(sql, e))
+    }
+
+    /// Writes `b` into the open group (opening one if needed) under its own savepoint, so a
+    /// batch that fails halfway is undone alone and the batches grouped before it still commit.
+    fn group_batch(&mut self, group: &mut Option<Group>, b: &CycleBatch) {
+        if group.is_none() {
+            if let Err(e) = self.control("BEGIN") {
+                self.batch_failed(b, e);
+                return;
+            }
+            *group = Some(Group {
+                started: Instant::now(),
+                batches: 0,
+                newest: Millis::MIN,
+            });
+        }
+        let r = self
+            .control("SAVEPOINT batch")
+            .and_then(|()| self.write_rows(b));
+        match r {
+            Ok(()) => {
+                if let Err(e) = self.control("RELEASE batch") {
+                    self.batch_failed(b, e);
+                } else if let Some(g) = group {
+                    g.batches += 1;
+                    g.newest = g.newest.max(b.at);
+                }
+            }
+            Err(e) => {
+                let _ = self.control("ROLLBACK TO batch");
+                let _ = self.control("RELEASE batch");
+                self.batch_failed(b, e);
+            }
+        }
+    }
+
+    /// Commits the open group, if any, then runs maintenance for its batches.
+    fn end_group(&mut self, group: &mut Option<Group>) {
+        let Some(g) = group.take() else { return };
+        match self.control("COMMIT") {
+            Ok(()) => {
+                self.newest = self.newest.max(g.newest);
+                self.after_commit(g.batches);
+            }
+            Err(e) => {
+                // A failed COMMIT may leave the transaction open; nothing of it survives.
+                let _ = self.conn.execute_batch("ROLLBACK");
+                tracing::error!(path = %self.path.display(), batches = g.batches, "store commit failed; these batches are lost: {e}");
+                self.forget_ids();
+                self.pending_error.get_or_insert(e);
+            }
+        }
+    }
+
+    fn batch_failed(&mut self, b: &CycleBatch, e: StoreError) {
+        tracing::error!(path = %self.path.display(), source = %b.source, at = b.at, "store batch not written: {e}");
+        self.forget_ids();
+        self.pending_error.get_or_insert(e);
+    }
+
+    fn after_commit(&mut self, batches: u32) {
+        if let Err(e) = self.maintain(None, batches) {
+            tracing::error!(path = %self.path.display(), "store maintenance failed: {e}");
+            self.pending_error.get_or_insert(e);
+        }
     }
 
     /// After a rollback the ids handed out in that transaction no longer exist.
@@ -140,15 +252,27 @@ impl Writer {
     }
 
     fn write_batch_tx(&mut self, b: &CycleBatch) -> Result<(), StoreError> {
-        let tx = self
-            .conn
-            .unchecked_transaction()
-            .map_err(|e| sqlerr("begin", e))?;
+        self.control("BEGIN")?;
+        if let Err(e) = self.write_rows(b) {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            return Err(e);
+        }
+        if let Err(e) = self.control("COMMIT") {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            return Err(e);
+        }
+        self.newest = self.newest.max(b.at);
+        Ok(())
+    }
+
+    /// The rows of one batch, inside whatever transaction the caller opened.
+    fn write_rows(&mut self, b: &CycleBatch) -> Result<(), StoreError> {
+        let tx = &self.conn;
         let state = self.sources.entry(b.source.clone()).or_default();
         let source_id = match state.id {
             Some(id) => id,
             None => {
-                let id = source_id(&tx, &b.source)?;
+                let id = source_id(tx, &b.source)?;
                 state.id = Some(id);
                 id
             }
@@ -173,7 +297,7 @@ impl Writer {
             let sid = match slot.sid {
                 Some(s) => s,
                 None => {
-                    let s = series_id(&tx, source_id, &slot.key)?;
+                    let s = series_id(tx, source_id, &slot.key)?;
                     slot.sid = Some(s);
                     s
                 }
@@ -209,16 +333,14 @@ impl Writer {
             .map_err(|e| sqlerr("inserting poll", e))?;
         }
         for a in &b.alerts {
-            insert_alert(&tx, a)?;
+            insert_alert(tx, a)?;
         }
-        tx.commit().map_err(|e| sqlerr("commit", e))?;
-        self.newest = self.newest.max(b.at);
         Ok(())
     }
 
     /// Compaction, retention and size cap, driven by data time. `force` compacts everything
     /// before that time regardless of window boundaries being closed.
-    fn maintain(&mut self, force: Option<Millis>) -> Result<(), StoreError> {
+    fn maintain(&mut self, force: Option<Millis>, batches: u32) -> Result<(), StoreError> {
         let w = self.opts.chunk_window_ms.max(1);
         // A window closes a tenth of a window after its end, so that sources polled a little
         // behind the newest one still land in the head before their window is sealed.
@@ -235,7 +357,7 @@ impl Writer {
             self.retention()?;
             changed = true;
         }
-        self.batches_since_cap_check += 1;
+        self.batches_since_cap_check = self.batches_since_cap_check.saturating_add(batches);
         if changed || self.batches_since_cap_check >= 256 {
             self.batches_since_cap_check = 0;
             self.size_cap()?;
@@ -339,14 +461,23 @@ impl Writer {
         tx.commit().map_err(|e| sqlerr("commit retention", e))
     }
 
-    fn live_bytes(&self) -> Result<u64, StoreError> {
+    /// Bytes in pages in use, and bytes in free pages.
+    fn page_bytes(&self) -> Result<(u64, u64), StoreError> {
         let get = |p: &str| {
             self.conn
                 .query_row(&format!("PRAGMA {p}"), [], |r| r.get::<_, i64>(0))
                 .map_err(|e| sqlerr(p, e))
+                .map(|v| v.max(0) as u64)
         };
-        let pages = get("page_count")? - get("freelist_count")?;
-        Ok((pages.max(0) as u64).saturating_mul(get("page_size")?.max(0) as u64))
+        let (total, free, size) = (
+            get("page_count")?,
+            get("freelist_count")?,
+            get("page_size")?,
+        );
+        Ok((
+            total.saturating_sub(free).saturating_mul(size),
+            free.saturating_mul(size),
+        ))
     }
 
     /// Delete the oldest blocks (with their chunks) until the pages in use fit the cap, then
@@ -357,7 +488,7 @@ impl Writer {
             return Ok(());
         }
         let mut freed = false;
-        while self.live_bytes()? > cap {
+        while self.page_bytes()?.0 > cap {
             let oldest: Option<Millis> = self
                 .conn
                 .query_row("SELECT min(t_max) FROM blocks", [], |r| r.get(0))
@@ -368,9 +499,20 @@ impl Writer {
             self.delete_before(oldest.saturating_add(1), false)?;
             freed = true;
         }
-        if freed {
+        // Compaction frees the head pages it sealed; with batches committed in groups, more
+        // head rows wait for each compaction, and their free pages alone can push the file
+        // over the cap. Give them back too once they are a noticeable share of it.
+        let free_now = self.page_bytes()?.1;
+        if freed || free_now > (cap / 16).max(64 * 1024) {
+            // Each step of this pragma frees one page (execute_batch steps once), so it is
+            // stepped until it is done.
             self.conn
-                .execute_batch("PRAGMA incremental_vacuum")
+                .prepare("PRAGMA incremental_vacuum")
+                .and_then(|mut st| {
+                    let mut rows = st.query([])?;
+                    while rows.next()?.is_some() {}
+                    Ok(())
+                })
                 .map_err(|e| sqlerr("incremental_vacuum", e))?;
             // Shrink the WAL too, or the freed pages just move there.
             let _ = self.conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
