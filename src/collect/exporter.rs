@@ -35,6 +35,9 @@ pub fn http_client() -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS as usize))
         .user_agent(USER_AGENT)
+        // Like Prometheus (proxy_from_environment is off by default), polls go straight to
+        // the exporter; HTTP_PROXY in an operator's shell must not reroute them.
+        .no_proxy()
         // reqwest adds `Accept-Encoding: gzip` itself and only then undoes the encoding; setting
         // the header by hand would leave bodies compressed.
         .gzip(true)

@@ -179,7 +179,7 @@ struct SeriesState {
 /// Session-local numbering of series for one store source.
 #[derive(Default)]
 struct SeriesIndex {
-    ids: HashMap<Box<str>, u32>,
+    ids: HashMap<Box<str>, u32, foldhash::fast::RandomState>,
 }
 
 impl SeriesIndex {
