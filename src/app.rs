@@ -55,6 +55,8 @@ pub struct ConsoleOptions {
     pub keymap: Option<PathBuf>,
     /// Frame-rate cap (1–60).
     pub fps: u32,
+    /// Live data redraws at most this often (`[ui] refresh`).
+    pub refresh: Duration,
     pub mouse: bool,
     /// Open the SQLite history (off for tests and read-only boxes).
     pub history: bool,
@@ -67,7 +69,8 @@ impl Default for ConsoleOptions {
     fn default() -> Self {
         ConsoleOptions {
             keymap: None,
-            fps: 20,
+            fps: crate::config::DEFAULT_FPS,
+            refresh: crate::config::DEFAULT_REFRESH,
             mouse: false,
             history: true,
             theme: Theme::embedded_default(),
@@ -245,9 +248,6 @@ fn with_recording<T>(
         None => f(&mut None),
     }
 }
-
-/// Longest wait before live data changes reach the screen (see `ui_loop`).
-const LIVE_DATA_FRAME: Duration = Duration::from_secs(1);
 
 /// Start the engine task. `inputs` is the only way data arrives, so a replay player can take
 /// the collectors' place. `clock` ticks the engine every second with wall time (live), and
@@ -674,6 +674,14 @@ async fn history(req: HistoryRequest, services: &Services) -> Result<Vec<SeriesD
     }
 }
 
+/// How often the UI may draw: `fps` caps frames for keys, resizes and replays; live data
+/// redraws at most every `refresh`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pace {
+    pub fps: u32,
+    pub refresh: Duration,
+}
+
 /// The UI loop over any backend and event stream (the real terminal, or TestBackend and a
 /// scripted stream in tests). Returns the final state when the user quits, `stop` fires or
 /// the event stream ends. `replay` is the running player's link in replay mode: its status
@@ -686,7 +694,7 @@ pub async fn ui_loop<B, E>(
     mut state: UiState,
     theme: &Theme,
     services: &Services,
-    fps: u32,
+    pace: Pace,
     mut stop: watch::Receiver<bool>,
     on_mouse: &mut (dyn FnMut(bool) + Send),
     replay: Option<ReplayLink>,
@@ -698,14 +706,14 @@ where
     let (reply_tx, mut reply_rx) = mpsc::channel::<Reply>(16);
     let mut snap = snapshots.borrow_and_update().clone();
     state.sync(&snap);
-    let frame = Duration::from_secs(1) / fps.clamp(1, 60);
+    let frame = Duration::from_secs(1) / pace.fps.clamp(1, crate::config::MAX_FPS);
     // Live data changes several times a second (every scrape, every tick) on a box that may be
-    // in trouble: redraw for it at most once a second. Keys draw at once (input-to-frame
+    // in trouble: redraw for it at most every `refresh`. Keys draw at once (input-to-frame
     // latency), and a replay, whose whole point is motion, keeps the full frame rate.
     let data_frame = if replay.is_some() {
         frame
     } else {
-        frame.max(LIVE_DATA_FRAME)
+        frame.max(pace.refresh)
     };
     let mut dirty = true;
     let mut next_frame = Instant::now();
@@ -954,7 +962,10 @@ async fn run_terminal(
                 state,
                 &options.theme,
                 services,
-                options.fps,
+                Pace {
+                    fps: options.fps,
+                    refresh: options.refresh,
+                },
                 stop_rx,
                 &mut on_mouse,
                 replay,

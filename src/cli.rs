@@ -214,12 +214,15 @@ fn console(cli: &Cli) -> i32 {
         );
         return EXIT_USAGE;
     }
+    let (fps, refresh) = (config.ui.fps, config.ui.refresh);
     crate::app::run_console(
         config,
         crate::app::ConsoleOptions {
             keymap: cli.keymap.clone(),
             theme,
             record: cli.record.clone(),
+            fps,
+            refresh,
             ..crate::app::ConsoleOptions::default()
         },
     )

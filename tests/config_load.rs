@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nocscope::config::{
-    Auth, Config, ConfigError, DEFAULT_BODY_LIMIT, DEFAULT_RETENTION, DEFAULT_SAMPLE_LIMIT,
-    MAX_FILE_SIZE, TargetKind, default_path_with_env, load_with_env, parse_with_env,
+    Auth, Config, ConfigError, DEFAULT_BODY_LIMIT, DEFAULT_FPS, DEFAULT_REFRESH, DEFAULT_RETENTION,
+    DEFAULT_SAMPLE_LIMIT, MAX_FILE_SIZE, TargetKind, Ui, default_path_with_env, load_with_env,
+    parse_with_env,
 };
 use proptest::prelude::*;
 
@@ -352,6 +353,20 @@ fn empty_file_is_valid_with_no_targets() {
         assert_eq!(config.defaults.interval, secs(15));
         assert_eq!(config.defaults.timeout, secs(10));
     }
+}
+
+#[test]
+fn ui_section_reaches_the_console_options() {
+    let env = env_of(&[("HOME", "/home/a")]);
+    let config = parse_with_env("", "e.toml", Path::new("/etc"), &env).expect("empty config");
+    assert_eq!(config.ui, Ui::default());
+    assert_eq!(config.ui.refresh, DEFAULT_REFRESH);
+    assert_eq!(config.ui.fps, DEFAULT_FPS);
+    let text = "[ui]\nrefresh = \"750ms\"\nfps = 5\n";
+    let config =
+        parse_with_env(text, "e.toml", Path::new("/etc"), &env).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.ui.refresh, Duration::from_millis(750));
+    assert_eq!(config.ui.fps, 5);
 }
 
 /// Environment variables for one table row.

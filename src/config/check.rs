@@ -11,7 +11,10 @@ use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
 
 use super::units::{format_duration, parse_byte_size, parse_duration};
-use super::{Anomaly, Auth, Config, ConfigError, Defaults, Problem, Secret, Storage, Target};
+use super::{
+    Anomaly, Auth, Config, ConfigError, Defaults, MAX_FPS, MAX_REFRESH, MIN_REFRESH, Problem,
+    Secret, Storage, Target, Ui,
+};
 use crate::model::TargetId;
 use kinds::Kind;
 pub use kinds::{
@@ -33,7 +36,7 @@ pub const DEFAULT_SAMPLE_LIMIT: u32 = 200_000;
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(15 * 24 * 3600);
 pub const DEFAULT_MAX_SIZE: u64 = 0;
 
-const TOP_KEYS: &[&str] = &["defaults", "storage", "anomaly", "target"];
+const TOP_KEYS: &[&str] = &["defaults", "storage", "anomaly", "ui", "target"];
 const DEFAULTS_KEYS: &[&str] = &[
     "interval",
     "timeout",
@@ -48,6 +51,7 @@ const ANOMALY_KEYS: &[&str] = &[
     "forecast_window",
     "forecast_horizon",
 ];
+const UI_KEYS: &[&str] = &["refresh", "fps"];
 /// Keys whose inline value is a credential, whatever kind of target they appear in.
 const INLINE_SECRET_KEYS: &[&str] = &[
     "bearer_token",
@@ -403,6 +407,7 @@ impl<'a> Checker<'a> {
         let defaults = self.defaults(top.value("defaults"));
         let storage = self.storage(top.value("storage"));
         let anomaly = self.anomaly(top.value("anomaly"));
+        let ui = self.ui(top.value("ui"));
         let targets = match top.get("target") {
             Some((key, value)) => self.targets(key, value, &defaults),
             None => Vec::new(),
@@ -412,6 +417,7 @@ impl<'a> Checker<'a> {
             defaults: defaults.resolved,
             storage,
             anomaly,
+            ui,
             targets,
         }
     }
@@ -558,6 +564,56 @@ impl<'a> Checker<'a> {
                 .and_then(|v| self.duration(v, "forecast_horizon"))
                 .unwrap_or(d.forecast_horizon),
         }
+    }
+
+    fn ui(&mut self, value: Option<&Val<'_>>) -> Ui {
+        let section = Section("[ui]".into());
+        let table = value.and_then(|v| self.table(v, "ui", "write it as a [ui] section"));
+        let fields = match table {
+            Some(t) => self.fields(t, &section, UI_KEYS),
+            None => Fields {
+                found: HashMap::new(),
+            },
+        };
+        let d = Ui::default();
+        let refresh = match fields.value("refresh") {
+            Some(v) => match self.duration(v, "refresh") {
+                Some(r) if !(MIN_REFRESH..=MAX_REFRESH).contains(&r) => {
+                    self.problem(
+                        &v.span(),
+                        format!(
+                            "`refresh` in [ui] must be between {} and {}, found {}; use a \
+                             duration like \"2s\"",
+                            format_duration(MIN_REFRESH),
+                            format_duration(MAX_REFRESH),
+                            format_duration(r)
+                        ),
+                    );
+                    d.refresh
+                }
+                Some(r) => r,
+                None => d.refresh,
+            },
+            None => d.refresh,
+        };
+        let fps = match fields.value("fps") {
+            Some(v) => match self.count(v, "fps") {
+                Some(n) if !(1..=MAX_FPS).contains(&n) => {
+                    self.problem(
+                        &v.span(),
+                        format!(
+                            "`fps` in [ui] must be between 1 and {MAX_FPS}, found {n}; use a \
+                             frame rate like 20"
+                        ),
+                    );
+                    d.fps
+                }
+                Some(n) => n,
+                None => d.fps,
+            },
+            None => d.fps,
+        };
+        Ui { refresh, fps }
     }
 
     fn targets(&mut self, key: &Key<'_>, value: &Val<'_>, defaults: &DefaultsState) -> Vec<Target> {

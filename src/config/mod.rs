@@ -37,6 +37,7 @@ pub struct Config {
     pub defaults: Defaults,
     pub storage: Storage,
     pub anomaly: Anomaly,
+    pub ui: Ui,
     pub targets: Vec<Target>,
 }
 
@@ -101,6 +102,32 @@ impl Default for Anomaly {
             alert_after: None,
             forecast_window: DEFAULT_FORECAST_WINDOW,
             forecast_horizon: DEFAULT_FORECAST_HORIZON,
+        }
+    }
+}
+
+/// The `[ui]` section: how often the live console redraws.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ui {
+    /// Live data redraws at most this often; a key press always draws at once.
+    pub refresh: Duration,
+    /// Frame-rate cap for key presses, resizes and replays.
+    pub fps: u32,
+}
+
+/// btop's and k9s's default: polls come every 15 s, so a picture at most 2 s old loses nothing,
+/// and it halves what an idle console spends drawing compared with once a second.
+pub const DEFAULT_REFRESH: Duration = Duration::from_secs(2);
+pub const MIN_REFRESH: Duration = Duration::from_millis(250);
+pub const MAX_REFRESH: Duration = Duration::from_secs(60);
+pub const DEFAULT_FPS: u32 = 20;
+pub const MAX_FPS: u32 = 60;
+
+impl Default for Ui {
+    fn default() -> Self {
+        Ui {
+            refresh: DEFAULT_REFRESH,
+            fps: DEFAULT_FPS,
         }
     }
 }

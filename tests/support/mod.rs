@@ -594,6 +594,7 @@ pub fn config_with(targets: Vec<Target>) -> Config {
             max_size: 0,
         },
         anomaly: Default::default(),
+        ui: Default::default(),
         targets,
     }
 }
