@@ -10,6 +10,7 @@ use std::path::Path;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use super::diag::{LineIndex, closest, type_name};
 use super::{ConfigError, MAX_FILE_SIZE, Problem};
 use crate::ui::action::Action;
 
@@ -408,26 +409,15 @@ pub fn parse(text: &str, origin: &str) -> Result<Keymap, ConfigError> {
     Ok(map)
 }
 
-/// 1-based line and column of a byte offset (columns count characters).
-fn position(text: &str, offset: usize) -> (u32, u32) {
-    let before = text.get(..offset.min(text.len())).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-    (
-        u32::try_from(line).unwrap_or(u32::MAX),
-        u32::try_from(col).unwrap_or(u32::MAX),
-    )
-}
-
 struct Reporter<'a> {
-    text: &'a str,
+    lines: LineIndex<'a>,
     origin: &'a str,
     problems: Vec<Problem>,
 }
 
 impl Reporter<'_> {
     fn at(&mut self, span: &Range<usize>, message: String) {
-        let (line, col) = position(self.text, span.start);
+        let (line, col) = self.lines.position(span.start);
         self.problems.push(Problem {
             file: self.origin.to_string(),
             line,
@@ -436,56 +426,13 @@ impl Reporter<'_> {
         });
     }
     fn line_of(&self, span: &Range<usize>) -> u32 {
-        position(self.text, span.start).0
+        self.lines.position(span.start).0
     }
-}
-
-fn type_name(v: &DeValue<'_>) -> &'static str {
-    match v {
-        DeValue::String(_) => "a string",
-        DeValue::Integer(_) => "an integer",
-        DeValue::Float(_) => "a float",
-        DeValue::Boolean(_) => "a boolean",
-        DeValue::Datetime(_) => "a datetime",
-        DeValue::Array(_) => "an array",
-        DeValue::Table(_) => "a table",
-    }
-}
-
-fn suggest(word: &str, accepted: impl Iterator<Item = &'static str>) -> Option<&'static str> {
-    accepted
-        .map(|a| (edit_distance(word, a), a))
-        // Two edits catch a swapped pair (`dwon`); shorter names would then match anything.
-        .filter(|(d, a)| *d <= (a.len() / 3).max(if a.len() >= 4 { 2 } else { 1 }))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, a)| a)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diag = i;
-        let mut left = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let up = row.get(j + 1).copied().unwrap_or(usize::MAX - 1);
-            let cur = (diag + usize::from(ca != *cb)).min(up + 1).min(left + 1);
-            diag = up;
-            if let Some(slot) = row.get_mut(j + 1) {
-                *slot = cur;
-            }
-            left = cur;
-        }
-        if let Some(first) = row.first_mut() {
-            *first = i + 1;
-        }
-    }
-    row.last().copied().unwrap_or(0)
 }
 
 fn entries(text: &str, origin: &str) -> Result<Vec<Entry>, ConfigError> {
     let mut r = Reporter {
-        text,
+        lines: LineIndex::new(text),
         origin,
         problems: Vec::new(),
     };
@@ -510,7 +457,7 @@ fn entries(text: &str, origin: &str) -> Result<Vec<Entry>, ConfigError> {
     for (mode_key, value) in root.get_ref().iter() {
         let name: &str = mode_key.get_ref();
         let Some(mode) = Mode::from_name(name) else {
-            let hint = match suggest(name, Mode::ALL.into_iter().map(Mode::name)) {
+            let hint = match closest(name, &Mode::ALL.map(Mode::name)) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!("accepted modes: {modes_hint}"),
             };
@@ -633,7 +580,7 @@ fn entry(
         match Action::from_name(&run) {
             Some(a) => Some(Some(a)),
             None => {
-                let hint = match suggest(&run, Action::ALL.into_iter().map(Action::name)) {
+                let hint = match closest(&run, &Action::ALL.map(Action::name)) {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => "`nocscope --print-keymap` and keymaps/README.md list the actions"
                         .to_string(),
@@ -727,8 +674,8 @@ mod tests {
 
     #[test]
     fn positions_are_one_based() {
-        assert_eq!(position("ab\ncd", 0), (1, 1));
-        assert_eq!(position("ab\ncd", 4), (2, 2));
-        assert_eq!(position("ab", 99), (1, 3));
+        assert_eq!(LineIndex::new("ab\ncd").position(0), (1, 1));
+        assert_eq!(LineIndex::new("ab\ncd").position(4), (2, 2));
+        assert_eq!(LineIndex::new("ab").position(99), (1, 3));
     }
 }
