@@ -7,7 +7,7 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, s};
 
 use super::act;
 use super::error::DetectError;
-use super::gemm::gemm_acc;
+use super::gemm::{self, ALayout, Dims, MM_KC};
 use super::rng::SplitMix64;
 
 /// Contiguous storage of a buffer this module allocated in standard layout. The fallback (an
@@ -114,6 +114,9 @@ pub struct LstmWork {
     /// W_hᵀ copied once per backward pass, (4H, H), so the per-step dh = dG·W_hᵀ runs on the
     /// unpacked small-M kernel instead of repacking W_h at every step.
     recurrent_t: Array2<f32>,
+    /// W_xᵀ, (4H, I), for dx = dG·W_xᵀ on the same kernel. Sized on first use because the work
+    /// buffers are built without knowing I.
+    kernel_t: Array2<f32>,
 }
 
 impl LstmWork {
@@ -132,6 +135,7 @@ impl LstmWork {
             dc: Array2::zeros((batch, hidden)),
             dsum: Array2::zeros((batch, 4 * hidden)),
             recurrent_t: Array2::zeros((4 * hidden, hidden)),
+            kernel_t: Array2::zeros((0, 0)),
         }
     }
 
@@ -151,8 +155,10 @@ impl LstmWork {
     }
 }
 
-/// c += a · w, choosing the kernel by the row count of `a`: one row, a row-streaming axpy; up to 64
-/// rows the unpacked small-M kernel; beyond that matrixmultiply, whose packing then pays off.
+/// c += a · w. One row (batch-1 streaming) takes a row-streaming axpy, more rows the blocked
+/// kernel. Up to 64 rows it sums all of K at once (as it always has); beyond that these products
+/// used to run on matrixmultiply, so they keep its K blocking and with it the exact results of
+/// scoring and of models trained before.
 fn matmul_acc(a: &ArrayView2<'_, f32>, w: &Array2<f32>, mut c: ArrayViewMut2<'_, f32>) {
     let (m, k) = a.dim();
     let n = w.ncols();
@@ -162,9 +168,62 @@ fn matmul_acc(a: &ArrayView2<'_, f32>, w: &Array2<f32>, mut c: ArrayViewMut2<'_,
     if contiguous && m == 1 {
         axpy_rows(flat(a), flat(&w.view()), flat_mut(c));
     } else if contiguous && m <= 64 {
-        gemm_acc(m, k, n, flat(a), flat(&w.view()), flat_mut(c));
+        gemm::gemm_acc(m, k, n, flat(a), flat(&w.view()), flat_mut(c));
+    } else if contiguous {
+        let d = Dims {
+            m,
+            k,
+            n,
+            kc: MM_KC,
+            a: ALayout::Rows,
+        };
+        gemm::gemm(&d, flat(a), flat(&w.view()), flat_mut(c));
     } else {
         general_mat_mul(1.0, a, w, 1.0, &mut c);
+    }
+}
+
+/// c += aᵀ · b (weight gradients: a is (R, M) activations, b is (R, N) gate gradients), with
+/// matrixmultiply's K blocking so the gradients are bit-identical to the former
+/// `general_mat_mul` call.
+pub(crate) fn matmul_tn_acc(
+    a: &ArrayView2<'_, f32>,
+    b: &ArrayView2<'_, f32>,
+    mut c: ArrayViewMut2<'_, f32>,
+) {
+    let (k, m) = a.dim();
+    let n = b.ncols();
+    if a.is_standard_layout() && b.is_standard_layout() && c.is_standard_layout() {
+        let d = Dims {
+            m,
+            k,
+            n,
+            kc: MM_KC,
+            a: ALayout::Transposed,
+        };
+        gemm::gemm(&d, flat(a), flat(b), flat_mut(c));
+    } else {
+        general_mat_mul(1.0, &a.t(), b, 1.0, &mut c);
+    }
+}
+
+/// c = a · wᵀ given `w_t` = wᵀ already transposed into standard layout (input gradients), with
+/// matrixmultiply's K blocking like [`matmul_tn_acc`].
+fn matmul_set(a: &ArrayView2<'_, f32>, w_t: &Array2<f32>, mut c: ArrayViewMut2<'_, f32>) {
+    let (m, k) = a.dim();
+    let n = w_t.ncols();
+    c.fill(0.0);
+    if a.is_standard_layout() && c.is_standard_layout() {
+        let d = Dims {
+            m,
+            k,
+            n,
+            kc: MM_KC,
+            a: ALayout::Rows,
+        };
+        gemm::gemm(&d, flat(a), flat(&w_t.view()), flat_mut(c));
+    } else {
+        general_mat_mul(1.0, a, w_t, 1.0, &mut c);
     }
 }
 
@@ -202,8 +261,71 @@ fn axpy_rows(h: &[f32], w: &[f32], out: &mut [f32]) {
     axpy_rows_impl::<false>(h, w, out);
 }
 
-/// Gate activations and the cell update for one step (B rows).
-fn cell_forward(
+/// Defines `$name` that runs `$body_fn` (an `#[inline(always)]` body) compiled for AVX-512 or
+/// AVX2 when the CPU has them, else as plain x86-64. Rust never fuses a·b + c on its own, so
+/// every variant computes the same bits; only the vector width changes.
+macro_rules! dispatch {
+    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $body_fn:ident) => {
+        $(#[$doc])*
+        fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx2,fma")]
+                fn wide($($arg: $ty),*) {
+                    $body_fn($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2($($arg: $ty),*) {
+                    $body_fn($($arg),*)
+                }
+                let avx2_fma = std::is_x86_feature_detected!("avx2")
+                    && std::is_x86_feature_detected!("fma");
+                if avx2_fma
+                    && std::is_x86_feature_detected!("avx512f")
+                    && std::is_x86_feature_detected!("avx512vl")
+                    && std::is_x86_feature_detected!("avx512bw")
+                {
+                    // SAFETY: every feature `wide` enables was detected just above.
+                    return unsafe { wide($($arg),*) };
+                }
+                if avx2_fma {
+                    // SAFETY: both target features were detected on this CPU just above.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $body_fn($($arg),*)
+        }
+    };
+}
+pub(crate) use dispatch;
+
+dispatch! {
+    /// Gate activations and the cell update for one step (B rows).
+    fn cell_forward(
+        gates: &mut [f32],
+        c_prev: &[f32],
+        c_next: &mut [f32],
+        tc: &mut [f32],
+        h_next: &mut [f32],
+        hidden: usize,
+    ) => cell_forward_body
+}
+
+dispatch! {
+    /// Gate gradients for one step (B rows); updates `dc` in place to dL/dc_{t-1}.
+    fn cell_backward(
+        gates: &[f32],
+        c_prev: &[f32],
+        tc: &[f32],
+        dh: &[f32],
+        dc: &mut [f32],
+        dgates: &mut [f32],
+        hidden: usize,
+    ) => cell_backward_body
+}
+
+#[inline(always)]
+fn cell_forward_body(
     gates: &mut [f32],
     c_prev: &[f32],
     c_next: &mut [f32],
@@ -243,8 +365,8 @@ fn cell_forward(
     }
 }
 
-/// Gate gradients for one step (B rows); updates `dc` in place to dL/dc_{t-1}.
-fn cell_backward(
+#[inline(always)]
+fn cell_backward_body(
     gates: &[f32],
     c_prev: &[f32],
     tc: &[f32],
@@ -489,17 +611,21 @@ pub(crate) fn backward_unchecked(
         }
     }
     // Weight gradients for all steps at once: one large GEMM runs far faster than T small ones.
-    general_mat_mul(
-        1.0,
-        &ws.h.slice(s![..steps * b, ..]).t(),
-        &ws.dgates,
-        1.0,
-        &mut grads.recurrent,
+    matmul_tn_acc(
+        &ws.h.slice(s![..steps * b, ..]),
+        &ws.dgates.view(),
+        grads.recurrent.view_mut(),
     );
     for row in flat(&ws.dgates.view()).chunks_exact(g4) {
         for (gb, &d) in flat_mut(grads.bias.view_mut()).iter_mut().zip(row) {
             *gb += d;
         }
+    }
+    if dx.is_some() {
+        if ws.kernel_t.dim() != (g4, p.input()) {
+            ws.kernel_t = Array2::zeros((g4, p.input()));
+        }
+        ws.kernel_t.assign(&p.kernel.t());
     }
     match input {
         LayerInput::Seq(x) => {
@@ -511,10 +637,10 @@ pub(crate) fn backward_unchecked(
                     }
                 }
             } else {
-                general_mat_mul(1.0, &x.t(), &ws.dgates, 1.0, &mut grads.kernel);
+                matmul_tn_acc(&x, &ws.dgates.view(), grads.kernel.view_mut());
             }
-            if let Some(mut dx) = dx {
-                general_mat_mul(1.0, &ws.dgates, &p.kernel.t(), 0.0, &mut dx);
+            if let Some(dx) = dx {
+                matmul_set(&ws.dgates.view(), &ws.kernel_t, dx);
             }
         }
         LayerInput::Repeat(z) => {
@@ -522,9 +648,9 @@ pub(crate) fn backward_unchecked(
             for t in 0..steps {
                 ws.dsum += &ws.dgates.slice(s![t * b..(t + 1) * b, ..]);
             }
-            general_mat_mul(1.0, &z.t(), &ws.dsum, 1.0, &mut grads.kernel);
-            if let Some(mut dx) = dx {
-                general_mat_mul(1.0, &ws.dsum, &p.kernel.t(), 0.0, &mut dx);
+            matmul_tn_acc(&z, &ws.dsum.view(), grads.kernel.view_mut());
+            if let Some(dx) = dx {
+                matmul_set(&ws.dsum.view(), &ws.kernel_t, dx);
             }
         }
     }
