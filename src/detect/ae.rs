@@ -483,7 +483,8 @@ impl Adam {
     }
 
     /// One update with bias correction folded into the step size (Kingma & Ba, §2).
-    fn update(&mut self, cfg: &LstmConfig, p: &mut AeParams, g: &AeParams) {
+    /// `clip`, if set, scales every gradient first (global-norm clipping).
+    fn update(&mut self, cfg: &LstmConfig, p: &mut AeParams, g: &AeParams, clip: Option<f32>) {
         self.step = self.step.saturating_add(1);
         let (b1, b2) = (cfg.beta1, cfg.beta2);
         let lr_t =
@@ -500,6 +501,7 @@ impl Adam {
             b2,
             lr_t,
             eps_hat,
+            clip,
         };
         for (((w, gr), m), v) in it {
             adam_slices(
@@ -520,6 +522,7 @@ struct AdamStep {
     b2: f32,
     lr_t: f32,
     eps_hat: f32,
+    clip: Option<f32>,
 }
 
 dispatch! {
@@ -536,32 +539,38 @@ fn adam_slices_body(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], k: A
         b2,
         lr_t,
         eps_hat,
+        clip,
     } = k;
+    // Multiplying by 1 would be exact too, but an unclipped step skips the multiply.
+    let (scaled, kc) = match clip {
+        Some(kc) => (true, kc),
+        None => (false, 1.0),
+    };
     for (((w, &gr), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+        let gr = if scaled { gr * kc } else { gr };
         *m = b1 * *m + (1.0 - b1) * gr;
         *v = b2 * *v + (1.0 - b2) * gr * gr;
         *w -= lr_t * *m / (v.sqrt() + eps_hat);
     }
 }
 
-/// Scales `g` so its global L2 norm is at most `max`; returns the norm before clipping.
-fn clip_global_norm(g: &mut AeParams, max: Option<f32>) -> f32 {
-    let norm = g
-        .tensors()
-        .iter()
-        .flat_map(|t| t.iter())
-        .map(|&x| f64::from(x) * f64::from(x))
-        .sum::<f64>()
-        .sqrt() as f32;
-    if let Some(max) = max
-        && norm > max
-    {
-        let k = max / norm;
-        for t in g.tensors_mut() {
-            t.mapv_inplace(|x| x * k);
+/// Global L2 norm of `g` (summed in f64, tensor by tensor in file order, so the value and thus
+/// every clipping decision is reproducible), and the factor that brings it down to `max` when it
+/// is larger. The factor is applied inside the Adam step rather than by rescaling `g` in a pass
+/// of its own; x·k is the same number either way.
+fn clip_factor(g: &AeParams, max: Option<f32>) -> (f32, Option<f32>) {
+    let mut acc = 0.0f64;
+    for t in g.tensors() {
+        for &x in flat(&t.view()) {
+            acc += f64::from(x) * f64::from(x);
         }
     }
-    norm
+    let norm = acc.sqrt() as f32;
+    let k = match max {
+        Some(max) if norm > max => Some(max / norm),
+        _ => None,
+    };
+    (norm, k)
 }
 
 /// Options that do not define the model (so they are not in [`LstmConfig`]).
@@ -828,8 +837,9 @@ impl LstmAutoencoder {
                     }
                     loss_sum += sh.loss;
                 }
-                max_norm = max_norm.max(clip_global_norm(&mut total, cfg.clip_norm));
-                adam.update(&cfg, &mut params, &total);
+                let (norm, clip) = clip_factor(&total, cfg.clip_norm);
+                max_norm = max_norm.max(norm);
+                adam.update(&cfg, &mut params, &total, clip);
             }
             let train_loss = (loss_sum / (n_train * t_n) as f64) as f32;
             let val_loss = (n_val > 0).then(|| {
