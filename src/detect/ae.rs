@@ -484,7 +484,17 @@ impl Adam {
 
     /// One update with bias correction folded into the step size (Kingma & Ba, §2).
     /// `clip`, if set, scales every gradient first (global-norm clipping).
-    fn update(&mut self, cfg: &LstmConfig, p: &mut AeParams, g: &AeParams, clip: Option<f32>) {
+    /// With `threads` > 1 every tensor is split in halves and the second halves run on a helper
+    /// thread: the update is element-wise, so the split cannot change a bit, and it runs between
+    /// batches where the other core would idle.
+    fn update(
+        &mut self,
+        cfg: &LstmConfig,
+        p: &mut AeParams,
+        g: &AeParams,
+        clip: Option<f32>,
+        threads: usize,
+    ) {
         self.step = self.step.saturating_add(1);
         let (b1, b2) = (cfg.beta1, cfg.beta2);
         let lr_t =
@@ -503,14 +513,37 @@ impl Adam {
             eps_hat,
             clip,
         };
+        type Part<'a> = (&'a mut [f32], &'a [f32], &'a mut [f32], &'a mut [f32]);
+        let (mut lo, mut hi): (Vec<Part<'_>>, Vec<Part<'_>>) = (Vec::new(), Vec::new());
         for (((w, gr), m), v) in it {
-            adam_slices(
-                flat_mut(w.view_mut()),
-                flat(&gr.view()),
-                flat_mut(m.view_mut()),
-                flat_mut(v.view_mut()),
-                step,
-            );
+            let (w, gr) = (flat_mut(w.view_mut()), flat(&gr.view()));
+            let (m, v) = (flat_mut(m.view_mut()), flat_mut(v.view_mut()));
+            let half = w.len() / 2;
+            let same = gr.len() == w.len() && m.len() == w.len() && v.len() == w.len();
+            if threads > 1 && half > 0 && same {
+                // half < len of all four (checked just above), so the splits are in range.
+                let (w0, w1) = w.split_at_mut(half);
+                let (g0, g1) = gr.split_at(half);
+                let (m0, m1) = m.split_at_mut(half);
+                let (v0, v1) = v.split_at_mut(half);
+                lo.push((w0, g0, m0, v0));
+                hi.push((w1, g1, m1, v1));
+            } else {
+                lo.push((w, gr, m, v));
+            }
+        }
+        let run = |parts: Vec<Part<'_>>| {
+            for (w, g, m, v) in parts {
+                adam_slices(w, g, m, v, step);
+            }
+        };
+        if hi.is_empty() {
+            run(lo);
+        } else {
+            std::thread::scope(|sc| {
+                sc.spawn(|| run(hi));
+                run(lo);
+            });
         }
     }
 }
@@ -554,18 +587,21 @@ fn adam_slices_body(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], k: A
     }
 }
 
-/// Global L2 norm of `g` (summed in f64, tensor by tensor in file order, so the value and thus
-/// every clipping decision is reproducible), and the factor that brings it down to `max` when it
-/// is larger. The factor is applied inside the Adam step rather than by rescaling `g` in a pass
-/// of its own; x·k is the same number either way.
-fn clip_factor(g: &AeParams, max: Option<f32>) -> (f32, Option<f32>) {
-    let mut acc = 0.0f64;
-    for t in g.tensors() {
-        for &x in flat(&t.view()) {
-            acc += f64::from(x) * f64::from(x);
-        }
+/// `acc` plus the squares of `xs`, in f64 and in order: the global gradient norm is summed
+/// tensor by tensor in file order, so its value (reported per epoch) and every clipping decision
+/// are reproducible.
+fn add_squares(mut acc: f64, xs: &[f32]) -> f64 {
+    for &x in xs {
+        acc += f64::from(x) * f64::from(x);
     }
-    let norm = acc.sqrt() as f32;
+    acc
+}
+
+/// Global norm from its sum of squares, and the factor that brings it down to `max` when it is
+/// larger. The factor is applied inside the Adam step rather than by rescaling the gradients in
+/// a pass of their own; x·k is the same number either way.
+fn clip_factor(sum_sq: f64, max: Option<f32>) -> (f32, Option<f32>) {
+    let norm = sum_sq.sqrt() as f32;
     let k = match max {
         Some(max) if norm > max => Some(max / norm),
         _ => None,
@@ -827,19 +863,24 @@ impl LstmAutoencoder {
                         sh.run(&params, &cfg, &z, part, scale);
                     }
                 }
-                // Summed in shard order so the result never depends on thread timing.
-                for t in total.tensors_mut() {
+                // Summed in shard order so the result never depends on thread timing; one
+                // tensor at a time so it is still in cache when its squares are added up.
+                let mut sq = 0.0f64;
+                for (i, t) in total.tensors_mut().into_iter().enumerate() {
                     t.fill(0.0);
+                    for sh in active.iter() {
+                        if let Some(g) = sh.grads.tensors().get(i) {
+                            *t += *g;
+                        }
+                    }
+                    sq = add_squares(sq, flat(&t.view()));
                 }
                 for sh in active.iter() {
-                    for (t, g) in total.tensors_mut().into_iter().zip(sh.grads.tensors()) {
-                        *t += g;
-                    }
                     loss_sum += sh.loss;
                 }
-                let (norm, clip) = clip_factor(&total, cfg.clip_norm);
+                let (norm, clip) = clip_factor(sq, cfg.clip_norm);
                 max_norm = max_norm.max(norm);
-                adam.update(&cfg, &mut params, &total, clip);
+                adam.update(&cfg, &mut params, &total, clip, threads);
             }
             let train_loss = (loss_sum / (n_train * t_n) as f64) as f32;
             let val_loss = (n_val > 0).then(|| {

@@ -344,6 +344,87 @@ pub fn gemm_acc(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32
     gemm(&d, a, b, c);
 }
 
+/// Row-major `src` (rows × cols) into row-major `dst` (cols × rows): the transposed weight
+/// copies the backward pass multiplies with. 8×8 tiles, shuffled in registers when AVX is there;
+/// slices too short for the shape leave `dst` untouched.
+pub(crate) fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    let Some(len) = rows.checked_mul(cols) else {
+        return;
+    };
+    if src.len() < len || dst.len() < len {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx") {
+        // SAFETY: AVX was detected just above; both slices hold rows·cols elements.
+        unsafe { transpose_avx(src, rows, cols, dst) };
+        transpose_edges(src, rows, cols, dst, (rows / 8 * 8, cols / 8 * 8));
+        return;
+    }
+    transpose_edges(src, rows, cols, dst, (0, 0));
+}
+
+/// The part of the transpose outside the first `full.0` rows × `full.1` columns, element by
+/// element.
+fn transpose_edges(src: &[f32], rows: usize, cols: usize, dst: &mut [f32], full: (usize, usize)) {
+    for i in 0..rows {
+        let from = if i < full.0 { full.1 } else { 0 };
+        for j in from..cols {
+            if let (Some(&v), Some(d)) = (src.get(i * cols + j), dst.get_mut(j * rows + i)) {
+                *d = v;
+            }
+        }
+    }
+}
+
+/// SAFETY (caller): AVX is available and both slices hold at least rows·cols elements. Only
+/// whole 8×8 tiles are done here; [`transpose_edges`] does the rest.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn transpose_avx(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    use std::arch::x86_64::{
+        __m256, _mm256_loadu_ps, _mm256_permute2f128_ps, _mm256_setzero_ps, _mm256_shuffle_ps,
+        _mm256_storeu_ps, _mm256_unpackhi_ps, _mm256_unpacklo_ps,
+    };
+    let (sp, dp) = (src.as_ptr(), dst.as_mut_ptr());
+    for i0 in (0..rows / 8 * 8).step_by(8) {
+        for j0 in (0..cols / 8 * 8).step_by(8) {
+            let mut r = [_mm256_setzero_ps(); 8];
+            for (v, ii) in r.iter_mut().zip(0..) {
+                // SAFETY: row i0 + ii < rows, columns j0..j0 + 8 <= cols.
+                *v = unsafe { _mm256_loadu_ps(sp.add((i0 + ii) * cols + j0)) };
+            }
+            let [r0, r1, r2, r3, r4, r5, r6, r7] = r;
+            let (t0, t1) = (_mm256_unpacklo_ps(r0, r1), _mm256_unpackhi_ps(r0, r1));
+            let (t2, t3) = (_mm256_unpacklo_ps(r2, r3), _mm256_unpackhi_ps(r2, r3));
+            let (t4, t5) = (_mm256_unpacklo_ps(r4, r5), _mm256_unpackhi_ps(r4, r5));
+            let (t6, t7) = (_mm256_unpacklo_ps(r6, r7), _mm256_unpackhi_ps(r6, r7));
+            let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+            let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+            let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+            let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+            let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+            let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+            let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+            let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+            let out: [__m256; 8] = [
+                _mm256_permute2f128_ps::<0x20>(u0, u4),
+                _mm256_permute2f128_ps::<0x20>(u1, u5),
+                _mm256_permute2f128_ps::<0x20>(u2, u6),
+                _mm256_permute2f128_ps::<0x20>(u3, u7),
+                _mm256_permute2f128_ps::<0x31>(u0, u4),
+                _mm256_permute2f128_ps::<0x31>(u1, u5),
+                _mm256_permute2f128_ps::<0x31>(u2, u6),
+                _mm256_permute2f128_ps::<0x31>(u3, u7),
+            ];
+            for (&v, jj) in out.iter().zip(0..) {
+                // SAFETY: output row j0 + jj < cols, columns i0..i0 + 8 <= rows.
+                unsafe { _mm256_storeu_ps(dp.add((j0 + jj) * rows + i0), v) };
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -423,6 +504,24 @@ mod tests {
                 let got: Vec<u32> = run(path, &d, &a, &b, &c0).iter().map(|x| x.to_bits()).collect();
                 prop_assert_eq!(&got, &want, "{:?}", path);
             }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Tiles and ragged edges together equal ndarray's transpose.
+        #[test]
+        fn transpose_matches_ndarray(rows in 1usize..30, cols in 1usize..30, seed in any::<u64>()) {
+            let mut rng = SplitMix64::new(seed);
+            let a = random(rows, cols, &mut rng);
+            let mut out = vec![f32::NAN; rows * cols];
+            transpose(a.as_slice().unwrap_or_default(), rows, cols, &mut out);
+            let want: Vec<f32> = a.t().iter().copied().collect();
+            prop_assert_eq!(&out, &want);
+            // The portable path alone (what a CPU without AVX runs).
+            let mut portable = vec![f32::NAN; rows * cols];
+            transpose_edges(a.as_slice().unwrap_or_default(), rows, cols, &mut portable, (0, 0));
+            prop_assert_eq!(&portable, &want);
         }
     }
 

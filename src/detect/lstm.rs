@@ -452,8 +452,8 @@ fn fill_rows(dst: &mut [f32], row: &[f32]) {
 }
 
 /// `dst` = `src`ᵀ, reallocating `dst` only if its shape is wrong. Runs twice per layer and
-/// backward pass, so it works in 8×8 tiles (one cache line of each side per tile row) instead of
-/// ndarray's strided element walk, which cost ~10 % of training.
+/// backward pass, so it goes through the tiled transpose; ndarray's strided element walk cost
+/// ~10 % of training.
 fn transpose_into(src: &Array2<f32>, dst: &mut Array2<f32>) {
     let (rows, cols) = src.dim();
     if dst.dim() != (cols, rows) {
@@ -463,47 +463,7 @@ fn transpose_into(src: &Array2<f32>, dst: &mut Array2<f32>) {
         dst.assign(&src.t());
         return;
     }
-    transpose_slices(flat(&src.view()), rows, cols, flat_mut(dst.view_mut()));
-}
-
-dispatch! {
-    /// Row-major `src` (rows × cols) into row-major `dst` (cols × rows).
-    fn transpose_slices(src: &[f32], rows: usize, cols: usize, dst: &mut [f32])
-        => transpose_body
-}
-
-#[inline(always)]
-fn transpose_body(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
-    const T: usize = 8;
-    let (rf, cf) = (rows / T * T, cols / T * T);
-    for i0 in (0..rf).step_by(T) {
-        for j0 in (0..cf).step_by(T) {
-            let mut tile = [[0.0f32; T]; T];
-            for (ii, t) in tile.iter_mut().enumerate() {
-                let at = (i0 + ii) * cols + j0;
-                if let Some(s) = src.get(at..at + T) {
-                    t.copy_from_slice(s);
-                }
-            }
-            for jj in 0..T {
-                let at = (j0 + jj) * rows + i0;
-                if let Some(d) = dst.get_mut(at..at + T) {
-                    for (x, t) in d.iter_mut().zip(&tile) {
-                        *x = t[jj];
-                    }
-                }
-            }
-        }
-    }
-    // Ragged edges (sizes not a multiple of 8): element by element.
-    for i in 0..rows {
-        let from = if i < rf { cf } else { 0 };
-        for j in from..cols {
-            if let (Some(&v), Some(d)) = (src.get(i * cols + j), dst.get_mut(j * rows + i)) {
-                *d = v;
-            }
-        }
-    }
+    gemm::transpose(flat(&src.view()), rows, cols, flat_mut(dst.view_mut()));
 }
 
 /// Validates everything [`forward`]/[`backward`] index, so they cannot panic on a mismatch.
