@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{LstmConfig, Scaler};
 use super::error::DetectError;
-use super::gemm::{self, ALayout, Dims, MM_KC};
+use super::gemm::{self, ALayout, Dims};
 use super::lstm::{self, LayerInput, LstmParams, LstmWork, OutputGrad, dispatch, flat, flat_mut};
 use super::rng::SplitMix64;
 
@@ -354,13 +354,7 @@ impl AeParams {
         let Some(top) = ws.dec_act.last() else { return };
         ws.y.assign(&self.dense_bias);
         // Same K blocking as the matrixmultiply call this replaced: identical reconstructions.
-        let d = Dims {
-            m: top.nrows(),
-            k: top.ncols(),
-            n: 1,
-            kc: MM_KC,
-            a: ALayout::Rows,
-        };
+        let d = Dims::mm(top.nrows(), top.ncols(), 1, ALayout::Rows);
         gemm::gemm(
             &d,
             flat(&top.view()),
@@ -386,13 +380,7 @@ impl AeParams {
             let (rows, h) = top.dim();
             // dWᵀ (1×H) += dyᵀ·top and d_top = dy·Wᵀ, both with matrixmultiply's K blocking so
             // the numbers equal the general_mat_mul calls these replaced.
-            let dw = Dims {
-                m: 1,
-                k: rows,
-                n: h,
-                kc: MM_KC,
-                a: ALayout::Rows,
-            };
+            let dw = Dims::mm(1, rows, h, ALayout::Rows);
             let dy = flat(&ws.dy.view());
             gemm::gemm(
                 &dw,
@@ -403,13 +391,7 @@ impl AeParams {
             let s: f32 = ws.dy.iter().sum();
             g.dense_bias += s;
             d_top.fill(0.0);
-            let dx = Dims {
-                m: rows,
-                k: 1,
-                n: h,
-                kc: MM_KC,
-                a: ALayout::Rows,
-            };
+            let dx = Dims::mm(rows, 1, h, ALayout::Rows);
             gemm::gemm(
                 &dx,
                 dy,

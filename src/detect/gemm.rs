@@ -33,9 +33,35 @@ pub(crate) struct Dims {
     pub n: usize,
     pub kc: usize,
     pub a: ALayout,
+    /// Columns from the last multiple of 16 on are summed as `s + a·b` without FMA. The
+    /// recurrence kernel this module replaced did that in its scalar tail; [`gemm_acc`] keeps it
+    /// so that layers whose width is not a multiple of 16 (4H or H) score exactly as before.
+    pub unfused_tail: bool,
 }
 
 impl Dims {
+    /// A product that used to be a `general_mat_mul` call: matrixmultiply's K blocking, FMA
+    /// everywhere.
+    pub(crate) fn mm(m: usize, k: usize, n: usize, a: ALayout) -> Self {
+        Self {
+            m,
+            k,
+            n,
+            kc: MM_KC,
+            a,
+            unfused_tail: false,
+        }
+    }
+
+    /// Columns the SIMD kernels do; the rest go to [`tail_columns`].
+    fn simd_cols(&self) -> usize {
+        if self.unfused_tail {
+            self.n / 16 * 16
+        } else {
+            self.n
+        }
+    }
+
     /// Element (i, kk) of A is at `i * rs + kk * cs`.
     fn a_strides(&self) -> (usize, usize) {
         match self.a {
@@ -101,9 +127,8 @@ fn block<const R: usize, const FMA: bool>(
 /// Portable body (also compiled with AVX2+FMA enabled): 4×16 register blocks, scalar column tail.
 #[inline(always)]
 fn gemm_generic<const FMA: bool>(d: &Dims, a: &[f32], b: &[f32], c: &mut [f32]) {
-    let (m, k, n) = (d.m, d.k, d.n);
-    let (rs, cs) = d.a_strides();
-    let full = n / NB * NB;
+    let (m, k) = (d.m, d.k);
+    let full = d.n / NB * NB;
     let mut k0 = 0;
     while k0 < k {
         let kl = d.kc.min(k - k0);
@@ -120,20 +145,38 @@ fn gemm_generic<const FMA: bool>(d: &Dims, a: &[f32], b: &[f32], c: &mut [f32]) 
                 r0 += 1;
             }
         }
-        for r in 0..m {
-            for j in full..n {
-                let mut s = 0.0f32;
-                for kk in k0..k0 + kl {
-                    let av = a.get(r * rs + kk * cs).copied().unwrap_or(0.0);
-                    let bv = b.get(kk * n + j).copied().unwrap_or(0.0);
-                    s = if FMA { av.mul_add(bv, s) } else { s + av * bv };
-                }
-                if let Some(cv) = c.get_mut(r * n + j) {
-                    *cv += s;
-                }
+        tail_columns(d, (a, b, &mut *c), (k0, kl), full, FMA && !d.unfused_tail);
+        k0 += kl;
+    }
+}
+
+/// Columns `from..n` of C += A·B over K rows `k0..k0 + kl`, one element at a time.
+#[inline(always)]
+fn tail_columns(
+    d: &Dims,
+    (a, b, c): (&[f32], &[f32], &mut [f32]),
+    (k0, kl): (usize, usize),
+    from: usize,
+    fused: bool,
+) {
+    let (rs, cs) = d.a_strides();
+    let n = d.n;
+    for r in 0..d.m {
+        for j in from..n {
+            let mut s = 0.0f32;
+            for kk in k0..k0 + kl {
+                let av = a.get(r * rs + kk * cs).copied().unwrap_or(0.0);
+                let bv = b.get(kk * n + j).copied().unwrap_or(0.0);
+                s = if fused {
+                    av.mul_add(bv, s)
+                } else {
+                    s + av * bv
+                };
+            }
+            if let Some(cv) = c.get_mut(r * n + j) {
+                *cv += s;
             }
         }
-        k0 += kl;
     }
 }
 
@@ -235,9 +278,10 @@ mod avx512 {
         let mut k0 = 0;
         while k0 < d.k {
             let kl = d.kc.min(d.k - k0);
+            let simd_cols = d.simd_cols();
             let mut j0 = 0;
-            while j0 < d.n {
-                let cols = d.n - j0;
+            while j0 < simd_cols {
+                let cols = simd_cols - j0;
                 let mut i0 = 0;
                 while i0 < d.m {
                     let rows = (d.m - i0).min(MR);
@@ -267,6 +311,10 @@ mod avx512 {
                     i0 += rows;
                 }
                 j0 += if cols > 16 { 32 } else { 16 };
+            }
+            if simd_cols < d.n {
+                // Unfused tail (see `Dims::unfused_tail`); plain x86-64 code is fine for it.
+                super::tail_columns(d, (a, b, &mut *c), (k0, kl), simd_cols, false);
             }
             k0 += kl;
         }
@@ -331,7 +379,8 @@ pub(crate) fn gemm(d: &Dims, a: &[f32], b: &[f32], c: &mut [f32]) {
     gemm_with(Path::Auto, d, a, b, c);
 }
 
-/// C (m×n) += A (m×k) · B (k×n), all row-major, one accumulator over all of K. Slices shorter
+/// C (m×n) += A (m×k) · B (k×n), all row-major, one accumulator over all of K (and an unfused
+/// tail past the last full 16 columns), exactly as the recurrence always summed. Slices shorter
 /// than their shapes leave C untouched instead of panicking.
 pub fn gemm_acc(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
     let d = Dims {
@@ -340,6 +389,7 @@ pub fn gemm_acc(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32
         n,
         kc: WHOLE_K,
         a: ALayout::Rows,
+        unfused_tail: true,
     };
     gemm(&d, a, b, c);
 }
@@ -473,7 +523,7 @@ mod tests {
             let (a, b, c0) = (random(m, k, &mut rng), random(k, n, &mut rng), random(m, n, &mut rng));
             let want = &c0 + &a.dot(&b);
             let layout = if transposed { ALayout::Transposed } else { ALayout::Rows };
-            let d = Dims { m, k, n, kc, a: layout };
+            let d = Dims { m, k, n, kc, a: layout, unfused_tail: kc == WHOLE_K };
             for path in PATHS {
                 let got = run(path, &d, &a, &b, &c0);
                 for (x, y) in got.iter().zip(want.iter()) {
@@ -496,7 +546,7 @@ mod tests {
             let mut rng = SplitMix64::new(seed);
             let (a, b, c0) = (random(m, k, &mut rng), random(k, n, &mut rng), random(m, n, &mut rng));
             let layout = if transposed { ALayout::Transposed } else { ALayout::Rows };
-            let d = Dims { m, k, n, kc: MM_KC, a: layout };
+            let d = Dims::mm(m, k, n, layout);
             let mut want = c0.clone();
             general_mat_mul(1.0, &a, &b, 1.0, &mut want);
             let want: Vec<u32> = want.iter().map(|x| x.to_bits()).collect();
@@ -525,6 +575,52 @@ mod tests {
         }
     }
 
+    /// The recurrence kernel as it was before this module had AVX-512: per output one FMA chain
+    /// over all of K for the first n/16·16 columns, `s + a·b` for the rest.
+    fn legacy(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+        let full = n / 16 * 16;
+        for r in 0..m {
+            for j in 0..n {
+                let mut s = 0.0f32;
+                for kk in 0..k {
+                    let (av, bv) = (a[r * k + kk], b[kk * n + j]);
+                    s = if j < full {
+                        av.mul_add(bv, s)
+                    } else {
+                        s + av * bv
+                    };
+                }
+                c[r * n + j] += s;
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// `gemm_acc` on every FMA-capable path reproduces the former recurrence kernel to the
+        /// bit, tails included: batch-1 streaming and small-batch training depend on it.
+        #[test]
+        fn gemm_acc_is_bit_identical_to_the_former_kernel(
+            m in 1usize..20,
+            k in 1usize..140,
+            n in 1usize..70,
+            seed in any::<u64>(),
+        ) {
+            let mut rng = SplitMix64::new(seed);
+            let (a, b, c0) = (random(m, k, &mut rng), random(k, n, &mut rng), random(m, n, &mut rng));
+            let (sa, sb) = (a.as_slice().unwrap_or_default(), b.as_slice().unwrap_or_default());
+            let mut want = c0.clone();
+            legacy(m, k, n, sa, sb, want.as_slice_mut().unwrap_or_default());
+            let d = Dims { m, k, n, kc: WHOLE_K, a: ALayout::Rows, unfused_tail: true };
+            for path in [Path::Auto, Path::Avx2, Path::PortableFma] {
+                let mut c = c0.clone();
+                gemm_with(path, &d, sa, sb, c.as_slice_mut().unwrap_or_default());
+                let same = c.iter().zip(want.iter()).all(|(x, y)| x.to_bits() == y.to_bits());
+                prop_assert!(same, "{:?}", path);
+            }
+        }
+    }
+
     #[test]
     fn short_slices_leave_c_untouched() {
         let a = [1.0f32; 5];
@@ -538,11 +634,8 @@ mod tests {
         let mut c = [7.0f32; 4];
         gemm_acc(2, 0, 2, &a, &b, &mut c);
         let d = Dims {
-            m: 1,
-            k: 1,
-            n: 1,
             kc: 0,
-            a: ALayout::Rows,
+            ..Dims::mm(1, 1, 1, ALayout::Rows)
         };
         gemm(&d, &a, &b, &mut c);
         assert_eq!(c, [7.0; 4]);

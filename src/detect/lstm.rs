@@ -7,7 +7,7 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, s};
 
 use super::act;
 use super::error::DetectError;
-use super::gemm::{self, ALayout, Dims, MM_KC};
+use super::gemm::{self, ALayout, Dims};
 use super::rng::SplitMix64;
 
 /// Contiguous storage of a buffer this module allocated in standard layout. The fallback (an
@@ -170,13 +170,7 @@ fn matmul_acc(a: &ArrayView2<'_, f32>, w: &Array2<f32>, mut c: ArrayViewMut2<'_,
     } else if contiguous && m <= 64 {
         gemm::gemm_acc(m, k, n, flat(a), flat(&w.view()), flat_mut(c));
     } else if contiguous {
-        let d = Dims {
-            m,
-            k,
-            n,
-            kc: MM_KC,
-            a: ALayout::Rows,
-        };
+        let d = Dims::mm(m, k, n, ALayout::Rows);
         gemm::gemm(&d, flat(a), flat(&w.view()), flat_mut(c));
     } else {
         general_mat_mul(1.0, a, w, 1.0, &mut c);
@@ -194,13 +188,7 @@ pub(crate) fn matmul_tn_acc(
     let (k, m) = a.dim();
     let n = b.ncols();
     if a.is_standard_layout() && b.is_standard_layout() && c.is_standard_layout() {
-        let d = Dims {
-            m,
-            k,
-            n,
-            kc: MM_KC,
-            a: ALayout::Transposed,
-        };
+        let d = Dims::mm(m, k, n, ALayout::Transposed);
         gemm::gemm(&d, flat(a), flat(b), flat_mut(c));
     } else {
         general_mat_mul(1.0, &a.t(), b, 1.0, &mut c);
@@ -214,13 +202,7 @@ fn matmul_set(a: &ArrayView2<'_, f32>, w_t: &Array2<f32>, mut c: ArrayViewMut2<'
     let n = w_t.ncols();
     c.fill(0.0);
     if a.is_standard_layout() && c.is_standard_layout() {
-        let d = Dims {
-            m,
-            k,
-            n,
-            kc: MM_KC,
-            a: ALayout::Rows,
-        };
+        let d = Dims::mm(m, k, n, ALayout::Rows);
         gemm::gemm(&d, flat(a), flat(&w_t.view()), flat_mut(c));
     } else {
         general_mat_mul(1.0, a, w_t, 1.0, &mut c);
