@@ -543,7 +543,7 @@ struct AdamStep {
 dispatch! {
     /// One Adam step over a tensor's flat storage. It runs between batches, on one thread, so
     /// its vector width shows directly in the epoch time.
-    fn adam_slices(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], k: AdamStep)
+    fn adam_slices / adam_slices_on(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], k: AdamStep)
         => adam_slices_body
 }
 
@@ -1189,4 +1189,57 @@ pub fn windows_of(series: &[f32], window: usize) -> Array2<f32> {
     Array2::from_shape_fn((n, window), |(r, c)| {
         series.get(r + c).copied().unwrap_or(0.0)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::lstm::Isa;
+
+    /// The Adam step gives the same bits on every instruction set, clipped or not, over a length
+    /// that leaves a tail after every vector width.
+    #[test]
+    fn adam_agrees_across_instruction_sets() {
+        let mut rng = SplitMix64::new(11);
+        let n = 203;
+        let init: Vec<Vec<f32>> = (0..4)
+            .map(|i| {
+                (0..n)
+                    .map(|_| rng.uniform(if i == 3 { 0.0 } else { 1.0 }).abs())
+                    .collect()
+            })
+            .collect();
+        for clip in [None, Some(0.37f32)] {
+            let step = AdamStep {
+                b1: 0.9,
+                b2: 0.999,
+                lr_t: 1e-3,
+                eps_hat: 1e-7,
+                clip,
+            };
+            let run = |isa: Isa| {
+                let (mut w, g, mut m, mut v) = (
+                    init[0].clone(),
+                    init[1].clone(),
+                    init[2].clone(),
+                    init[3].clone(),
+                );
+                for _ in 0..3 {
+                    adam_slices_on(isa, &mut w, &g, &mut m, &mut v, step);
+                }
+                [w, m, v].map(|x| x.iter().map(|f| f.to_bits()).collect::<Vec<_>>())
+            };
+            let want = run(Isa::Plain);
+            assert_eq!(run(Isa::Wide), want, "clip {clip:?}");
+            assert_eq!(run(Isa::Avx2), want, "clip {clip:?}");
+            // And the scalar formula itself, so the shared body cannot drift unnoticed.
+            let (w0, g0, m0) = (init[0][5], init[1][5] * clip.unwrap_or(1.0), init[2][5]);
+            let m1 = 0.9 * m0 + (1.0 - 0.9) * g0;
+            let v1 = (1.0 - 0.999) * g0 * g0;
+            let w1 = w0 - 1e-3 * m1 / (v1.sqrt() + 1e-7);
+            let (mut w, mut m, mut v) = (vec![w0], vec![m0], vec![0.0]);
+            adam_slices(&mut w, &[init[1][5]], &mut m, &mut v, step);
+            assert_eq!((w[0], m[0], v[0]), (w1, m1, v1));
+        }
+    }
 }

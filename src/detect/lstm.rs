@@ -180,11 +180,7 @@ fn matmul_acc(a: &ArrayView2<'_, f32>, w: &Array2<f32>, mut c: ArrayViewMut2<'_,
 /// c += aᵀ · b (weight gradients: a is (R, M) activations, b is (R, N) gate gradients), with
 /// matrixmultiply's K blocking so the gradients are bit-identical to the former
 /// `general_mat_mul` call.
-pub(crate) fn matmul_tn_acc(
-    a: &ArrayView2<'_, f32>,
-    b: &ArrayView2<'_, f32>,
-    mut c: ArrayViewMut2<'_, f32>,
-) {
+fn matmul_tn_acc(a: &ArrayView2<'_, f32>, b: &ArrayView2<'_, f32>, mut c: ArrayViewMut2<'_, f32>) {
     let (k, m) = a.dim();
     let n = b.ncols();
     if a.is_standard_layout() && b.is_standard_layout() && c.is_standard_layout() {
@@ -243,15 +239,56 @@ fn axpy_rows(h: &[f32], w: &[f32], out: &mut [f32]) {
     axpy_rows_impl::<false>(h, w, out);
 }
 
-/// Defines `$name` that runs `$body_fn` (an `#[inline(always)]` body) compiled for AVX-512 or
-/// AVX2 when the CPU has them, else as plain x86-64. Rust never fuses a·b + c on its own, so
+/// Instruction sets the element-wise loops are compiled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Isa {
+    /// AVX-512 (F, VL, BW) with AVX2 and FMA.
+    Wide,
+    /// AVX2 and FMA.
+    Avx2,
+    /// Baseline x86-64 (SSE2), or whatever the target has.
+    Plain,
+}
+
+impl Isa {
+    /// The widest set this CPU has.
+    pub(crate) fn best() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let avx2_fma =
+                std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+            if avx2_fma
+                && std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512vl")
+                && std::is_x86_feature_detected!("avx512bw")
+            {
+                return Self::Wide;
+            }
+            if avx2_fma {
+                return Self::Avx2;
+            }
+        }
+        Self::Plain
+    }
+}
+
+/// Defines `$name`, which runs `$body_fn` (an `#[inline(always)]` body) compiled for the widest
+/// instruction set the CPU has, and `$name_on`, which takes the set (tests pin each one; a set
+/// the CPU lacks falls back to the next narrower one). Rust never fuses a·b + c on its own, so
 /// every variant computes the same bits; only the vector width changes.
 macro_rules! dispatch {
-    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $body_fn:ident) => {
+    ($(#[$doc:meta])* fn $name:ident / $on:ident($($arg:ident: $ty:ty),* $(,)?) => $body_fn:ident) => {
         $(#[$doc])*
         fn $name($($arg: $ty),*) {
+            $on($crate::detect::lstm::Isa::best(), $($arg),*)
+        }
+
+        // The step loops take seven separate buffers; the instruction set makes eight.
+        #[allow(clippy::too_many_arguments)]
+        fn $on(isa: $crate::detect::lstm::Isa, $($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
+                use $crate::detect::lstm::Isa;
                 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx2,fma")]
                 fn wide($($arg: $ty),*) {
                     $body_fn($($arg),*)
@@ -260,21 +297,17 @@ macro_rules! dispatch {
                 fn avx2($($arg: $ty),*) {
                     $body_fn($($arg),*)
                 }
-                let avx2_fma = std::is_x86_feature_detected!("avx2")
-                    && std::is_x86_feature_detected!("fma");
-                if avx2_fma
-                    && std::is_x86_feature_detected!("avx512f")
-                    && std::is_x86_feature_detected!("avx512vl")
-                    && std::is_x86_feature_detected!("avx512bw")
-                {
-                    // SAFETY: every feature `wide` enables was detected just above.
+                let best = Isa::best();
+                if isa == Isa::Wide && best == Isa::Wide {
+                    // SAFETY: `Isa::best` detected every feature `wide` enables.
                     return unsafe { wide($($arg),*) };
                 }
-                if avx2_fma {
-                    // SAFETY: both target features were detected on this CPU just above.
+                if isa != Isa::Plain && best != Isa::Plain {
+                    // SAFETY: `Isa::best` detected AVX2 and FMA (Wide includes both).
                     return unsafe { avx2($($arg),*) };
                 }
             }
+            let _ = isa;
             $body_fn($($arg),*)
         }
     };
@@ -283,7 +316,7 @@ pub(crate) use dispatch;
 
 dispatch! {
     /// Gate activations and the cell update for one step (B rows).
-    fn cell_forward(
+    fn cell_forward / cell_forward_on(
         gates: &mut [f32],
         c_prev: &[f32],
         c_next: &mut [f32],
@@ -295,7 +328,7 @@ dispatch! {
 
 dispatch! {
     /// Gate gradients for one step (B rows); updates `dc` in place to dL/dc_{t-1}.
-    fn cell_backward(
+    fn cell_backward / cell_backward_on(
         gates: &[f32],
         c_prev: &[f32],
         tc: &[f32],
@@ -656,5 +689,67 @@ pub(crate) fn backward_unchecked(
                 matmul_set(&ws.dsum.view(), &ws.kernel_t, dx);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const ISAS: [Isa; 3] = [Isa::Wide, Isa::Avx2, Isa::Plain];
+
+    fn bits(xs: &[f32]) -> Vec<u32> {
+        xs.iter().map(|x| x.to_bits()).collect()
+    }
+
+    fn random(n: usize, scale: f32, rng: &mut SplitMix64) -> Vec<f32> {
+        (0..n).map(|_| rng.uniform(scale)).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// The step loops give the same bits on every instruction set (the streaming golden
+        /// files depend on it), for widths around the vector lengths and pre-activations far
+        /// into the clamped range of the rational tanh.
+        #[test]
+        fn cell_loops_agree_across_instruction_sets(
+            rows in 1usize..4,
+            hidden in 1usize..40,
+            seed in any::<u64>(),
+        ) {
+            let mut rng = SplitMix64::new(seed);
+            let g0 = random(rows * 4 * hidden, 8.0, &mut rng);
+            let c_prev = random(rows * hidden, 2.0, &mut rng);
+            let dh = random(rows * hidden, 1.0, &mut rng);
+            let dc0 = random(rows * hidden, 1.0, &mut rng);
+            let mut outs = Vec::new();
+            for isa in ISAS {
+                let mut g = g0.clone();
+                let (mut cn, mut tc, mut hn) =
+                    (vec![0.0; rows * hidden], vec![0.0; rows * hidden], vec![0.0; rows * hidden]);
+                cell_forward_on(isa, &mut g, &c_prev, &mut cn, &mut tc, &mut hn, hidden);
+                let mut dc = dc0.clone();
+                let mut dg = vec![0.0; rows * 4 * hidden];
+                cell_backward_on(isa, &g, &c_prev, &tc, &dh, &mut dc, &mut dg, hidden);
+                outs.push([bits(&g), bits(&cn), bits(&tc), bits(&hn), bits(&dc), bits(&dg)]);
+            }
+            for (isa, o) in ISAS.iter().zip(&outs).skip(1) {
+                prop_assert_eq!(o, &outs[0], "{:?} differs from {:?}", isa, ISAS[0]);
+            }
+        }
+    }
+
+    #[test]
+    fn cell_forward_matches_the_lstm_equations() {
+        // One unit, one row, hand-computed: i = σ(0), f = σ(0), g = tanh(0.5), o = σ(0).
+        let mut g = [0.0f32, 0.0, 0.5, 0.0];
+        let (mut cn, mut tc, mut hn) = ([0.0f32], [0.0f32], [0.0f32]);
+        cell_forward(&mut g, &[2.0], &mut cn, &mut tc, &mut hn, 1);
+        let half = act::sigmoid(0.0);
+        let want_c = half * 2.0 + half * act::tanh(0.5);
+        assert_eq!(cn[0].to_bits(), want_c.to_bits());
+        assert_eq!(tc[0].to_bits(), act::tanh(want_c).to_bits());
+        assert_eq!(hn[0].to_bits(), (half * act::tanh(want_c)).to_bits());
     }
 }
