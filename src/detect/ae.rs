@@ -230,7 +230,12 @@ fn dropout_forward(
                 .and(&*mask)
                 .for_each(|d, &s, &m| *d = s * m);
         }
-        _ => dst.assign(&src),
+        // Scoring copies every layer's output: a memcpy when both sides are contiguous (they
+        // always are here), where ndarray's assign walks element by element.
+        _ => match (src.to_slice(), dst.as_slice_mut()) {
+            (Some(s), Some(d)) if s.len() == d.len() => d.copy_from_slice(s),
+            _ => dst.assign(&src),
+        },
     }
 }
 
