@@ -7,7 +7,7 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, s};
 
 use super::act;
 use super::error::DetectError;
-use super::gemm::gemm_acc;
+use super::gemm::{self, ALayout, Dims};
 use super::rng::SplitMix64;
 
 /// Contiguous storage of a buffer this module allocated in standard layout. The fallback (an
@@ -114,6 +114,9 @@ pub struct LstmWork {
     /// W_hᵀ copied once per backward pass, (4H, H), so the per-step dh = dG·W_hᵀ runs on the
     /// unpacked small-M kernel instead of repacking W_h at every step.
     recurrent_t: Array2<f32>,
+    /// W_xᵀ, (4H, I), for dx = dG·W_xᵀ on the same kernel. Sized on first use because the work
+    /// buffers are built without knowing I.
+    kernel_t: Array2<f32>,
 }
 
 impl LstmWork {
@@ -132,6 +135,7 @@ impl LstmWork {
             dc: Array2::zeros((batch, hidden)),
             dsum: Array2::zeros((batch, 4 * hidden)),
             recurrent_t: Array2::zeros((4 * hidden, hidden)),
+            kernel_t: Array2::zeros((0, 0)),
         }
     }
 
@@ -151,8 +155,10 @@ impl LstmWork {
     }
 }
 
-/// c += a · w, choosing the kernel by the row count of `a`: one row, a row-streaming axpy; up to 64
-/// rows the unpacked small-M kernel; beyond that matrixmultiply, whose packing then pays off.
+/// c += a · w. One row (batch-1 streaming) takes a row-streaming axpy, more rows the blocked
+/// kernel. Up to 64 rows it sums all of K at once (as it always has); beyond that these products
+/// used to run on matrixmultiply, so they keep its K blocking and with it the exact results of
+/// scoring and of models trained before.
 fn matmul_acc(a: &ArrayView2<'_, f32>, w: &Array2<f32>, mut c: ArrayViewMut2<'_, f32>) {
     let (m, k) = a.dim();
     let n = w.ncols();
@@ -162,9 +168,40 @@ fn matmul_acc(a: &ArrayView2<'_, f32>, w: &Array2<f32>, mut c: ArrayViewMut2<'_,
     if contiguous && m == 1 {
         axpy_rows(flat(a), flat(&w.view()), flat_mut(c));
     } else if contiguous && m <= 64 {
-        gemm_acc(m, k, n, flat(a), flat(&w.view()), flat_mut(c));
+        gemm::gemm_acc(m, k, n, flat(a), flat(&w.view()), flat_mut(c));
+    } else if contiguous {
+        let d = Dims::mm(m, k, n, ALayout::Rows);
+        gemm::gemm(&d, flat(a), flat(&w.view()), flat_mut(c));
     } else {
         general_mat_mul(1.0, a, w, 1.0, &mut c);
+    }
+}
+
+/// c += aᵀ · b (weight gradients: a is (R, M) activations, b is (R, N) gate gradients), with
+/// matrixmultiply's K blocking so the gradients are bit-identical to the former
+/// `general_mat_mul` call.
+fn matmul_tn_acc(a: &ArrayView2<'_, f32>, b: &ArrayView2<'_, f32>, mut c: ArrayViewMut2<'_, f32>) {
+    let (k, m) = a.dim();
+    let n = b.ncols();
+    if a.is_standard_layout() && b.is_standard_layout() && c.is_standard_layout() {
+        let d = Dims::mm(m, k, n, ALayout::Transposed);
+        gemm::gemm(&d, flat(a), flat(b), flat_mut(c));
+    } else {
+        general_mat_mul(1.0, &a.t(), b, 1.0, &mut c);
+    }
+}
+
+/// c = a · wᵀ given `w_t` = wᵀ already transposed into standard layout (input gradients), with
+/// matrixmultiply's K blocking like [`matmul_tn_acc`].
+fn matmul_set(a: &ArrayView2<'_, f32>, w_t: &Array2<f32>, mut c: ArrayViewMut2<'_, f32>) {
+    let (m, k) = a.dim();
+    let n = w_t.ncols();
+    c.fill(0.0);
+    if a.is_standard_layout() && c.is_standard_layout() {
+        let d = Dims::mm(m, k, n, ALayout::Rows);
+        gemm::gemm(&d, flat(a), flat(&w_t.view()), flat_mut(c));
+    } else {
+        general_mat_mul(1.0, a, w_t, 1.0, &mut c);
     }
 }
 
@@ -202,8 +239,108 @@ fn axpy_rows(h: &[f32], w: &[f32], out: &mut [f32]) {
     axpy_rows_impl::<false>(h, w, out);
 }
 
-/// Gate activations and the cell update for one step (B rows).
-fn cell_forward(
+/// Instruction sets the element-wise loops are compiled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Isa {
+    /// AVX-512 (F, VL, BW) with AVX2 and FMA.
+    Wide,
+    /// AVX2 and FMA.
+    Avx2,
+    /// Baseline x86-64 (SSE2), or whatever the target has.
+    Plain,
+}
+
+impl Isa {
+    /// The widest set this CPU has.
+    pub(crate) fn best() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let avx2_fma =
+                std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+            if avx2_fma
+                && std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512vl")
+                && std::is_x86_feature_detected!("avx512bw")
+            {
+                return Self::Wide;
+            }
+            if avx2_fma {
+                return Self::Avx2;
+            }
+        }
+        Self::Plain
+    }
+}
+
+/// Defines `$name`, which runs `$body_fn` (an `#[inline(always)]` body) compiled for the widest
+/// instruction set the CPU has, and `$name_on`, which takes the set (tests pin each one; a set
+/// the CPU lacks falls back to the next narrower one). Rust never fuses a·b + c on its own, so
+/// every variant computes the same bits; only the vector width changes.
+macro_rules! dispatch {
+    ($(#[$doc:meta])* fn $name:ident / $on:ident($($arg:ident: $ty:ty),* $(,)?) => $body_fn:ident) => {
+        $(#[$doc])*
+        fn $name($($arg: $ty),*) {
+            $on($crate::detect::lstm::Isa::best(), $($arg),*)
+        }
+
+        // The step loops take seven separate buffers; the instruction set makes eight.
+        #[allow(clippy::too_many_arguments)]
+        fn $on(isa: $crate::detect::lstm::Isa, $($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                use $crate::detect::lstm::Isa;
+                #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx2,fma")]
+                fn wide($($arg: $ty),*) {
+                    $body_fn($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2($($arg: $ty),*) {
+                    $body_fn($($arg),*)
+                }
+                let best = Isa::best();
+                if isa == Isa::Wide && best == Isa::Wide {
+                    // SAFETY: `Isa::best` detected every feature `wide` enables.
+                    return unsafe { wide($($arg),*) };
+                }
+                if isa != Isa::Plain && best != Isa::Plain {
+                    // SAFETY: `Isa::best` detected AVX2 and FMA (Wide includes both).
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            let _ = isa;
+            $body_fn($($arg),*)
+        }
+    };
+}
+pub(crate) use dispatch;
+
+dispatch! {
+    /// Gate activations and the cell update for one step (B rows).
+    fn cell_forward / cell_forward_on(
+        gates: &mut [f32],
+        c_prev: &[f32],
+        c_next: &mut [f32],
+        tc: &mut [f32],
+        h_next: &mut [f32],
+        hidden: usize,
+    ) => cell_forward_body
+}
+
+dispatch! {
+    /// Gate gradients for one step (B rows); updates `dc` in place to dL/dc_{t-1}.
+    fn cell_backward / cell_backward_on(
+        gates: &[f32],
+        c_prev: &[f32],
+        tc: &[f32],
+        dh: &[f32],
+        dc: &mut [f32],
+        dgates: &mut [f32],
+        hidden: usize,
+    ) => cell_backward_body
+}
+
+#[inline(always)]
+fn cell_forward_body(
     gates: &mut [f32],
     c_prev: &[f32],
     c_next: &mut [f32],
@@ -243,8 +380,8 @@ fn cell_forward(
     }
 }
 
-/// Gate gradients for one step (B rows); updates `dc` in place to dL/dc_{t-1}.
-fn cell_backward(
+#[inline(always)]
+fn cell_backward_body(
     gates: &[f32],
     c_prev: &[f32],
     tc: &[f32],
@@ -316,6 +453,32 @@ impl LstmParams {
         }
         Ok(())
     }
+}
+
+/// Copies `row` into every `row.len()`-long row of `dst` (bias broadcast, repeated input
+/// projection): plain memcpy where ndarray's broadcasting assign walked element by element.
+fn fill_rows(dst: &mut [f32], row: &[f32]) {
+    if row.is_empty() {
+        return;
+    }
+    for d in dst.chunks_exact_mut(row.len()) {
+        d.copy_from_slice(row);
+    }
+}
+
+/// `dst` = `src`ᵀ, reallocating `dst` only if its shape is wrong. Runs twice per layer and
+/// backward pass, so it goes through the tiled transpose; ndarray's strided element walk cost
+/// ~10 % of training.
+fn transpose_into(src: &Array2<f32>, dst: &mut Array2<f32>) {
+    let (rows, cols) = src.dim();
+    if dst.dim() != (cols, rows) {
+        *dst = Array2::zeros((cols, rows));
+    }
+    if !src.is_standard_layout() || !dst.is_standard_layout() {
+        dst.assign(&src.t());
+        return;
+    }
+    gemm::transpose(flat(&src.view()), rows, cols, flat_mut(dst.view_mut()));
 }
 
 /// Validates everything [`forward`]/[`backward`] index, so they cannot panic on a mismatch.
@@ -392,16 +555,14 @@ pub(crate) fn forward_unchecked(p: &LstmParams, input: LayerInput<'_>, ws: &mut 
             }
         }
         LayerInput::Seq(x) => {
-            ws.gates.assign(&p.bias);
+            fill_rows(flat_mut(ws.gates.view_mut()), flat(&p.bias.view()));
             matmul_acc(&x, &p.kernel, ws.gates.view_mut());
         }
         LayerInput::Repeat(z) => {
-            let (mut head, mut tail) = ws.gates.view_mut().split_at(Axis(0), b);
-            head.assign(&p.bias);
+            let (mut head, tail) = ws.gates.view_mut().split_at(Axis(0), b);
+            fill_rows(flat_mut(head.view_mut()), flat(&p.bias.view()));
             matmul_acc(&z, &p.kernel, head.view_mut());
-            for t in 1..steps {
-                tail.slice_mut(s![(t - 1) * b..t * b, ..]).assign(&head);
-            }
+            fill_rows(flat_mut(tail), flat(&head.view()));
         }
     }
     ws.c.slice_mut(s![..b, ..]).fill(0.0);
@@ -462,7 +623,7 @@ pub(crate) fn backward_unchecked(
     let g4 = 4 * hidden;
     ws.dh.fill(0.0);
     ws.dc.fill(0.0);
-    ws.recurrent_t.assign(&p.recurrent.t());
+    transpose_into(&p.recurrent, &mut ws.recurrent_t);
     for t in (0..steps).rev() {
         let rows = t * b..(t + 1) * b;
         match dout {
@@ -489,17 +650,18 @@ pub(crate) fn backward_unchecked(
         }
     }
     // Weight gradients for all steps at once: one large GEMM runs far faster than T small ones.
-    general_mat_mul(
-        1.0,
-        &ws.h.slice(s![..steps * b, ..]).t(),
-        &ws.dgates,
-        1.0,
-        &mut grads.recurrent,
+    matmul_tn_acc(
+        &ws.h.slice(s![..steps * b, ..]),
+        &ws.dgates.view(),
+        grads.recurrent.view_mut(),
     );
     for row in flat(&ws.dgates.view()).chunks_exact(g4) {
         for (gb, &d) in flat_mut(grads.bias.view_mut()).iter_mut().zip(row) {
             *gb += d;
         }
+    }
+    if dx.is_some() {
+        transpose_into(&p.kernel, &mut ws.kernel_t);
     }
     match input {
         LayerInput::Seq(x) => {
@@ -511,10 +673,10 @@ pub(crate) fn backward_unchecked(
                     }
                 }
             } else {
-                general_mat_mul(1.0, &x.t(), &ws.dgates, 1.0, &mut grads.kernel);
+                matmul_tn_acc(&x, &ws.dgates.view(), grads.kernel.view_mut());
             }
-            if let Some(mut dx) = dx {
-                general_mat_mul(1.0, &ws.dgates, &p.kernel.t(), 0.0, &mut dx);
+            if let Some(dx) = dx {
+                matmul_set(&ws.dgates.view(), &ws.kernel_t, dx);
             }
         }
         LayerInput::Repeat(z) => {
@@ -522,10 +684,72 @@ pub(crate) fn backward_unchecked(
             for t in 0..steps {
                 ws.dsum += &ws.dgates.slice(s![t * b..(t + 1) * b, ..]);
             }
-            general_mat_mul(1.0, &z.t(), &ws.dsum, 1.0, &mut grads.kernel);
-            if let Some(mut dx) = dx {
-                general_mat_mul(1.0, &ws.dsum, &p.kernel.t(), 0.0, &mut dx);
+            matmul_tn_acc(&z, &ws.dsum.view(), grads.kernel.view_mut());
+            if let Some(dx) = dx {
+                matmul_set(&ws.dsum.view(), &ws.kernel_t, dx);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const ISAS: [Isa; 3] = [Isa::Wide, Isa::Avx2, Isa::Plain];
+
+    fn bits(xs: &[f32]) -> Vec<u32> {
+        xs.iter().map(|x| x.to_bits()).collect()
+    }
+
+    fn random(n: usize, scale: f32, rng: &mut SplitMix64) -> Vec<f32> {
+        (0..n).map(|_| rng.uniform(scale)).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// The step loops give the same bits on every instruction set (the streaming golden
+        /// files depend on it), for widths around the vector lengths and pre-activations far
+        /// into the clamped range of the rational tanh.
+        #[test]
+        fn cell_loops_agree_across_instruction_sets(
+            rows in 1usize..4,
+            hidden in 1usize..40,
+            seed in any::<u64>(),
+        ) {
+            let mut rng = SplitMix64::new(seed);
+            let g0 = random(rows * 4 * hidden, 8.0, &mut rng);
+            let c_prev = random(rows * hidden, 2.0, &mut rng);
+            let dh = random(rows * hidden, 1.0, &mut rng);
+            let dc0 = random(rows * hidden, 1.0, &mut rng);
+            let mut outs = Vec::new();
+            for isa in ISAS {
+                let mut g = g0.clone();
+                let (mut cn, mut tc, mut hn) =
+                    (vec![0.0; rows * hidden], vec![0.0; rows * hidden], vec![0.0; rows * hidden]);
+                cell_forward_on(isa, &mut g, &c_prev, &mut cn, &mut tc, &mut hn, hidden);
+                let mut dc = dc0.clone();
+                let mut dg = vec![0.0; rows * 4 * hidden];
+                cell_backward_on(isa, &g, &c_prev, &tc, &dh, &mut dc, &mut dg, hidden);
+                outs.push([bits(&g), bits(&cn), bits(&tc), bits(&hn), bits(&dc), bits(&dg)]);
+            }
+            for (isa, o) in ISAS.iter().zip(&outs).skip(1) {
+                prop_assert_eq!(o, &outs[0], "{:?} differs from {:?}", isa, ISAS[0]);
+            }
+        }
+    }
+
+    #[test]
+    fn cell_forward_matches_the_lstm_equations() {
+        // One unit, one row, hand-computed: i = σ(0), f = σ(0), g = tanh(0.5), o = σ(0).
+        let mut g = [0.0f32, 0.0, 0.5, 0.0];
+        let (mut cn, mut tc, mut hn) = ([0.0f32], [0.0f32], [0.0f32]);
+        cell_forward(&mut g, &[2.0], &mut cn, &mut tc, &mut hn, 1);
+        let half = act::sigmoid(0.0);
+        let want_c = half * 2.0 + half * act::tanh(0.5);
+        assert_eq!(cn[0].to_bits(), want_c.to_bits());
+        assert_eq!(tc[0].to_bits(), act::tanh(want_c).to_bits());
+        assert_eq!(hn[0].to_bits(), (half * act::tanh(want_c)).to_bits());
     }
 }
