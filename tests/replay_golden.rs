@@ -70,7 +70,10 @@ fn play(data: &[u8], speed: Speed, step: Duration) -> Scan {
     }
 }
 
-/// The fixtures' `live.txt` were printed by builds that had neither capacity forecasts nor the
+/// Fixtures whose `live.txt` was printed before forecasts existed; later ones compare exactly.
+const LIVE_BEFORE_FORECASTS: &[&str] = &["demo", "demo-v1", "incident-shared-host"];
+
+/// These fixtures' `live.txt` were printed by builds that had neither capacity forecasts nor the
 /// `DiskFillsSoon` rule built on them. Everything else the replay prints must match the live
 /// run byte for byte, so only those two later additions are taken out before comparing: the
 /// rule's transition lines and the `| <vital> full in …` suffixes of the final host lines.
@@ -128,9 +131,14 @@ fn every_fixture_replays_to_its_golden_timeline_at_every_speed() {
             let printed = std::fs::read_to_string(&live).expect("live output");
             // The live runs had no anomaly models, so neither has this replay.
             let plain = replay::scan(&data, Limits::default()).expect("scan");
+            let replayed = render_scan(&plain, OutputFormat::Text);
+            let replayed = if LIVE_BEFORE_FORECASTS.contains(&name.as_str()) {
+                as_printed_before_forecasts(&replayed)
+            } else {
+                replayed
+            };
             assert_eq!(
-                as_printed_before_forecasts(&render_scan(&plain, OutputFormat::Text)),
-                printed,
+                replayed, printed,
                 "{name}: the replay prints exactly what the live run printed"
             );
         }
