@@ -55,28 +55,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FILE")]
     pub lstm_config: Option<PathBuf>,
     /// Threshold policy: max:FACTOR, mean-std:K or quantile:Q (default max:0.78)
-    #[arg(long, value_name = "POLICY", value_parser = parse_policy)]
+    #[arg(long, value_name = "POLICY", value_parser = crate::detect::eval::parse_threshold_policy)]
     pub threshold_policy: Option<ThresholdPolicy>,
-}
-
-/// `max:0.78`, `mean-std:3`, `quantile:0.99`.
-pub fn parse_policy(s: &str) -> Result<ThresholdPolicy, String> {
-    let accepted = "accepted: max:FACTOR (> 0), mean-std:K (≥ 0) or quantile:Q (0..=1)";
-    let (kind, num) = s
-        .split_once(':')
-        .ok_or_else(|| format!("threshold policy {s:?}: {accepted}"))?;
-    let v: f32 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("threshold policy {s:?}: {num:?} is not a number; {accepted}"))?;
-    let p = match kind.trim() {
-        "max" | "max_scaled" => ThresholdPolicy::MaxScaled { factor: v },
-        "mean-std" | "mean_std" => ThresholdPolicy::MeanStd { k: v },
-        "quantile" => ThresholdPolicy::Quantile { q: v },
-        other => return Err(format!("threshold policy {other:?}: {accepted}")),
-    };
-    p.validate().map_err(|e| format!("{e}"))?;
-    Ok(p)
 }
 
 /// A vital by its store key (`cpu_pct`) or short name (`cpu`).
@@ -822,17 +802,6 @@ mod tests {
         assert_eq!(TimeBound::parse("1000"), Ok(TimeBound::At(1000)));
         assert_eq!(TimeBound::BeforeNow(10).resolve(100, 5), 90);
         assert_eq!(TimeBound::AfterFirst(10).resolve(100, 5), 15);
-        assert_eq!(
-            parse_policy("quantile:0.99"),
-            Ok(ThresholdPolicy::Quantile { q: 0.99 })
-        );
-        assert_eq!(
-            parse_policy("mean-std:3"),
-            Ok(ThresholdPolicy::MeanStd { k: 3.0 })
-        );
-        for bad in ["quantile:2", "max:-1", "max", "median:0.5", "max:x"] {
-            assert!(parse_policy(bad).is_err(), "{bad}");
-        }
     }
 
     #[test]

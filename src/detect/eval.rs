@@ -166,7 +166,7 @@ pub fn parse_threshold_policy(s: &str) -> Result<ThresholdPolicy, String> {
         .parse()
         .map_err(|_| format!("threshold policy {s:?}: {v:?} is not a number; {accepted}"))?;
     let p = match kind.trim() {
-        "max" => ThresholdPolicy::MaxScaled { factor: v },
+        "max" | "max_scaled" => ThresholdPolicy::MaxScaled { factor: v },
         "mean-std" | "mean_std" => ThresholdPolicy::MeanStd { k: v },
         "quantile" => ThresholdPolicy::Quantile { q: v },
         other => return Err(format!("unknown threshold policy {other:?}; {accepted}")),
@@ -808,7 +808,18 @@ mod tests {
             parse_threshold_policy("quantile:0.99"),
             Ok(ThresholdPolicy::Quantile { q: 0.99 })
         );
-        for bad in ["max", "max:x", "median:3", "quantile:1.5", "max:-1"] {
+        assert_eq!(
+            parse_threshold_policy("max_scaled:0.5"),
+            Ok(ThresholdPolicy::MaxScaled { factor: 0.5 })
+        );
+        for bad in [
+            "max",
+            "max:x",
+            "median:3",
+            "quantile:1.5",
+            "quantile:2",
+            "max:-1",
+        ] {
             let e = parse_threshold_policy(bad).err().unwrap_or_default();
             assert!(e.contains("accepted"), "{bad}: {e}");
         }
