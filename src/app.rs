@@ -53,10 +53,8 @@ const MEMORY_SLACK_MS: i64 = 60_000;
 pub struct ConsoleOptions {
     /// A keymap merged over the default; `None` uses `default_keymap_path()` when it exists.
     pub keymap: Option<PathBuf>,
-    /// Frame-rate cap (1–60).
-    pub fps: u32,
-    /// Live data redraws at most this often (`[ui] refresh`).
-    pub refresh: Duration,
+    /// Frame-rate cap and live-data refresh (`[ui]`).
+    pub ui: crate::config::Ui,
     pub mouse: bool,
     /// Open the SQLite history (off for tests and read-only boxes).
     pub history: bool,
@@ -69,8 +67,7 @@ impl Default for ConsoleOptions {
     fn default() -> Self {
         ConsoleOptions {
             keymap: None,
-            fps: crate::config::DEFAULT_FPS,
-            refresh: crate::config::DEFAULT_REFRESH,
+            ui: crate::config::Ui::default(),
             mouse: false,
             history: true,
             theme: Theme::embedded_default(),
@@ -674,14 +671,6 @@ async fn history(req: HistoryRequest, services: &Services) -> Result<Vec<SeriesD
     }
 }
 
-/// How often the UI may draw: `fps` caps frames for keys, resizes and replays; live data
-/// redraws at most every `refresh`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Pace {
-    pub fps: u32,
-    pub refresh: Duration,
-}
-
 /// The UI loop over any backend and event stream (the real terminal, or TestBackend and a
 /// scripted stream in tests). Returns the final state when the user quits, `stop` fires or
 /// the event stream ends. `replay` is the running player's link in replay mode: its status
@@ -694,7 +683,7 @@ pub async fn ui_loop<B, E>(
     mut state: UiState,
     theme: &Theme,
     services: &Services,
-    pace: Pace,
+    pace: &crate::config::Ui,
     mut stop: watch::Receiver<bool>,
     on_mouse: &mut (dyn FnMut(bool) + Send),
     replay: Option<ReplayLink>,
@@ -962,10 +951,7 @@ async fn run_terminal(
                 state,
                 &options.theme,
                 services,
-                Pace {
-                    fps: options.fps,
-                    refresh: options.refresh,
-                },
+                &options.ui,
                 stop_rx,
                 &mut on_mouse,
                 replay,

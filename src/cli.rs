@@ -214,15 +214,14 @@ fn console(cli: &Cli) -> i32 {
         );
         return EXIT_USAGE;
     }
-    let (fps, refresh) = (config.ui.fps, config.ui.refresh);
+    let ui = config.ui.clone();
     crate::app::run_console(
         config,
         crate::app::ConsoleOptions {
             keymap: cli.keymap.clone(),
             theme,
             record: cli.record.clone(),
-            fps,
-            refresh,
+            ui,
             ..crate::app::ConsoleOptions::default()
         },
     )

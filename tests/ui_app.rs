@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use nocscope::app::{Pace, Services, spawn_engine, ui_loop};
+use nocscope::app::{Services, spawn_engine, ui_loop};
+use nocscope::config::Ui;
 use nocscope::config::keymap::Keymap;
 use nocscope::config::theme::Theme;
 use nocscope::engine::Engine;
@@ -84,7 +85,7 @@ async fn keys_drive_the_loop_over_a_replayed_engine() {
             state,
             &theme,
             &services,
-            Pace {
+            &Ui {
                 fps: 60,
                 refresh: std::time::Duration::from_secs(1),
             },
@@ -167,7 +168,7 @@ async fn replay_keys_steer_the_player_task() {
             state,
             &theme,
             &services,
-            Pace {
+            &Ui {
                 fps: 60,
                 refresh: std::time::Duration::from_secs(1),
             },
