@@ -222,6 +222,28 @@ impl<'a> Checker<'a> {
         Fields { found }
     }
 
+    /// The fields of an optional top-level `[name]` section (none when it is absent or is not
+    /// a table, which is reported).
+    fn section<'t, 'i>(
+        &mut self,
+        value: Option<&'t Val<'i>>,
+        name: &str,
+        allowed: &[&'static str],
+    ) -> Fields<'t, 'i> {
+        let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        let hint = format!("write it as {article} [{name}] section");
+        match value.and_then(|v| self.table(v, name, &hint)) {
+            Some(t) => self.fields(t, &Section(format!("[{name}]")), allowed),
+            None => Fields {
+                found: HashMap::new(),
+            },
+        }
+    }
+
     fn table<'t, 'i>(
         &mut self,
         value: &'t Val<'i>,
@@ -423,15 +445,7 @@ impl<'a> Checker<'a> {
     }
 
     fn defaults(&mut self, value: Option<&Val<'_>>) -> DefaultsState {
-        let section = Section("[defaults]".into());
-        let accepted = "write it as a [defaults] section";
-        let table = value.and_then(|v| self.table(v, "defaults", accepted));
-        let fields = match table {
-            Some(t) => self.fields(t, &section, DEFAULTS_KEYS),
-            None => Fields {
-                found: HashMap::new(),
-            },
-        };
+        let fields = self.section(value, "defaults", DEFAULTS_KEYS);
         let interval = fields
             .value("interval")
             .and_then(|v| self.duration(v, "interval"));
@@ -454,7 +468,7 @@ impl<'a> Checker<'a> {
         }
         let data_dir = match fields.value("data_dir") {
             Some(v) => self
-                .string(v, "data_dir", &section)
+                .string(v, "data_dir", &Section("[defaults]".into()))
                 .map(str::to_owned)
                 .and_then(|s| self.path(&s, &v.span(), "data_dir")),
             None => self.default_data_dir(),
@@ -501,14 +515,7 @@ impl<'a> Checker<'a> {
     }
 
     fn storage(&mut self, value: Option<&Val<'_>>) -> Storage {
-        let section = Section("[storage]".into());
-        let table = value.and_then(|v| self.table(v, "storage", "write it as a [storage] section"));
-        let fields = match table {
-            Some(t) => self.fields(t, &section, STORAGE_KEYS),
-            None => Fields {
-                found: HashMap::new(),
-            },
-        };
+        let fields = self.section(value, "storage", STORAGE_KEYS);
         Storage {
             retention: fields
                 .value("retention")
@@ -522,15 +529,7 @@ impl<'a> Checker<'a> {
     }
 
     fn anomaly(&mut self, value: Option<&Val<'_>>) -> Anomaly {
-        let section = Section("[anomaly]".into());
-        let table =
-            value.and_then(|v| self.table(v, "anomaly", "write it as an [anomaly] section"));
-        let fields = match table {
-            Some(t) => self.fields(t, &section, ANOMALY_KEYS),
-            None => Fields {
-                found: HashMap::new(),
-            },
-        };
+        let fields = self.section(value, "anomaly", ANOMALY_KEYS);
         let d = Anomaly::default();
         let warmup_points = match fields.value("warmup_points") {
             Some(v) => match self.count(v, "warmup_points") {
@@ -567,14 +566,7 @@ impl<'a> Checker<'a> {
     }
 
     fn ui(&mut self, value: Option<&Val<'_>>) -> Ui {
-        let section = Section("[ui]".into());
-        let table = value.and_then(|v| self.table(v, "ui", "write it as a [ui] section"));
-        let fields = match table {
-            Some(t) => self.fields(t, &section, UI_KEYS),
-            None => Fields {
-                found: HashMap::new(),
-            },
-        };
+        let fields = self.section(value, "ui", UI_KEYS);
         let d = Ui::default();
         let refresh = match fields.value("refresh") {
             Some(v) => match self.duration(v, "refresh") {
