@@ -11,7 +11,8 @@ use divan::counter::ItemsCount;
 use nocscope::config::Anomaly;
 use nocscope::detect::{LstmAutoencoder, LstmConfig};
 use nocscope::engine::rules::default_rules;
-use nocscope::engine::{Engine, ModelBinding, TargetSpec, Vital};
+use nocscope::engine::{Engine, ModelBinding, TargetSpec};
+use nocscope::model::Vital;
 use nocscope::model::{Input, Observation, Payload, Scrape, ScrapeOutcome, TargetId};
 
 struct Counting;

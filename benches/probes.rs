@@ -72,7 +72,7 @@ const IN_FLIGHT: usize = 100;
 
 async fn run_batch<F, T>(make: impl Fn() -> F) -> Vec<T>
 where
-    F: std::future::Future<Output = T>,
+    F: Future<Output = T>,
 {
     use futures_util::StreamExt;
     futures_util::stream::iter((0..BATCH).map(|_| make()))

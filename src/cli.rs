@@ -4,23 +4,27 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
-use crate::app::{LiveRecording, feed, set_dropped};
-use crate::collect::{exporter, scheduler};
+use crate::app::{
+    LiveRecording, Pump, PumpOptions, Sinks, bind_models, http_client, models, open_store,
+    spawn_engine,
+};
+use crate::collect::scheduler;
 use crate::config::{self, Config};
-use crate::engine::{Engine, Event, ModelBinding, human_days, human_duration};
+use crate::engine::{Engine, Event, ModelBinding};
 use crate::expo::{self, Format};
+use crate::human::{human_days, human_duration};
 use crate::model::{
     AlertState, AnomalyEvent, Forecast, HostStatus, Input, Millis, Snapshot, Vitals,
 };
 use crate::replay;
 use crate::sanitize::sanitize;
-use crate::store::{Store, StoreOptions};
+use crate::store::Store;
 
 mod eval;
 mod train;
@@ -28,9 +32,7 @@ mod train;
 pub use eval::EvalArgs;
 pub use train::TrainArgs;
 
-pub const EXIT_OK: i32 = 0;
-pub const EXIT_PROBLEM: i32 = 1;
-pub const EXIT_USAGE: i32 = 2;
+pub use crate::app::{EXIT_OK, EXIT_PROBLEM, EXIT_USAGE};
 
 /// Largest exposition body `lint` reads (stdin can be endless).
 const LINT_MAX_BYTES: u64 = 256 << 20;
@@ -350,10 +352,10 @@ fn check(config_path: Option<&Path>, record: Option<&Path>, args: &CheckArgs) ->
         Ok(r) => r,
         Err(e) => {
             eprintln!("nocscope: {e}");
-            return EXIT_USAGE;
+            return EXIT_PROBLEM;
         }
     };
-    let mut recording = match record {
+    let recording = match record {
         None => None,
         Some(path) => match LiveRecording::create(path, &config, false) {
             Ok(r) => Some(r),
@@ -363,10 +365,7 @@ fn check(config_path: Option<&Path>, record: Option<&Path>, args: &CheckArgs) ->
             }
         },
     };
-    let code = runtime.block_on(check_async(&config, args, store.as_ref(), &mut recording));
-    if let Some(r) = recording {
-        r.finish();
-    }
+    let code = runtime.block_on(check_async(&config, args, store.as_ref(), recording));
     if let Some(store) = store
         && let Err(e) = store.close()
     {
@@ -375,97 +374,76 @@ fn check(config_path: Option<&Path>, record: Option<&Path>, args: &CheckArgs) ->
     code
 }
 
-pub fn store_path(config: &Config) -> PathBuf {
-    config.defaults.data_dir.join("history.db")
-}
-
-fn open_store(config: &Config) -> Result<Store, String> {
-    let dir = &config.defaults.data_dir;
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("cannot create data dir {}: {e}", dir.display()))?;
-    let options = StoreOptions {
-        retention_ms: config.storage.retention.as_millis() as i64,
-        max_size_bytes: config.storage.max_size,
-        ..StoreOptions::default()
-    };
-    Store::open(&store_path(config), options).map_err(|e| e.to_string())
-}
-
 async fn check_async(
     config: &Config,
     args: &CheckArgs,
     store: Option<&Store>,
-    recording: &mut Option<LiveRecording>,
+    recording: Option<LiveRecording>,
 ) -> i32 {
-    let client = match exporter::http_client() {
+    let client = match http_client() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("nocscope: cannot build the HTTP client: {e}");
-            return EXIT_USAGE;
+            eprintln!("nocscope: {e}");
+            return EXIT_PROBLEM;
         }
     };
     let mut engine = Engine::from_config(config);
     bind_models(&mut engine, models());
-    let sender = store.map(|s| s.sender());
-    let mut out = std::io::stdout();
-    let forward = |engine: &mut Engine| {
-        if let Some(s) = &sender {
-            for b in engine.take_batches() {
-                if s.try_send(b).is_err() {
-                    tracing::warn!("store queue full: a batch of history was dropped");
-                }
-            }
-        } else {
-            engine.take_batches();
-        }
+    let format = args.format;
+    let mut sinks = Sinks {
+        store: store.map(|s| s.sender()),
+        recording,
+        ..Sinks::default()
     };
-
-    match args.for_ {
+    let engine = match args.for_ {
         None => {
+            // One poll of each target: the final statuses are the whole report.
+            sinks.events = Box::new(|_| {});
+            let mut pump = Pump::new(engine, sinks);
             for o in scheduler::poll_all_once(config, &client).await {
-                feed(&mut engine, recording, Input::Observation(o));
+                pump.feed(Input::Observation(o));
             }
-            let now = scheduler::wall_clock_ms();
-            feed(&mut engine, recording, Input::Tick { now });
-            engine.take_events();
-            forward(&mut engine);
+            pump.feed(Input::Tick {
+                now: scheduler::wall_clock_ms(),
+            });
+            pump.finish()
         }
         Some(d) => {
-            let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+            // Transitions as they happen, one line each.
+            sinks.events = Box::new(move |e| {
+                let _ = writeln!(std::io::stdout(), "{}", format_event(e, format));
+            });
+            let (tx, rx) = tokio::sync::mpsc::channel(crate::app::INPUT_QUEUE);
             let dropped = Arc::new(AtomicU64::new(0));
-            let tasks = scheduler::spawn(
-                Arc::new(config.clone()),
-                client.clone(),
-                tx,
-                dropped.clone(),
+            let tasks = scheduler::spawn(Arc::new(config.clone()), client, tx, dropped.clone());
+            let link = spawn_engine(
+                Pump::new(engine, sinks),
+                rx,
+                PumpOptions {
+                    clock: Some(scheduler::wall_clock_ms as fn() -> Millis),
+                    dropped,
+                    models: None,
+                },
             );
-            let deadline = tokio::time::Instant::now() + d;
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(deadline) => break,
-                    Some(o) = rx.recv() => feed(&mut engine, recording, Input::Observation(o)),
-                    _ = tick.tick() => {
-                        set_dropped(&mut engine, recording, dropped.load(Ordering::Relaxed));
-                        let now = scheduler::wall_clock_ms();
-                        feed(&mut engine, recording, Input::Tick { now });
-                    }
-                }
-                for e in engine.take_events() {
-                    let _ = writeln!(out, "{}", format_event(&e, args.format));
-                }
-                forward(&mut engine);
-            }
+            tokio::time::sleep(d).await;
             for t in tasks {
                 t.abort();
             }
+            match link.finish().await {
+                Some(pump) => pump.finish(),
+                None => {
+                    eprintln!("nocscope: the engine task failed");
+                    return EXIT_PROBLEM;
+                }
+            }
         }
-    }
+    };
     if let Some(store) = store
         && let Err(e) = store.flush()
     {
         eprintln!("nocscope: history not fully written: {e}");
     }
+    let mut out = std::io::stdout();
     let snap = engine.snapshot();
     for h in &snap.hosts {
         let line = match args.format {
@@ -733,7 +711,7 @@ fn replay_file(args: &ReplayArgs, cli: &Cli) -> i32 {
 
 /// The named or file theme, converted to this terminal's colour depth (NO_COLOR honoured);
 /// problems are printed before the terminal is touched.
-fn console_theme(name: &str, base: &Path) -> Result<crate::config::theme::Theme, i32> {
+fn console_theme(name: &str, base: &Path) -> Result<config::theme::Theme, i32> {
     use crate::config::theme::{ColorDepth, Theme};
     match Theme::lookup(name, base) {
         Ok(t) => Ok(t.for_depth(ColorDepth::detect(&|k| std::env::var(k).ok()))),
@@ -787,66 +765,6 @@ fn replay_console(data: Vec<u8>, name: &str, speed: replay::Speed, cli: &Cli) ->
 /// cannot be read at all.
 pub fn replay_report(data: &[u8], name: &str, format: OutputFormat, out: &mut impl Write) -> i32 {
     replay_report_with(data, name, format, models(), out)
-}
-
-/// The anomaly models every engine gets: the shipped per-vital models embedded from models/,
-/// applied to any host (the engine standardises each series itself). Loading is kept out of the
-/// engine, which only ever receives bindings. A shipped model that fails validation is named on
-/// stderr and left out; the rest still score.
-pub fn models() -> Vec<ModelBinding> {
-    let mut out = Vec::new();
-    for (key, loaded) in crate::detect::shipped::shipped_models() {
-        let vital = crate::engine::Vital::ALL
-            .into_iter()
-            .find(|v| v.key() == key);
-        match (vital, loaded) {
-            (Some(vital), Ok(model)) => out.push(ModelBinding {
-                vital,
-                host: None,
-                model,
-            }),
-            (None, _) => eprintln!("nocscope: shipped model {key}: no vital has that key"),
-            (_, Err(e)) => eprintln!(
-                "nocscope: shipped model {key}: {}",
-                sanitize(&e.to_string())
-            ),
-        }
-    }
-    out
-}
-
-/// Each configured host's own models, trained by `nocscope train` or the background trainer
-/// into `<data_dir>/models/<host>/<vital>/`. A model that fails to load is named on stderr and
-/// left out (the shipped model still covers that vital).
-pub fn host_models(config: &Config) -> Vec<ModelBinding> {
-    let mut out = Vec::new();
-    for host in config.hosts() {
-        for vital in crate::engine::Vital::ALL {
-            let dir = crate::trainer::model_dir(&config.defaults.data_dir, host, vital.key());
-            if !dir.join(crate::detect::META_FILE).exists() {
-                continue;
-            }
-            match crate::detect::LstmAutoencoder::load(&dir) {
-                Ok(model) => out.push(ModelBinding {
-                    vital,
-                    host: Some(host.to_string()),
-                    model,
-                }),
-                Err(e) => eprintln!("nocscope: {}", sanitize(&e.to_string())),
-            }
-        }
-    }
-    out
-}
-
-/// Binds models, telling the operator on stderr about any that could not be used.
-pub fn bind_models(engine: &mut Engine, models: Vec<ModelBinding>) {
-    if models.is_empty() {
-        return;
-    }
-    for p in engine.set_models(models) {
-        eprintln!("nocscope: anomaly model not used: {}", sanitize(&p));
-    }
 }
 
 /// [`replay_report`] with the given anomaly models bound to the replaying engine.

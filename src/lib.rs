@@ -1,6 +1,7 @@
 //! nocscope: a terminal console for watching servers and network devices. The library holds
 //! every module so that tests, benches and the binary share one code path; `main.rs` only wires.
 
+pub mod action;
 pub mod app;
 pub mod civil;
 pub mod cli;
@@ -9,6 +10,7 @@ pub mod config;
 pub mod detect;
 pub mod engine;
 pub mod expo;
+pub mod human;
 pub mod logging;
 pub mod model;
 pub mod replay;

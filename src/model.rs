@@ -686,4 +686,75 @@ pub struct Snapshot {
     /// Recent anomaly runs, newest first (bounded); ongoing ones have no `end`.
     #[serde(default)]
     pub anomalies: Vec<AnomalyEvent>,
+    /// The thresholds of the rules over host vitals, for the charts to draw: they come from
+    /// the rules in force, so a chart never shows a line no rule fires at.
+    #[serde(default)]
+    pub thresholds: Vec<ChartThreshold>,
+}
+
+/// One rule's threshold on one vital (`HostCpuHigh` at 80 on `cpu_pct`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChartThreshold {
+    /// Vital key (`cpu_pct`, `mem_pct`, `disk_max_pct`, …).
+    pub vital: String,
+    pub rule: String,
+    pub value: f64,
+}
+
+/// Vitals kept as history rings, in the order of `Vital::ALL`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Vital {
+    Cpu,
+    Mem,
+    Swap,
+    Load1,
+    /// The fullest disk of the host.
+    DiskMax,
+    DiskRead,
+    DiskWrite,
+    NetRx,
+    NetTx,
+}
+
+impl Vital {
+    pub const ALL: [Vital; 9] = [
+        Vital::Cpu,
+        Vital::Mem,
+        Vital::Swap,
+        Vital::Load1,
+        Vital::DiskMax,
+        Vital::DiskRead,
+        Vital::DiskWrite,
+        Vital::NetRx,
+        Vital::NetTx,
+    ];
+
+    /// The series key under which the store keeps this vital (source `host/<name>`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Vital::Cpu => "cpu_pct",
+            Vital::Mem => "mem_pct",
+            Vital::Swap => "swap_pct",
+            Vital::Load1 => "load1",
+            Vital::DiskMax => "disk_max_pct",
+            Vital::DiskRead => "disk_read_bps",
+            Vital::DiskWrite => "disk_write_bps",
+            Vital::NetRx => "net_rx_bps",
+            Vital::NetTx => "net_tx_bps",
+        }
+    }
+
+    pub fn get(self, v: &Vitals) -> Option<f64> {
+        match self {
+            Vital::Cpu => v.cpu_pct,
+            Vital::Mem => v.mem_pct,
+            Vital::Swap => v.swap_pct,
+            Vital::Load1 => v.load1,
+            Vital::DiskMax => v.disks.iter().map(|d| d.used_pct).reduce(f64::max),
+            Vital::DiskRead => v.disk_read_bps,
+            Vital::DiskWrite => v.disk_write_bps,
+            Vital::NetRx => v.net_rx_bps,
+            Vital::NetTx => v.net_tx_bps,
+        }
+    }
 }

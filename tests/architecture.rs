@@ -100,6 +100,61 @@ const RULES: &[(&str, &str, &str)] = &[
         "collectors never touch the store",
     ),
     ("collect", "ratatui", "collectors never touch the UI"),
+    (
+        "ui",
+        "crate::engine",
+        "the UI draws the model's vocabulary, never the engine's internals",
+    ),
+    ("ui", "crate::store", "the UI asks the app for history"),
+    (
+        "ui",
+        "crate::app",
+        "the UI sends Commands; it does not call the app",
+    ),
+    ("ui", "reqwest", "the UI never does network I/O"),
+    (
+        "config",
+        "crate::ui",
+        "config is below the UI: no arrow runs back up",
+    ),
+    ("config", "crate::app", "config is below the wiring"),
+    ("app", "crate::cli", "cli imports app, never the reverse"),
+    (
+        "engine",
+        "crate::app",
+        "the engine knows nothing of its pump",
+    ),
+    ("engine", "crate::ui", "the engine knows nothing of the UI"),
+    (
+        "engine",
+        "crate::config::theme",
+        "the engine knows nothing of themes",
+    ),
+    ("engine", "chrono", "the engine never reads a clock"),
+    ("engine", "wall_clock", "the engine never reads a clock"),
+    (
+        "store",
+        "crate::engine",
+        "the store keeps batches, not engine state",
+    ),
+    ("store", "crate::ui", "the store knows nothing of the UI"),
+    (
+        "replay",
+        "crate::ui",
+        "the recording format knows nothing of the UI",
+    ),
+    (
+        "replay",
+        "crate::app",
+        "the player is driven by the app, not the reverse",
+    ),
+    ("human", "crate::", "formatting depends on no other module"),
+    (
+        "action",
+        "crate::",
+        "the action vocabulary depends on no other module",
+    ),
+    ("action", "std::fs", "the action vocabulary does no I/O"),
 ];
 
 #[test]
@@ -160,4 +215,86 @@ fn the_checker_itself_catches_a_violation() {
         .map(|(n, _)| n)
         .collect();
     assert_eq!(hits, vec![2]);
+}
+
+/// Top-level modules and the other top-level modules each one names through `crate::`.
+fn module_graph() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let mut graph: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    for f in &files {
+        let module = module_of(f);
+        let Ok(text) = std::fs::read_to_string(f) else {
+            continue;
+        };
+        let deps = graph.entry(module.clone()).or_default();
+        for (_, code) in code_lines(&text) {
+            for (i, _) in code.match_indices("crate::") {
+                let rest = &code[i + "crate::".len()..];
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                    .collect();
+                if !name.is_empty() && name != module {
+                    deps.insert(name);
+                }
+            }
+        }
+    }
+    graph
+}
+
+/// A path of modules that leads from `from` back to itself, if there is one.
+fn cycle_from(
+    graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+    from: &str,
+) -> Option<Vec<String>> {
+    let mut stack = vec![(from.to_string(), vec![from.to_string()])];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some((at, path)) = stack.pop() {
+        for next in graph.get(&at).into_iter().flatten() {
+            if next == from {
+                let mut p = path.clone();
+                p.push(next.clone());
+                return Some(p);
+            }
+            if seen.insert(next.clone()) {
+                let mut p = path.clone();
+                p.push(next.clone());
+                stack.push((next.clone(), p));
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn top_level_modules_form_no_import_circle() {
+    let graph = module_graph();
+    assert!(
+        graph.get("cli").is_some_and(|d| d.contains("app")),
+        "the graph reader found no cli → app arrow: {graph:?}"
+    );
+    let circles: Vec<String> = graph
+        .keys()
+        .filter_map(|m| cycle_from(&graph, m))
+        .map(|p| p.join(" → "))
+        .collect();
+    assert!(circles.is_empty(), "import circles: {circles:?}");
+}
+
+#[test]
+fn the_circle_finder_finds_a_circle() {
+    let mut graph: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    graph.entry("a".into()).or_default().insert("b".into());
+    graph.entry("b".into()).or_default().insert("c".into());
+    graph.entry("c".into()).or_default().insert("a".into());
+    graph.entry("d".into()).or_default().insert("a".into());
+    assert_eq!(
+        cycle_from(&graph, "a"),
+        Some(vec!["a".into(), "b".into(), "c".into(), "a".into()])
+    );
+    assert_eq!(cycle_from(&graph, "d"), None);
 }

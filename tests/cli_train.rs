@@ -11,8 +11,8 @@ use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use nocscope::detect::{FORMAT_VERSION, LstmAutoencoder, LstmConfig, META_FILE, WEIGHTS_FILE};
-use nocscope::engine::Vital;
 use nocscope::model::CycleBatch;
+use nocscope::model::Vital;
 use nocscope::store::{Store, StoreOptions};
 use nocscope::trainer::{Trainer, TrainerConfig, TrainerEvent, model_dir};
 
@@ -678,7 +678,7 @@ fn the_console_finds_hosts_own_models_in_the_data_dir() {
         dir.path(),
     )
     .expect("config");
-    assert!(nocscope::cli::host_models(&config).is_empty());
+    assert!(nocscope::app::host_models(&config).is_empty());
 
     let cfg = LstmConfig {
         window: 5,
@@ -692,13 +692,13 @@ fn the_console_finds_hosts_own_models_in_the_data_dir() {
     m.fit(&series, &Default::default(), |_| {}).expect("fit");
     m.save(&model_dir(&data, "web1", "load1")).expect("save");
 
-    let found = nocscope::cli::host_models(&config);
+    let found = nocscope::app::host_models(&config);
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].host.as_deref(), Some("web1"));
     assert_eq!(found[0].vital, Vital::Load1);
     // The shipped models are always there too, one binding per shipped vital.
     assert_eq!(
-        nocscope::cli::models().len(),
+        nocscope::app::models().len(),
         nocscope::detect::shipped::shipped_models().len()
     );
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use nocscope::collect::{exporter, scheduler};
-use nocscope::model::{Observation, Payload, ScrapeOutcome, TargetId};
+use nocscope::model::{Input, Observation, Payload, ScrapeOutcome, TargetId};
 use support::{Behaviour, serve};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -24,7 +24,7 @@ fn client() -> reqwest::Client {
 
 /// Receive until `done` says so; bounded so a broken scheduler fails instead of hanging.
 async fn recv_until(
-    rx: &mut mpsc::Receiver<Observation>,
+    rx: &mut mpsc::Receiver<Input>,
     mut done: impl FnMut(&[Observation]) -> bool,
 ) -> Vec<Observation> {
     let mut seen = Vec::new();
@@ -33,7 +33,8 @@ async fn recv_until(
             return seen;
         }
         match tokio::time::timeout(Duration::from_millis(50), rx.recv()).await {
-            Ok(Some(o)) => seen.push(o),
+            Ok(Some(Input::Observation(o))) => seen.push(o),
+            Ok(Some(Input::Tick { .. })) => panic!("the scheduler sends observations, never ticks"),
             Ok(None) => break,
             Err(_) => {}
         }

@@ -10,7 +10,8 @@ use nocscope::config::Anomaly;
 use nocscope::detect::forecast::{fit_line, time_to_level};
 use nocscope::detect::{FitOptions, LstmAutoencoder, LstmConfig, SplitMix64, ThresholdPolicy};
 use nocscope::engine::rules::default_rules;
-use nocscope::engine::{Engine, Event, ModelBinding, TargetSpec, Vital};
+use nocscope::engine::{Engine, Event, ModelBinding, TargetSpec};
+use nocscope::model::Vital;
 use nocscope::model::{
     AlertState, AnomalyEvent, Input, Observation, Payload, Scrape, ScrapeOutcome, TargetId,
 };

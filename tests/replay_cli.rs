@@ -180,7 +180,8 @@ mod anomaly {
     use bytes::Bytes;
     use nocscope::cli::{OutputFormat, replay_report_with};
     use nocscope::detect::{FitOptions, LstmAutoencoder, LstmConfig, ThresholdPolicy};
-    use nocscope::engine::{ModelBinding, TargetSpec, Vital};
+    use nocscope::engine::{ModelBinding, TargetSpec};
+    use nocscope::model::Vital;
     use nocscope::model::{Input, Observation, Payload, Scrape, ScrapeOutcome, TargetId};
     use nocscope::replay::{self, Limits, Recorder};
 

@@ -51,7 +51,7 @@ fn check_golden(name: &str, ext: &str, actual: &str) {
 /// Play to the end and package the result like a scan, so the same renderer applies.
 fn play(data: &[u8], speed: Speed, step: Duration) -> Scan {
     let mut p =
-        Player::open_with(data.to_vec(), Limits::default(), nocscope::cli::models()).expect("open");
+        Player::open_with(data.to_vec(), Limits::default(), nocscope::app::models()).expect("open");
     p.set_speed(speed);
     let mut events = Vec::new();
     while !p.is_finished() {
@@ -106,7 +106,7 @@ fn every_fixture_replays_to_its_golden_timeline_at_every_speed() {
         let data = std::fs::read(&path).expect("read fixture");
         // With the shipped anomaly models, as `nocscope replay` and the console play it.
         let scan =
-            replay::scan_with(&data, Limits::default(), &nocscope::cli::models()).expect("scan");
+            replay::scan_with(&data, Limits::default(), &nocscope::app::models()).expect("scan");
         assert!(scan.damage.is_none(), "{name}: {:?}", scan.damage);
         assert_eq!(scan.ignored_observations, 0, "{name}");
         let text = render_scan(&scan, OutputFormat::Text);

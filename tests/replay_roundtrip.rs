@@ -50,7 +50,7 @@ fn replay_ends_in_the_live_engines_state() {
         // Until a few real polls went through the engine (no wall-clock assertion).
         while polls < 4 {
             let input = tokio::select! {
-                Some(o) = rx.recv() => { polls += 1; Input::Observation(o) }
+                Some(i) = rx.recv() => { polls += 1; i }
                 _ = tick.tick() => Input::Tick { now: scheduler::wall_clock_ms() },
             };
             rec.input(scheduler::wall_clock_ms(), &input)

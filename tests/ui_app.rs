@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use nocscope::app::{Services, spawn_engine, ui_loop};
+use nocscope::app::{Pump, PumpOptions, Services, Sinks, spawn_engine, ui_loop};
 use nocscope::config::Ui;
 use nocscope::config::keymap::Keymap;
 use nocscope::config::theme::Theme;
@@ -41,7 +41,11 @@ async fn keys_drive_the_loop_over_a_replayed_engine() {
         default_rules(),
     );
     let (in_tx, in_rx) = mpsc::channel(64);
-    let link = spawn_engine(engine, in_rx, None, Arc::new(AtomicU64::new(0)), None, None);
+    let link = spawn_engine(
+        Pump::new(engine, Sinks::default()),
+        in_rx,
+        PumpOptions::default(),
+    );
     let mut snaps = link.snapshots.clone();
 
     // Feed ten polls of both hosts, then wait until the engine has published them.
@@ -232,12 +236,13 @@ async fn live_engine_publishes_on_ticks_not_per_observation() {
     );
     let (in_tx, in_rx) = mpsc::channel(64);
     let link = spawn_engine(
-        engine,
+        Pump::new(engine, Sinks::default()),
         in_rx,
-        Some(fixed_clock as fn() -> nocscope::model::Millis),
-        Arc::new(AtomicU64::new(0)),
-        None,
-        None,
+        PumpOptions {
+            clock: Some(fixed_clock as fn() -> nocscope::model::Millis),
+            dropped: Arc::new(AtomicU64::new(0)),
+            models: None,
+        },
     );
     let mut snaps = link.snapshots.clone();
     // The first tick comes at once.

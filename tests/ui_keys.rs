@@ -5,7 +5,8 @@ mod ui_fixture;
 
 use nocscope::config::keymap::Key;
 use nocscope::model::{AnomalyEvent, Snapshot};
-use nocscope::ui::state::{Command, Loaded, PromptKind, RunMode, ZOOM_LEVELS_MS};
+use nocscope::ui::command::Command;
+use nocscope::ui::state::{Loaded, PromptKind, RunMode, ZOOM_LEVELS_MS};
 use nocscope::ui::{UiState, View, dispatch};
 use ui_fixture::{T0, press, snapshot, state};
 
@@ -346,7 +347,7 @@ fn metric_browser_lists_sources_and_fuzzy_filters() {
 fn replay_state() -> UiState {
     let mut s = fresh();
     s.run_mode = RunMode::Replay;
-    s.replay = Some(nocscope::ui::state::ReplayStatus {
+    s.replay = Some(nocscope::ui::command::ReplayStatus {
         clock: 10_000_000,
         start: 1_000_000,
         end: 20_000_000,
@@ -362,7 +363,7 @@ fn replay_state() -> UiState {
 /// leaves the chart window alone.
 #[test]
 fn replay_keys_send_player_controls() {
-    use nocscope::ui::state::ReplayControl as C;
+    use nocscope::ui::command::ReplayControl as C;
     let half = ZOOM_LEVELS_MS[2] / 2;
     let cases: &[(&str, Option<C>)] = &[
         ("<Space>", Some(C::TogglePause)),
@@ -436,7 +437,8 @@ fn replay_only_keys_in_live_mode() {
 
 #[test]
 fn seek_argument_table() {
-    use nocscope::ui::state::{ReplayControl as C, parse_seek};
+    use nocscope::ui::command::ReplayControl as C;
+    use nocscope::ui::state::parse_seek;
     let st = replay_state().replay;
     let cases: &[(&str, Result<C, &str>)] = &[
         ("+90s", Ok(C::SeekBy(90_000))),

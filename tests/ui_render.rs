@@ -4,9 +4,10 @@
 mod ui_fixture;
 
 use nocscope::config::theme::Theme;
-use nocscope::engine::{Engine, Vital};
+use nocscope::engine::Engine;
 use nocscope::model::Snapshot;
-use nocscope::ui::state::{Command, SeriesData};
+use nocscope::model::Vital;
+use nocscope::ui::command::{Command, SeriesData};
 use nocscope::ui::{UiState, dispatch, render};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;

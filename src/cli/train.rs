@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::{Cli, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE};
 use crate::detect::{DataRange, EpochReport, FitOptions, LstmAutoencoder, LstmConfig};
 use crate::detect::{DetectError, ThresholdPolicy};
-use crate::engine::Vital;
+use crate::model::Vital;
 use crate::model::{Input, Millis, Payload};
 use crate::replay;
 use crate::sanitize::sanitize;

@@ -177,7 +177,7 @@ fn force_recv_buffer(fd: &std::os::fd::BorrowedFd<'_>, bytes: usize) -> bool {
             libc::SOL_SOCKET,
             libc::SO_RCVBUFFORCE,
             (&value as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
     rc == 0

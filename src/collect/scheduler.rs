@@ -20,7 +20,7 @@ use crate::collect::snmp::SnmpPoller;
 use crate::collect::tcp;
 use crate::config::{Config, Target, TargetKind};
 use crate::model::{
-    HttpError, HttpPhases, HttpProbe, Millis, Observation, Payload, PollError, Scrape,
+    HttpError, HttpPhases, HttpProbe, Input, Millis, Observation, Payload, PollError, Scrape,
     ScrapeOutcome,
 };
 
@@ -169,13 +169,14 @@ pub async fn poll_all_once(config: &Config, client: &reqwest::Client) -> Vec<Obs
     futures_util::future::join_all(probers.iter().map(|p| p.poll())).await
 }
 
-/// Start one polling loop per target. Observations go to `tx` with `try_send`; when the queue
-/// is full the observation is dropped and `dropped` incremented, so a slow engine can never
-/// stall collection. The loops end when `tx` is closed.
+/// Start one polling loop per target. Observations go straight to the engine's input queue
+/// `tx` with `try_send`; when the queue is full the observation is dropped and `dropped`
+/// incremented (the only drop counter), so a slow engine can never stall collection. The
+/// loops end when `tx` is closed.
 pub fn spawn(
     config: Arc<Config>,
     client: reqwest::Client,
-    tx: mpsc::Sender<Observation>,
+    tx: mpsc::Sender<Input>,
     dropped: Arc<AtomicU64>,
 ) -> Vec<JoinHandle<()>> {
     let mut icmp = None;
@@ -215,7 +216,7 @@ impl Schedule {
 /// clock.
 pub fn spawn_loop<F, Fut>(
     schedule: Schedule,
-    tx: mpsc::Sender<Observation>,
+    tx: mpsc::Sender<Input>,
     dropped: Arc<AtomicU64>,
     mut poll: F,
 ) -> JoinHandle<()>
@@ -236,7 +237,7 @@ where
                 o = poll() => o,
                 _ = tx.closed() => return,
             };
-            match tx.try_send(observation) {
+            match tx.try_send(Input::Observation(observation)) {
                 Ok(()) => {}
                 Err(TrySendError::Full(_)) => {
                     dropped.fetch_add(1, Ordering::Relaxed);

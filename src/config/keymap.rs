@@ -12,7 +12,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::diag::{LineIndex, closest, type_name};
 use super::{ConfigError, MAX_FILE_SIZE, Problem};
-use crate::ui::action::Action;
+use crate::action::Action;
 
 /// The shipped default keymap, embedded so the console works with no files at all.
 pub const DEFAULT_TOML: &str = include_str!("../../keymaps/default.toml");

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use crate::detect::{LstmAutoencoder, StreamScorer};
 use crate::model::{AnomalyEvent, AnomalyMark, Millis};
 
-use super::Vital;
+use crate::model::Vital;
 
 /// Name under which the LSTM autoencoder's events are reported.
 pub const DETECTOR: &str = "lstm";

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use crate::detect::forecast::time_to_level;
 use crate::model::{Forecast, Millis};
 
-use super::Vital;
+use crate::model::Vital;
 
 /// Points a forecast ring holds: the window is cut into this many steps and at most one point
 /// is kept per step, so a 6 h window costs 360 points whatever the poll interval.

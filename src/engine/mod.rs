@@ -5,31 +5,29 @@
 pub mod anomaly;
 pub mod checks;
 pub mod forecast;
+mod ingest;
 pub mod rate;
 pub mod rules;
+mod snapshot;
 pub mod snmp;
 pub mod vitals;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use crate::config::{self, Config, CustomOid, TargetKind};
 use crate::expo::{self, Format, Label};
+use crate::human::human_duration;
 use crate::model::{
-    AlertState, AlertTransition, AlertView, AnomalyEvent, CycleBatch, HostStatus, Input, Millis,
-    Observation, Payload, PollRecord, SPARK_POINTS, Scrape, ScrapeOutcome, Severity, Snapshot,
-    SnmpOutcome, TargetId, TargetStatus, Vitals,
+    AlertState, AlertTransition, AlertView, AnomalyEvent, ChartThreshold, CycleBatch, HostStatus,
+    Input, Millis, Observation, Payload, PollRecord, SPARK_POINTS, Scrape, ScrapeOutcome, Severity,
+    Snapshot, SnmpOutcome, TargetId, TargetStatus, Vital, Vitals,
 };
 
 pub use anomaly::ModelBinding;
-use forecast::{Fill, HostCapacity};
-use rules::{Check, Instance, Rule, TargetClass, VitalRef};
+use forecast::HostCapacity;
+use rules::{Check, Instance, Rule, VitalRef};
 use vitals::{Prev, VitalsAcc};
-
-/// Samples stamped further than this into the future (relative to the poll) are dropped, as
-/// Prometheus drops out-of-bounds samples: a broken exporter clock must not poison history.
-const MAX_FUTURE_MS: i64 = 10 * 60_000;
 
 /// Points of vital history kept in memory per host and vital (1 h at 15 s); older history
 /// comes from the store on demand.
@@ -91,64 +89,6 @@ impl TargetSpec {
                 },
             })
             .collect()
-    }
-}
-
-/// Vitals kept as history rings, in the order of `Vital::ALL`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Vital {
-    Cpu,
-    Mem,
-    Swap,
-    Load1,
-    /// The fullest disk of the host.
-    DiskMax,
-    DiskRead,
-    DiskWrite,
-    NetRx,
-    NetTx,
-}
-
-impl Vital {
-    pub const ALL: [Vital; 9] = [
-        Vital::Cpu,
-        Vital::Mem,
-        Vital::Swap,
-        Vital::Load1,
-        Vital::DiskMax,
-        Vital::DiskRead,
-        Vital::DiskWrite,
-        Vital::NetRx,
-        Vital::NetTx,
-    ];
-
-    /// The series key under which the store keeps this vital (source `host/<name>`).
-    pub fn key(self) -> &'static str {
-        match self {
-            Vital::Cpu => "cpu_pct",
-            Vital::Mem => "mem_pct",
-            Vital::Swap => "swap_pct",
-            Vital::Load1 => "load1",
-            Vital::DiskMax => "disk_max_pct",
-            Vital::DiskRead => "disk_read_bps",
-            Vital::DiskWrite => "disk_write_bps",
-            Vital::NetRx => "net_rx_bps",
-            Vital::NetTx => "net_tx_bps",
-        }
-    }
-
-    pub fn get(self, v: &Vitals) -> Option<f64> {
-        match self {
-            Vital::Cpu => v.cpu_pct,
-            Vital::Mem => v.mem_pct,
-            Vital::Swap => v.swap_pct,
-            Vital::Load1 => v.load1,
-            Vital::DiskMax => v.disks.iter().map(|d| d.used_pct).reduce(f64::max),
-            Vital::DiskRead => v.disk_read_bps,
-            Vital::DiskWrite => v.disk_write_bps,
-            Vital::NetRx => v.net_rx_bps,
-            Vital::NetTx => v.net_tx_bps,
-        }
     }
 }
 
@@ -460,68 +400,6 @@ impl Engine {
         self.update_host_status(h, obs.at);
     }
 
-    fn ingest_scrape(&mut self, ti: usize, at: Millis, scrape: &Scrape) {
-        let mut batch = CycleBatch {
-            source: self.targets[ti].source.clone(),
-            at,
-            ..CycleBatch::default()
-        };
-        let t = &mut self.targets[ti];
-        t.poll_seq = t.poll_seq.wrapping_add(1);
-        t.last_poll = Some(at);
-        t.duration_ms = Some(scrape.duration_ms);
-        t.warning = None;
-        let (outcome, bytes) = match &scrape.outcome {
-            ScrapeOutcome::Failed(e) => (Err(e.to_string()), 0),
-            ScrapeOutcome::Body { content_type, body } => {
-                let (format, warning) = Format::from_content_type(content_type.as_deref());
-                t.warning = warning;
-                let r = ingest_body(t, &mut self.key_buf, body, format, at, &mut batch);
-                (r, body.len() as u64)
-            }
-        };
-        let t = &mut self.targets[ti];
-        let (up, samples) = match outcome {
-            Ok((samples, vitals)) => {
-                t.error = None;
-                t.vitals = vitals;
-                (true, samples)
-            }
-            Err(reason) => {
-                // A failed poll is an empty poll: nothing from it is kept, and nothing older
-                // is presented as current.
-                t.error = Some(reason);
-                t.vitals = Vitals::default();
-                t.dropped = 0;
-                batch.samples.clear();
-                (false, 0)
-            }
-        };
-        t.up = Some(up);
-        t.vitals.up = Some(up);
-        t.samples = samples;
-        // Prometheus writes these for every scrape, failed or not.
-        let synth = [
-            if up { 1.0 } else { 0.0 },
-            scrape.duration_ms / 1000.0,
-            samples as f64,
-        ];
-        let synth = SYNTHETIC.into_iter().zip(synth);
-        for (key, v) in synth {
-            let i = t.index.get_or_insert(key, &mut batch.new_series);
-            ensure_state(&mut t.states, i as usize);
-            batch.samples.push((i, at, v));
-        }
-        batch.poll = Some(PollRecord {
-            up,
-            duration_ms: scrape.duration_ms,
-            samples_scraped: samples,
-            bytes,
-            error: t.error.clone(),
-        });
-        self.batches.push(batch);
-    }
-
     /// Fold a non-exporter check result into the target: its vitals, its series (plus `up`,
     /// as for scrapes) and a poll record, all in one store batch.
     fn ingest_result(&mut self, ti: usize, at: Millis, duration_ms: f64, r: checks::ProbeResult) {
@@ -653,223 +531,6 @@ impl Engine {
         }
     }
 
-    fn evaluate_rules(&mut self, h: usize, now: Millis) {
-        let host = &self.hosts[h];
-        let fresh_up = host.targets.iter().any(|&ti| {
-            let t = &self.targets[ti];
-            t.up == Some(true) && !t.is_stale(now)
-        });
-        // (rule, labels, condition or None = no data, value, summary)
-        let mut evals: Vec<(usize, String, Option<f64>, String)> = Vec::new();
-        for (ri, rule) in self.rules.iter().enumerate() {
-            match rule.check {
-                Check::TargetDown(class) => {
-                    for &ti in &host.targets {
-                        let t = &self.targets[ti];
-                        let watched = matches!(
-                            (class, &t.spec.kind),
-                            (TargetClass::Exporter, SpecKind::Exporter)
-                                | (TargetClass::Snmp, SpecKind::Snmp { .. })
-                        );
-                        if t.last_poll.is_none() || !watched {
-                            continue;
-                        }
-                        let mut labels = String::new();
-                        push_labels(&mut labels, [("target", t.spec.name.as_str())]);
-                        let value = if t.is_stale(now) {
-                            None
-                        } else {
-                            Some(if t.up == Some(true) { 0.0 } else { 1.0 })
-                        };
-                        let summary = format!(
-                            "{} down: {}",
-                            t.spec.name,
-                            t.error.as_deref().unwrap_or("no answer")
-                        );
-                        evals.push((ri, labels, value, summary));
-                    }
-                }
-                Check::Above(VitalRef::Disk) => {
-                    let mut seen: Vec<String> = Vec::new();
-                    for d in &host.vitals.disks {
-                        let mut labels = String::new();
-                        push_labels(&mut labels, [("mountpoint", d.mount.as_str())]);
-                        seen.push(labels.clone());
-                        let summary = format!("disk {} {:.1}% full", d.mount, d.used_pct);
-                        evals.push((ri, labels, Some(d.used_pct), summary));
-                    }
-                    // Active instances whose mount vanished: resolved if the host is up and
-                    // simply no longer has it, held if we cannot see the host.
-                    let range = (ri, h, String::new())..(ri, h + 1, String::new());
-                    for ((_, _, labels), inst) in self.alerts.range(range) {
-                        if !seen.contains(labels) {
-                            let v = if fresh_up {
-                                Some(f64::NEG_INFINITY)
-                            } else {
-                                None
-                            };
-                            evals.push((ri, labels.clone(), v, inst.summary.clone()));
-                        }
-                    }
-                }
-                Check::Above(v) => {
-                    let (value, what) = match v {
-                        VitalRef::Cpu => (host.vitals.cpu_pct, "CPU"),
-                        VitalRef::Mem => (host.vitals.mem_pct, "memory"),
-                        VitalRef::Swap => (host.vitals.swap_pct, "swap"),
-                        VitalRef::Disk => (None, "disk"),
-                    };
-                    let summary = match value {
-                        Some(x) => format!("{what} {x:.1}% (> {:.0}%)", rule.threshold),
-                        None => format!("{what} unknown"),
-                    };
-                    evals.push((ri, String::new(), value, summary));
-                }
-                Check::FillsWithin(v) => {
-                    let (vital, level, what) = match v {
-                        VitalRef::Mem => (Vital::Mem, host.vitals.mem_pct, "memory"),
-                        VitalRef::Disk => (
-                            Vital::DiskMax,
-                            Vital::DiskMax.get(&host.vitals),
-                            "fullest disk",
-                        ),
-                        // No forecasts for these.
-                        VitalRef::Cpu | VitalRef::Swap => continue,
-                    };
-                    let fill = self
-                        .capacity
-                        .get(h)
-                        .map(|c| c.fill(vital))
-                        .unwrap_or(Fill::Unknown);
-                    let (value, summary) = match (fill, level) {
-                        (Fill::Unknown, _) | (_, None) => (None, format!("{what} trend unknown")),
-                        (Fill::Never, Some(_)) => {
-                            (Some(f64::INFINITY), format!("{what} not filling"))
-                        }
-                        (Fill::Days { days, low, high }, Some(l)) => {
-                            let summary = format!(
-                                "{what} {l:.1}% full, fills in {} ({} to {})",
-                                human_days(days),
-                                human_days(low),
-                                human_days(high)
-                            );
-                            // Below the floor a steep fill is noise, not a capacity problem.
-                            let v = if l >= rules::FILL_ALERT_MIN_PCT {
-                                days
-                            } else {
-                                f64::INFINITY
-                            };
-                            (Some(v), summary)
-                        }
-                    };
-                    evals.push((ri, String::new(), value, summary));
-                }
-                Check::AnomalySustained => {
-                    for v in Vital::ALL {
-                        if !self.scoring.scores(h, v) {
-                            continue;
-                        }
-                        let mut labels = String::new();
-                        push_labels(&mut labels, [("vital", v.key())]);
-                        let (value, summary) = match self.scoring.anomalous(h, v) {
-                            None => (None, format!("{} not scored yet", v.key())),
-                            Some((open, score, threshold)) => (
-                                Some(if open { 1.0 } else { 0.0 }),
-                                format!(
-                                    "{} anomalous: score {score:.3} (threshold {threshold:.3})",
-                                    v.key()
-                                ),
-                            ),
-                        };
-                        evals.push((ri, labels, value, summary));
-                    }
-                }
-                Check::PingLoss
-                | Check::PortClosed
-                | Check::HttpFailing
-                | Check::CertExpiry
-                | Check::InterfaceDown => {
-                    for &ti in &host.targets {
-                        let t = &self.targets[ti];
-                        if t.last_poll.is_none() {
-                            continue;
-                        }
-                        // What a target that cannot be seen says is held, not believed.
-                        let visible = t.up == Some(true) && !t.is_stale(now);
-                        let mut prefix = String::new();
-                        push_labels(&mut prefix, [("target", t.spec.name.as_str())]);
-                        prefix.pop();
-                        let mut seen = Vec::new();
-                        for (labels, value, summary) in target_items(rule.check, t, &prefix) {
-                            seen.push(labels.clone());
-                            evals.push((ri, labels, visible.then_some(value), summary));
-                        }
-                        // An active instance whose item vanished (a port no longer checked, an
-                        // interface gone) resolves when the target is visible.
-                        let gone = if rule.check == Check::CertExpiry {
-                            f64::INFINITY
-                        } else {
-                            f64::NEG_INFINITY
-                        };
-                        let range = (ri, h, String::new())..(ri, h + 1, String::new());
-                        for ((_, _, labels), inst) in self.alerts.range(range) {
-                            let mine = labels.starts_with(&prefix)
-                                && matches!(labels.as_bytes().get(prefix.len()), Some(b',' | b'}'));
-                            if mine && !seen.contains(labels) {
-                                evals.push((
-                                    ri,
-                                    labels.clone(),
-                                    visible.then_some(gone),
-                                    inst.summary.clone(),
-                                ));
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        for (ri, labels, value, summary) in evals {
-            let rule = &self.rules[ri];
-            let key = (ri, h, labels);
-            let inst = self.alerts.entry(key.clone()).or_default();
-            let cond = value.map(|x| rule.condition(x, inst.is_active()));
-            if let Some(x) = value {
-                inst.value = x;
-                if x.is_finite() {
-                    inst.summary = summary;
-                }
-            }
-            if let Some((from, to)) = inst.step(cond, now, rule.for_ms, rule.keep_firing_for_ms) {
-                let tr = AlertTransition {
-                    at: now,
-                    rule: rule.name.clone(),
-                    host: self.hosts[h].name.clone(),
-                    labels: key.2.clone(),
-                    from,
-                    to,
-                    severity: rule.severity,
-                    value: inst.value,
-                    active_at: inst.active_at,
-                    summary: inst.summary.clone(),
-                };
-                self.events.push(Event::Alert(tr.clone()));
-                let source = self.hosts[h].source.clone();
-                match self.batches.iter_mut().rev().find(|b| b.source == source) {
-                    Some(b) => b.alerts.push(tr),
-                    None => self.batches.push(CycleBatch {
-                        source,
-                        at: now,
-                        alerts: vec![tr],
-                        ..CycleBatch::default()
-                    }),
-                }
-            }
-            if !inst.is_active() {
-                self.alerts.remove(&key);
-            }
-        }
-    }
-
     fn host_check(&self, h: usize) -> (Severity, String) {
         let host = &self.hosts[h];
         let mut worst = (Severity::NoData, "waiting for the first poll".to_string());
@@ -953,219 +614,7 @@ impl Engine {
     pub fn series_count(&self) -> usize {
         self.targets.iter().map(|t| t.states.len()).sum()
     }
-
-    /// The vital that tells most about a host right now: the one behind its worst firing
-    /// alert, else CPU.
-    fn spark_vital(&self, h: usize) -> Vital {
-        let mut best: Option<(Severity, Vital)> = None;
-        for ((ri, ah, _), inst) in &self.alerts {
-            if *ah != h || inst.state != AlertState::Firing {
-                continue;
-            }
-            let rule = &self.rules[*ri];
-            let vital = match rule.check {
-                Check::Above(VitalRef::Cpu) => Vital::Cpu,
-                Check::Above(VitalRef::Mem) => Vital::Mem,
-                Check::Above(VitalRef::Swap) => Vital::Swap,
-                Check::Above(VitalRef::Disk) => Vital::DiskMax,
-                _ => continue,
-            };
-            if best.is_none_or(|(s, _)| rule.severity > s) {
-                best = Some((rule.severity, vital));
-            }
-        }
-        best.map(|b| b.1).unwrap_or(Vital::Cpu)
-    }
-
-    pub fn snapshot(&self) -> Snapshot {
-        let horizon_days = self.settings.forecast_horizon.as_secs_f64() / 86_400.0;
-        let mut hosts: Vec<HostStatus> = self
-            .hosts
-            .iter()
-            .enumerate()
-            .map(|(hi, h)| {
-                let mut firing: Vec<(Severity, String)> = self
-                    .alerts
-                    .iter()
-                    .filter(|((_, ah, _), i)| *ah == hi && i.state == AlertState::Firing)
-                    .map(|((ri, _, _), _)| (self.rules[*ri].severity, self.rules[*ri].name.clone()))
-                    .collect();
-                firing.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-                firing.dedup();
-                let spark = self.spark_vital(hi);
-                let ring = Vital::ALL
-                    .iter()
-                    .position(|v| *v == spark)
-                    .and_then(|i| h.history.get(i));
-                let sparkline = ring
-                    .map(|r| {
-                        r.iter()
-                            .skip(r.len().saturating_sub(SPARK_POINTS))
-                            .map(|p| p.1)
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                HostStatus {
-                    name: h.name.clone(),
-                    severity: h.severity,
-                    since: h.since,
-                    reason: h.reason.clone(),
-                    vitals: h.vitals.clone(),
-                    firing: firing.into_iter().map(|f| f.1).collect(),
-                    targets: h.targets.iter().map(|&t| TargetId(t as u32)).collect(),
-                    spark_vital: spark.key().to_string(),
-                    sparkline,
-                    anomaly: self.scoring.mark(hi),
-                    forecasts: self
-                        .capacity
-                        .get(hi)
-                        .map(|c| c.published(horizon_days))
-                        .unwrap_or_default(),
-                }
-            })
-            .collect();
-        // Worst first; among equals the one that has been bad longest; then by name.
-        hosts.sort_by(|a, b| {
-            b.severity
-                .cmp(&a.severity)
-                .then(a.since.cmp(&b.since))
-                .then_with(|| a.name.cmp(&b.name))
-        });
-        let mut alerts: Vec<AlertView> = self
-            .alerts
-            .iter()
-            .filter(|(_, i)| i.is_active())
-            .map(|((ri, hi, labels), i)| AlertView {
-                rule: self.rules[*ri].name.clone(),
-                host: self.hosts[*hi].name.clone(),
-                labels: labels.clone(),
-                state: i.state,
-                severity: self.rules[*ri].severity,
-                active_at: i.active_at,
-                fired_at: i.fired_at,
-                value: i.value,
-                summary: i.summary.clone(),
-            })
-            .collect();
-        alerts.sort_by(|a, b| {
-            b.state
-                .cmp(&a.state)
-                .then(b.severity.cmp(&a.severity))
-                .then(a.active_at.cmp(&b.active_at))
-                .then_with(|| (&a.host, &a.rule, &a.labels).cmp(&(&b.host, &b.rule, &b.labels)))
-        });
-        let targets = self
-            .targets
-            .iter()
-            .enumerate()
-            .map(|(i, t)| TargetStatus {
-                id: TargetId(i as u32),
-                name: t.spec.name.clone(),
-                host: self.hosts[t.host].name.clone(),
-                last_poll: t.last_poll,
-                up: t.up,
-                duration_ms: t.duration_ms,
-                error: t.error.clone(),
-                warning: t.warning.clone(),
-                samples: t.samples,
-                dropped_samples: t.dropped,
-                series: t.states.len() as u32,
-            })
-            .collect();
-        Snapshot {
-            now: self.now,
-            hosts,
-            alerts,
-            targets,
-            dropped_observations: self.dropped_observations,
-            anomalies: self.scoring.events(),
-        }
-    }
 }
-
-/// Per-item values of a per-target check: (labels, value, summary). `prefix` is the target's
-/// label set without its closing brace, so items extend it.
-fn target_items(check: Check, t: &TargetState, prefix: &str) -> Vec<(String, f64, String)> {
-    let name = &t.spec.name;
-    let v = &t.vitals;
-    let close = |extra: &[(&str, &str)]| {
-        let mut l = prefix.to_string();
-        for (k, val) in extra {
-            let mut one = String::new();
-            push_labels(&mut one, [(*k, *val)]);
-            l.push(',');
-            l.push_str(&one[1..one.len() - 1]);
-        }
-        l.push('}');
-        l
-    };
-    match check {
-        Check::PingLoss if t.spec.kind == SpecKind::Icmp => v
-            .ping_loss_pct
-            .map(|loss| {
-                let summary = if loss >= 100.0 {
-                    format!("{name}: no echo replies (100% loss)")
-                } else {
-                    format!("{name}: {loss:.0}% packet loss")
-                };
-                vec![(close(&[]), loss, summary)]
-            })
-            .unwrap_or_default(),
-        Check::PortClosed => v
-            .ports
-            .iter()
-            .map(|p| {
-                let port = p.port.to_string();
-                let value = if p.state == "open" { 0.0 } else { 1.0 };
-                (
-                    close(&[("port", &port)]),
-                    value,
-                    format!("port {} {}", p.port, p.state),
-                )
-            })
-            .collect(),
-        Check::HttpFailing => v
-            .http
-            .iter()
-            .map(|c| {
-                let value = if c.ok { 0.0 } else { 1.0 };
-                (close(&[]), value, format!("{}: {}", c.target, c.reason))
-            })
-            .collect(),
-        Check::CertExpiry => v
-            .tls_days_left
-            .map(|d| {
-                let summary = if d < 0.0 {
-                    format!("{name}: certificate expired {:.1} days ago", -d)
-                } else {
-                    format!("{name}: certificate expires in {d:.1} days")
-                };
-                vec![(close(&[]), d, summary)]
-            })
-            .unwrap_or_default(),
-        Check::InterfaceDown => v
-            .interfaces
-            .iter()
-            .map(|i| {
-                let value = if i.admin_up && !i.oper_up { 1.0 } else { 0.0 };
-                let alias = if i.alias.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", i.alias)
-                };
-                (
-                    close(&[("interface", &i.name)]),
-                    value,
-                    format!("interface {}{alias} down", i.name),
-                )
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// Series the engine writes for every poll, as Prometheus does.
-const SYNTHETIC: [&str; 3] = ["up", "scrape_duration_seconds", "scrape_samples_scraped"];
 
 fn ensure_state(states: &mut Vec<SeriesState>, idx: usize) {
     if idx >= states.len() {
@@ -1179,77 +628,6 @@ fn ensure_state(states: &mut Vec<SeriesState>, idx: usize) {
             },
         );
     }
-}
-
-/// Parse a body and fold it into the target's series. Either the whole body is applied or
-/// nothing is: every check that can fail runs before the first series is touched.
-fn ingest_body(
-    t: &mut TargetState,
-    key_buf: &mut String,
-    body: &[u8],
-    format: Format,
-    at: Millis,
-    batch: &mut CycleBatch,
-) -> Result<(u32, Vitals), String> {
-    let parsed = expo::parse(body, format).map_err(|e| format!("parse error: {e}"))?;
-    let n = parsed.samples.len();
-    if t.spec.sample_limit > 0 && n > t.spec.sample_limit as usize {
-        return Err(format!(
-            "sample limit exceeded: {n} samples > limit {}",
-            t.spec.sample_limit
-        ));
-    }
-    let seq = t.poll_seq;
-    let mut acc = VitalsAcc::default();
-    let mut dropped = 0u32;
-    batch.samples.reserve(n + 3);
-    for s in &parsed.samples {
-        let labels = parsed.labels_of(s);
-        canonical_key(key_buf, s.name, labels);
-        if labels.is_empty() && SYNTHETIC.contains(&s.name) {
-            // These names are ours, written for every poll; a body must not overwrite them.
-            dropped += 1;
-            continue;
-        }
-        let idx = t.index.get_or_insert(key_buf, &mut batch.new_series) as usize;
-        ensure_state(&mut t.states, idx);
-        let Some(st) = t.states.get_mut(idx) else {
-            continue;
-        };
-        if st.last_poll == seq {
-            // Duplicate series in one body: the first wins, the rest are counted.
-            dropped += 1;
-            continue;
-        }
-        let ts = s.timestamp.unwrap_or(at);
-        if s.timestamp.is_some() {
-            if ts > at + MAX_FUTURE_MS {
-                dropped += 1;
-                continue;
-            }
-            if st.has_last && ts <= st.last_ts {
-                // Exporters that stamp their samples repeat the timestamp until the value
-                // changes; only a real step back in time is worth counting.
-                if ts < st.last_ts {
-                    dropped += 1;
-                }
-                st.last_poll = seq;
-                continue;
-            }
-        }
-        let prev = st.has_last.then_some(Prev {
-            ts: st.last_ts,
-            value: st.last_value,
-        });
-        acc.observe(s.name, labels, s.value, ts, prev);
-        st.last_ts = ts;
-        st.last_value = s.value;
-        st.has_last = true;
-        st.last_poll = seq;
-        batch.samples.push((idx as u32, ts, s.value));
-    }
-    t.dropped = dropped;
-    Ok((n as u32, acc.finish()))
 }
 
 /// `name{a="x",b="y"}` with labels sorted by name and values escaped as in the text format,
@@ -1303,32 +681,6 @@ fn window_ms(s: &config::Anomaly) -> i64 {
     s.forecast_window.as_millis().min(i64::MAX as u128) as i64
 }
 
-/// `0.6` days → `14h24m`, `∞` → `never`; for forecast summaries.
-pub fn human_days(days: f64) -> String {
-    if !days.is_finite() {
-        return "never".to_string();
-    }
-    // Clamped so a century-long forecast does not overflow the millisecond count.
-    human_duration((days.clamp(0.0, 36_500.0) * 86_400_000.0) as i64)
-}
-
-/// `95s` → `1m35s`; coarse on purpose: it is for status lines.
-pub fn human_duration(ms: i64) -> String {
-    let s = ms.max(0) / 1000;
-    let mut out = String::new();
-    let (d, h, m, sec) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
-    if d > 0 {
-        let _ = write!(out, "{d}d{h}h");
-    } else if h > 0 {
-        let _ = write!(out, "{h}h{m}m");
-    } else if m > 0 {
-        let _ = write!(out, "{m}m{sec}s");
-    } else {
-        let _ = write!(out, "{sec}s");
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1350,14 +702,5 @@ mod tests {
         assert_eq!(b, r#"m{a="x,y=}",b="2"}"#);
         canonical_key(&mut b, "m", &[l("a", "q\"b\\s\nn")]);
         assert_eq!(b, r#"m{a="q\"b\\s\nn"}"#);
-    }
-
-    #[test]
-    fn human_durations() {
-        assert_eq!(human_duration(0), "0s");
-        assert_eq!(human_duration(95_000), "1m35s");
-        assert_eq!(human_duration(3 * 3_600_000 + 60_000), "3h1m");
-        assert_eq!(human_duration(2 * 86_400_000), "2d0h");
-        assert_eq!(human_duration(-5), "0s");
     }
 }

@@ -1,7 +1,11 @@
-//! Built-in alert rules and the alert state machine (Prometheus `for`/`keep_firing_for`
-//! semantics, plus recovery thresholds for hysteresis). Pure: time comes in as arguments.
+//! Built-in alert rules, the alert state machine (Prometheus `for`/`keep_firing_for`
+//! semantics, plus recovery thresholds for hysteresis) and their evaluation over a host's
+//! state. Pure: time comes in as arguments.
 
-use crate::model::{AlertState, Millis, Severity};
+use super::forecast::Fill;
+use super::{Engine, Event, SpecKind, TargetState, push_labels};
+use crate::human::human_days;
+use crate::model::{AlertState, AlertTransition, CycleBatch, Millis, Severity, Vital};
 
 /// What a rule looks at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +46,18 @@ pub enum VitalRef {
     Swap,
     /// One instance per mount point.
     Disk,
+}
+
+impl VitalRef {
+    /// The host vital a chart draws this rule's threshold on (a disk rule: the fullest disk).
+    pub fn vital(self) -> Vital {
+        match self {
+            VitalRef::Cpu => Vital::Cpu,
+            VitalRef::Mem => Vital::Mem,
+            VitalRef::Swap => Vital::Swap,
+            VitalRef::Disk => Vital::DiskMax,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -298,6 +314,357 @@ impl Instance {
 impl Default for Instance {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// One rule instance's reading in one evaluation: which rule, the instance's labels, its value
+/// (`None`: no data, so the instance holds where it is) and the summary a human reads.
+struct Evaluation {
+    rule: usize,
+    labels: String,
+    value: Option<f64>,
+    summary: String,
+}
+
+impl Engine {
+    /// Evaluate every rule on host `h` at `now` and step each instance's state machine;
+    /// transitions become events and store rows.
+    pub(super) fn evaluate_rules(&mut self, h: usize, now: Millis) {
+        let host = &self.hosts[h];
+        let fresh_up = host.targets.iter().any(|&ti| {
+            let t = &self.targets[ti];
+            t.up == Some(true) && !t.is_stale(now)
+        });
+        let mut evals: Vec<Evaluation> = Vec::new();
+        for (ri, rule) in self.rules.iter().enumerate() {
+            match rule.check {
+                Check::TargetDown(class) => {
+                    for &ti in &host.targets {
+                        let t = &self.targets[ti];
+                        let watched = matches!(
+                            (class, &t.spec.kind),
+                            (TargetClass::Exporter, SpecKind::Exporter)
+                                | (TargetClass::Snmp, SpecKind::Snmp { .. })
+                        );
+                        if t.last_poll.is_none() || !watched {
+                            continue;
+                        }
+                        let mut labels = String::new();
+                        push_labels(&mut labels, [("target", t.spec.name.as_str())]);
+                        let value = if t.is_stale(now) {
+                            None
+                        } else {
+                            Some(if t.up == Some(true) { 0.0 } else { 1.0 })
+                        };
+                        let summary = format!(
+                            "{} down: {}",
+                            t.spec.name,
+                            t.error.as_deref().unwrap_or("no answer")
+                        );
+                        evals.push(Evaluation {
+                            rule: ri,
+                            labels,
+                            value,
+                            summary,
+                        });
+                    }
+                }
+                Check::Above(VitalRef::Disk) => {
+                    let mut seen: Vec<String> = Vec::new();
+                    for d in &host.vitals.disks {
+                        let mut labels = String::new();
+                        push_labels(&mut labels, [("mountpoint", d.mount.as_str())]);
+                        seen.push(labels.clone());
+                        let summary = format!("disk {} {:.1}% full", d.mount, d.used_pct);
+                        evals.push(Evaluation {
+                            rule: ri,
+                            labels,
+                            value: Some(d.used_pct),
+                            summary,
+                        });
+                    }
+                    // Active instances whose mount vanished: resolved if the host is up and
+                    // simply no longer has it, held if we cannot see the host.
+                    let range = (ri, h, String::new())..(ri, h + 1, String::new());
+                    for ((_, _, labels), inst) in self.alerts.range(range) {
+                        if !seen.contains(labels) {
+                            let v = if fresh_up {
+                                Some(f64::NEG_INFINITY)
+                            } else {
+                                None
+                            };
+                            evals.push(Evaluation {
+                                rule: ri,
+                                labels: labels.clone(),
+                                value: v,
+                                summary: inst.summary.clone(),
+                            });
+                        }
+                    }
+                }
+                Check::Above(v) => {
+                    let (value, what) = match v {
+                        VitalRef::Cpu => (host.vitals.cpu_pct, "CPU"),
+                        VitalRef::Mem => (host.vitals.mem_pct, "memory"),
+                        VitalRef::Swap => (host.vitals.swap_pct, "swap"),
+                        VitalRef::Disk => (None, "disk"),
+                    };
+                    let summary = match value {
+                        Some(x) => format!("{what} {x:.1}% (> {:.0}%)", rule.threshold),
+                        None => format!("{what} unknown"),
+                    };
+                    evals.push(Evaluation {
+                        rule: ri,
+                        labels: String::new(),
+                        value,
+                        summary,
+                    });
+                }
+                Check::FillsWithin(v) => {
+                    let (vital, level, what) = match v {
+                        VitalRef::Mem => (Vital::Mem, host.vitals.mem_pct, "memory"),
+                        VitalRef::Disk => (
+                            Vital::DiskMax,
+                            Vital::DiskMax.get(&host.vitals),
+                            "fullest disk",
+                        ),
+                        // No forecasts for these.
+                        VitalRef::Cpu | VitalRef::Swap => continue,
+                    };
+                    let fill = self
+                        .capacity
+                        .get(h)
+                        .map(|c| c.fill(vital))
+                        .unwrap_or(Fill::Unknown);
+                    let (value, summary) = match (fill, level) {
+                        (Fill::Unknown, _) | (_, None) => (None, format!("{what} trend unknown")),
+                        (Fill::Never, Some(_)) => {
+                            (Some(f64::INFINITY), format!("{what} not filling"))
+                        }
+                        (Fill::Days { days, low, high }, Some(l)) => {
+                            let summary = format!(
+                                "{what} {l:.1}% full, fills in {} ({} to {})",
+                                human_days(days),
+                                human_days(low),
+                                human_days(high)
+                            );
+                            // Below the floor a steep fill is noise, not a capacity problem.
+                            let v = if l >= FILL_ALERT_MIN_PCT {
+                                days
+                            } else {
+                                f64::INFINITY
+                            };
+                            (Some(v), summary)
+                        }
+                    };
+                    evals.push(Evaluation {
+                        rule: ri,
+                        labels: String::new(),
+                        value,
+                        summary,
+                    });
+                }
+                Check::AnomalySustained => {
+                    for v in Vital::ALL {
+                        if !self.scoring.scores(h, v) {
+                            continue;
+                        }
+                        let mut labels = String::new();
+                        push_labels(&mut labels, [("vital", v.key())]);
+                        let (value, summary) = match self.scoring.anomalous(h, v) {
+                            None => (None, format!("{} not scored yet", v.key())),
+                            Some((open, score, threshold)) => (
+                                Some(if open { 1.0 } else { 0.0 }),
+                                format!(
+                                    "{} anomalous: score {score:.3} (threshold {threshold:.3})",
+                                    v.key()
+                                ),
+                            ),
+                        };
+                        evals.push(Evaluation {
+                            rule: ri,
+                            labels,
+                            value,
+                            summary,
+                        });
+                    }
+                }
+                Check::PingLoss
+                | Check::PortClosed
+                | Check::HttpFailing
+                | Check::CertExpiry
+                | Check::InterfaceDown => {
+                    for &ti in &host.targets {
+                        let t = &self.targets[ti];
+                        if t.last_poll.is_none() {
+                            continue;
+                        }
+                        // What a target that cannot be seen says is held, not believed.
+                        let visible = t.up == Some(true) && !t.is_stale(now);
+                        let mut prefix = String::new();
+                        push_labels(&mut prefix, [("target", t.spec.name.as_str())]);
+                        prefix.pop();
+                        let mut seen = Vec::new();
+                        for (labels, value, summary) in target_items(rule.check, t, &prefix) {
+                            seen.push(labels.clone());
+                            evals.push(Evaluation {
+                                rule: ri,
+                                labels,
+                                value: visible.then_some(value),
+                                summary,
+                            });
+                        }
+                        // An active instance whose item vanished (a port no longer checked, an
+                        // interface gone) resolves when the target is visible.
+                        let gone = if rule.check == Check::CertExpiry {
+                            f64::INFINITY
+                        } else {
+                            f64::NEG_INFINITY
+                        };
+                        let range = (ri, h, String::new())..(ri, h + 1, String::new());
+                        for ((_, _, labels), inst) in self.alerts.range(range) {
+                            let mine = labels.starts_with(&prefix)
+                                && matches!(labels.as_bytes().get(prefix.len()), Some(b',' | b'}'));
+                            if mine && !seen.contains(labels) {
+                                evals.push(Evaluation {
+                                    rule: ri,
+                                    labels: labels.clone(),
+                                    value: visible.then_some(gone),
+                                    summary: inst.summary.clone(),
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for Evaluation {
+            rule: ri,
+            labels,
+            value,
+            summary,
+        } in evals
+        {
+            let rule = &self.rules[ri];
+            let key = (ri, h, labels);
+            let inst = self.alerts.entry(key.clone()).or_default();
+            let cond = value.map(|x| rule.condition(x, inst.is_active()));
+            if let Some(x) = value {
+                inst.value = x;
+                if x.is_finite() {
+                    inst.summary = summary;
+                }
+            }
+            if let Some((from, to)) = inst.step(cond, now, rule.for_ms, rule.keep_firing_for_ms) {
+                let tr = AlertTransition {
+                    at: now,
+                    rule: rule.name.clone(),
+                    host: self.hosts[h].name.clone(),
+                    labels: key.2.clone(),
+                    from,
+                    to,
+                    severity: rule.severity,
+                    value: inst.value,
+                    active_at: inst.active_at,
+                    summary: inst.summary.clone(),
+                };
+                self.events.push(Event::Alert(tr.clone()));
+                let source = self.hosts[h].source.clone();
+                match self.batches.iter_mut().rev().find(|b| b.source == source) {
+                    Some(b) => b.alerts.push(tr),
+                    None => self.batches.push(CycleBatch {
+                        source,
+                        at: now,
+                        alerts: vec![tr],
+                        ..CycleBatch::default()
+                    }),
+                }
+            }
+            if !inst.is_active() {
+                self.alerts.remove(&key);
+            }
+        }
+    }
+}
+
+/// Per-item values of a per-target check: (labels, value, summary). `prefix` is the target's
+/// label set without its closing brace, so items extend it.
+fn target_items(check: Check, t: &TargetState, prefix: &str) -> Vec<(String, f64, String)> {
+    let name = &t.spec.name;
+    let v = &t.vitals;
+    let close = |extra: &[(&str, &str)]| {
+        let mut l = prefix.to_string();
+        for (k, val) in extra {
+            let mut one = String::new();
+            push_labels(&mut one, [(*k, *val)]);
+            l.push(',');
+            l.push_str(&one[1..one.len() - 1]);
+        }
+        l.push('}');
+        l
+    };
+    match check {
+        Check::PingLoss if t.spec.kind == SpecKind::Icmp => v
+            .ping_loss_pct
+            .map(|loss| {
+                let summary = if loss >= 100.0 {
+                    format!("{name}: no echo replies (100% loss)")
+                } else {
+                    format!("{name}: {loss:.0}% packet loss")
+                };
+                vec![(close(&[]), loss, summary)]
+            })
+            .unwrap_or_default(),
+        Check::PortClosed => v
+            .ports
+            .iter()
+            .map(|p| {
+                let port = p.port.to_string();
+                let value = if p.state == "open" { 0.0 } else { 1.0 };
+                (
+                    close(&[("port", &port)]),
+                    value,
+                    format!("port {} {}", p.port, p.state),
+                )
+            })
+            .collect(),
+        Check::HttpFailing => v
+            .http
+            .iter()
+            .map(|c| {
+                let value = if c.ok { 0.0 } else { 1.0 };
+                (close(&[]), value, format!("{}: {}", c.target, c.reason))
+            })
+            .collect(),
+        Check::CertExpiry => v
+            .tls_days_left
+            .map(|d| {
+                let summary = if d < 0.0 {
+                    format!("{name}: certificate expired {:.1} days ago", -d)
+                } else {
+                    format!("{name}: certificate expires in {d:.1} days")
+                };
+                vec![(close(&[]), d, summary)]
+            })
+            .unwrap_or_default(),
+        Check::InterfaceDown => v
+            .interfaces
+            .iter()
+            .map(|i| {
+                let value = if i.admin_up && !i.oper_up { 1.0 } else { 0.0 };
+                let alias = if i.alias.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", i.alias)
+                };
+                (
+                    close(&[("interface", &i.name)]),
+                    value,
+                    format!("interface {}{alias} down", i.name),
+                )
+            })
+            .collect(),
+        _ => Vec::new(),
     }
 }
 

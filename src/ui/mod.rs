@@ -2,12 +2,13 @@
 //! functions of (Snapshot, UiState, Theme). Must not touch the network, SQLite, the engine's
 //! internals or the real terminal (term.rs and app.rs do).
 
-pub mod action;
+pub mod command;
 pub mod filter;
 pub mod state;
 
-pub use action::Action;
-pub use state::{Command, UiState, View, dispatch, update};
+pub use crate::action::Action;
+pub use command::{Command, HistoryRequest, ReplayControl, ReplayStatus, SeriesData};
+pub use state::{UiState, View, dispatch, update};
 pub mod render;
 pub mod style;
 

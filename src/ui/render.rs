@@ -15,13 +15,15 @@ use ratatui::widgets::{
 
 use crate::config::keymap::Mode;
 use crate::config::theme::Theme;
-use crate::engine::{Vital, human_duration};
+use crate::human::human_duration;
+use crate::model::Vital;
 use crate::model::{
     AlertState, AlertView, AnomalyEvent, HostStatus, Millis, Snapshot, TargetStatus,
 };
 use crate::sanitize::sanitize;
 
-use super::state::{Loaded, PromptKind, RunMode, SeriesData, UiState, View};
+use super::command::SeriesData;
+use super::state::{Loaded, PromptKind, RunMode, UiState, View};
 use super::style::{
     ANOMALY_GLYPH, axis_time, badge, clock, forecast_eta, forecast_text, pct, scope, score,
     severity_scope, short_clock, si, spark, vital_short,
@@ -236,7 +238,7 @@ fn status_bar(frame: &mut Frame<'_>, area: Rect, state: &UiState, theme: &Theme)
 
 /// Key hints from the keymap, so a remapped key shows its new binding.
 fn hints(state: &UiState) -> String {
-    use super::action::Action as A;
+    use crate::action::Action as A;
     let mode = state.mode();
     let mut out = Vec::new();
     for (a, label) in [
@@ -912,14 +914,13 @@ fn vital_title(v: Vital) -> &'static str {
     }
 }
 
-/// The default rules' thresholds (engine::rules::default_rules), drawn on the charts.
-fn thresholds(v: Vital) -> &'static [f64] {
-    match v {
-        Vital::Cpu => &[80.0],
-        Vital::Mem => &[60.0, 75.0],
-        Vital::DiskMax => &[90.0],
-        _ => &[],
-    }
+/// The thresholds of the rules in force on this vital (from the snapshot), lowest first.
+fn thresholds(snap: &Snapshot, v: Vital) -> Vec<f64> {
+    snap.thresholds
+        .iter()
+        .filter(|t| t.vital == v.key())
+        .map(|t| t.value)
+        .collect()
 }
 
 fn host_view(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, state: &UiState, theme: &Theme) {
@@ -992,7 +993,7 @@ fn chart_grid(
                 data,
                 (from, to),
                 t,
-                thresholds(v),
+                &thresholds(snap, v),
                 &runs,
                 theme,
             );

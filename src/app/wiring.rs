@@ -1,0 +1,141 @@
+//! What every command wires the same way: the history store's path and opening, anomaly model
+//! bindings (shipped and per host), the keymap, the HTTP client and the async runtimes. No
+//! command logic and no printing beyond naming a model that could not be used.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::keymap::Keymap;
+use crate::config::{Config, ConfigError};
+use crate::engine::{Engine, ModelBinding};
+use crate::model::Vital;
+use crate::sanitize::sanitize;
+use crate::store::{Store, StoreOptions};
+
+/// `<data_dir>/history.db`.
+pub fn store_path(config: &Config) -> PathBuf {
+    config.defaults.data_dir.join("history.db")
+}
+
+/// Open (creating the data dir and file if needed) the configured history store.
+pub fn open_store(config: &Config) -> Result<Store, String> {
+    let dir = &config.defaults.data_dir;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create data dir {}: {e}", dir.display()))?;
+    let options = StoreOptions {
+        // A retention of centuries saturates instead of wrapping negative.
+        retention_ms: i64::try_from(config.storage.retention.as_millis()).unwrap_or(i64::MAX),
+        max_size_bytes: config.storage.max_size,
+        ..StoreOptions::default()
+    };
+    Store::open(&store_path(config), options).map_err(|e| e.to_string())
+}
+
+/// The client every exporter poll uses. A failure here is the machine's (no TLS roots, no
+/// sockets), not the config's, so every command exits [`super::EXIT_PROBLEM`] on it.
+pub fn http_client() -> Result<reqwest::Client, String> {
+    crate::collect::exporter::http_client()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+/// The anomaly models every engine gets: the shipped per-vital models embedded from models/,
+/// applied to any host (the engine standardises each series itself). Loading is kept out of the
+/// engine, which only ever receives bindings. A shipped model that fails validation is named on
+/// stderr and left out; the rest still score.
+pub fn models() -> Vec<ModelBinding> {
+    let mut out = Vec::new();
+    for (key, loaded) in crate::detect::shipped::shipped_models() {
+        let vital = Vital::ALL.into_iter().find(|v| v.key() == key);
+        match (vital, loaded) {
+            (Some(vital), Ok(model)) => out.push(ModelBinding {
+                vital,
+                host: None,
+                model,
+            }),
+            (None, _) => eprintln!("nocscope: shipped model {key}: no vital has that key"),
+            (_, Err(e)) => eprintln!(
+                "nocscope: shipped model {key}: {}",
+                sanitize(&e.to_string())
+            ),
+        }
+    }
+    out
+}
+
+/// Each configured host's own models, trained by `nocscope train` or the background trainer
+/// into `<data_dir>/models/<host>/<vital>/`. A model that fails to load is named on stderr and
+/// left out (the shipped model still covers that vital).
+pub fn host_models(config: &Config) -> Vec<ModelBinding> {
+    let mut out = Vec::new();
+    for host in config.hosts() {
+        for vital in Vital::ALL {
+            let dir = crate::trainer::model_dir(&config.defaults.data_dir, host, vital.key());
+            if !dir.join(crate::detect::META_FILE).exists() {
+                continue;
+            }
+            match crate::detect::LstmAutoencoder::load(&dir) {
+                Ok(model) => out.push(ModelBinding {
+                    vital,
+                    host: Some(host.to_string()),
+                    model,
+                }),
+                Err(e) => eprintln!("nocscope: {}", sanitize(&e.to_string())),
+            }
+        }
+    }
+    out
+}
+
+/// Binds models, telling the operator on stderr about any that could not be used.
+pub fn bind_models(engine: &mut Engine, models: Vec<ModelBinding>) {
+    if models.is_empty() {
+        return;
+    }
+    for p in engine.set_models(models) {
+        eprintln!("nocscope: anomaly model not used: {}", sanitize(&p));
+    }
+}
+
+/// `$XDG_CONFIG_HOME/nocscope/keymap.toml`, else `~/.config/nocscope/keymap.toml`.
+pub fn default_keymap_path() -> Option<PathBuf> {
+    crate::config::default_path().map(|p| p.with_file_name("keymap.toml"))
+}
+
+/// The effective keymap: the default, with the given file (or the user's default file, when
+/// it exists) merged over it.
+pub fn load_keymap(path: Option<&Path>) -> Result<Keymap, ConfigError> {
+    match path {
+        Some(p) => Keymap::load(p),
+        None => match default_keymap_path().filter(|p| p.exists()) {
+            Some(p) => Keymap::load(&p),
+            None => Ok(Keymap::embedded_default()),
+        },
+    }
+}
+
+/// What `nocscope --print-keymap` prints.
+pub fn print_keymap(path: Option<&Path>) -> Result<String, ConfigError> {
+    load_keymap(path).map(|k| k.to_toml())
+}
+
+/// The async runtime the headless commands use: two workers, as the machine this runs on may
+/// have only a couple of cores and is often already in trouble.
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// The console's runtime: one worker for collectors and engine, beside the thread that runs
+/// the UI (`block_on`). An idle console is woken by a few polls a second; with two workers
+/// each wake-up tends to unpark the other worker to look for work it never finds, and those
+/// context switches cost more than the polls themselves (issue #3). The UI keeps its own
+/// thread, so parsing a body never delays a key.
+pub fn console_runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
