@@ -1,7 +1,7 @@
 //! The command line: clap definitions, the headless commands' wiring and their exit codes
 //! (0 fine, 1 a check or lint found a problem, 2 bad usage or config). No business logic here.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -27,6 +27,8 @@ use crate::sanitize::sanitize;
 use crate::store::Store;
 
 mod eval;
+mod lstm_args;
+pub mod nab_data;
 mod train;
 
 pub use eval::EvalArgs;
@@ -289,16 +291,18 @@ fn config_check(file: Option<&Path>) -> i32 {
 }
 
 fn lint(args: &LintArgs) -> i32 {
-    let mut body = Vec::new();
     let read = if args.file == "-" {
-        std::io::stdin().take(LINT_MAX_BYTES).read_to_end(&mut body)
+        crate::capped::read_to_end(std::io::stdin(), LINT_MAX_BYTES)
     } else {
-        std::fs::File::open(&args.file).and_then(|f| f.take(LINT_MAX_BYTES).read_to_end(&mut body))
+        crate::capped::read_file(Path::new(&args.file), LINT_MAX_BYTES)
     };
-    if let Err(e) = read {
-        eprintln!("nocscope lint: {}: {e}", sanitize(&args.file));
-        return EXIT_USAGE;
-    }
+    let body = match read {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("nocscope lint: {}: {e}", sanitize(&args.file));
+            return EXIT_USAGE;
+        }
+    };
     let ends_with_eof = {
         let trimmed = body.strip_suffix(b"\n").unwrap_or(&body);
         trimmed.ends_with(b"# EOF")
@@ -682,16 +686,13 @@ const REPLAY_MAX_FILE: u64 = 4 << 30;
 
 fn replay_file(args: &ReplayArgs, cli: &Cli) -> i32 {
     let name = sanitize(&args.file.display().to_string()).into_owned();
-    let data = match std::fs::File::open(&args.file).and_then(|f| {
-        let mut v = Vec::new();
-        f.take(REPLAY_MAX_FILE + 1).read_to_end(&mut v).map(|_| v)
-    }) {
-        Ok(v) if v.len() as u64 > REPLAY_MAX_FILE => {
-            eprintln!("nocscope replay: {name}: larger than the {REPLAY_MAX_FILE}-byte cap");
+    let data = match crate::capped::read_file(&args.file, REPLAY_MAX_FILE) {
+        Ok(v) => v,
+        Err(crate::capped::CappedError::TooLarge { cap }) => {
+            eprintln!("nocscope replay: {name}: larger than the {cap}-byte cap");
             return EXIT_USAGE;
         }
-        Ok(v) => v,
-        Err(e) => {
+        Err(crate::capped::CappedError::Open(e) | crate::capped::CappedError::Read(e)) => {
             eprintln!("nocscope replay: {name}: {e}");
             return EXIT_USAGE;
         }

@@ -3,6 +3,7 @@
 
 pub mod action;
 pub mod app;
+pub mod capped;
 pub mod civil;
 pub mod cli;
 pub mod collect;

@@ -10,10 +10,9 @@ use serde_json::json;
 
 use super::{EXIT_OK, EXIT_USAGE};
 use crate::detect::eval::{
-    self as ev, DETECTOR_NAMES, DetectorFactory, EvalOptions, EvalReport, FileResult, Labels,
-    LstmDetector,
+    DETECTOR_NAMES, DetectorFactory, EvalOptions, EvalReport, FileResult, Labels, LstmDetector,
 };
-use crate::detect::{DetectError, Detector, LstmConfig, ThresholdPolicy, baseline};
+use crate::detect::{DetectError, Detector, baseline};
 use crate::sanitize::sanitize;
 
 #[derive(Debug, clap::Args)]
@@ -41,22 +40,8 @@ pub struct EvalArgs {
     /// Only files whose path below --data matches GLOB (`*` any characters, `?` one)
     #[arg(long, value_name = "GLOB")]
     pub files: Option<String>,
-    /// Seed of the LSTM's initialisation, shuffling and dropout
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
-    /// LSTM: upper bound on training epochs (overrides the config's max_epochs)
-    #[arg(long)]
-    pub epochs: Option<usize>,
-    /// Worker threads for LSTM training and scoring (results do not depend on it)
-    #[arg(long, default_value_t = 2)]
-    pub threads: usize,
-    /// LSTM: configuration file (JSON if it ends in .json, else TOML) with LstmConfig fields;
-    /// fields not given keep the thesis defaults
-    #[arg(long, value_name = "FILE")]
-    pub lstm_config: Option<PathBuf>,
-    /// LSTM: threshold policy max:<factor>, mean-std:<k> or quantile:<q> (default max:0.78)
-    #[arg(long, value_name = "POLICY", value_parser = ev::parse_threshold_policy)]
-    pub threshold_policy: Option<ThresholdPolicy>,
+    #[command(flatten)]
+    pub lstm: super::lstm_args::LstmArgs,
     /// Flag a point only after this many consecutive scores above the threshold
     #[arg(long, default_value_t = 1)]
     pub persist: usize,
@@ -88,44 +73,15 @@ fn parse_fraction(s: &str) -> Result<f64, String> {
     }
 }
 
-fn load_lstm_config(args: &EvalArgs) -> Result<LstmConfig, String> {
-    let mut cfg = match &args.lstm_config {
-        None => LstmConfig::default(),
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("--lstm-config {}: {e}", path.display()))?;
-            let parsed = if path.extension().is_some_and(|e| e == "json") {
-                serde_json::from_str(&text).map_err(|e| e.to_string())
-            } else {
-                toml::from_str(&text).map_err(|e| e.to_string())
-            };
-            parsed.map_err(|e| {
-                format!(
-                    "--lstm-config {}: {e}; accepted: LstmConfig fields (window, \
-                     encoder_units, decoder_units, batch_size, learning_rate, max_epochs, \
-                     patience, threshold, ...)",
-                    path.display()
-                )
-            })?
-        }
-    };
-    if let Some(e) = args.epochs {
-        cfg.max_epochs = e;
-    }
-    if let Some(p) = args.threshold_policy {
-        cfg.threshold = p;
-    }
-    cfg.validate().map_err(|e| e.to_string())?;
-    Ok(cfg)
-}
-
 /// Builds detectors; checked once before any file is read so a bad name fails at once.
 fn detector_factory(args: &EvalArgs) -> Result<Box<DetectorFactory<'static>>, String> {
     let name = args.detector.trim().to_owned();
     if name == "lstm" {
-        let cfg = load_lstm_config(args)?;
-        LstmDetector::new(&cfg, args.seed, args.threads, args.smooth).map_err(|e| e.to_string())?;
-        let (seed, threads, smooth, quiet) = (args.seed, args.threads, args.smooth, args.quiet);
+        let cfg = args.lstm.config()?;
+        LstmDetector::new(&cfg, args.lstm.seed, eval_threads(args), args.smooth)
+            .map_err(|e| e.to_string())?;
+        let (seed, threads, smooth, quiet) =
+            (args.lstm.seed, eval_threads(args), args.smooth, args.quiet);
         return Ok(Box::new(move || {
             let d = LstmDetector::new(&cfg, seed, threads, smooth)?;
             Ok(Box::new(if quiet {
@@ -162,9 +118,9 @@ fn detector_factory(args: &EvalArgs) -> Result<Box<DetectorFactory<'static>>, St
         ));
     }
     let lstm_only = [
-        ("--lstm-config", args.lstm_config.is_some()),
-        ("--epochs", args.epochs.is_some()),
-        ("--threshold-policy", args.threshold_policy.is_some()),
+        ("--lstm-config", args.lstm.lstm_config.is_some()),
+        ("--epochs", args.lstm.epochs.is_some()),
+        ("--threshold-policy", args.lstm.threshold_policy.is_some()),
         ("--smooth", args.smooth != 1),
     ];
     if let Some((flag, _)) = lstm_only.iter().find(|(_, set)| *set) {
@@ -201,7 +157,7 @@ pub fn run(args: &EvalArgs) -> i32 {
         Ok(l) => l,
         Err(e) => return fail(&e.to_string()),
     };
-    let files = match ev::list_files(&args.data, args.files.as_deref()) {
+    let files = match super::nab_data::list_files(&args.data, args.files.as_deref()) {
         Ok(f) => f,
         Err(e) => return fail(&format!("--data: {e}")),
     };
@@ -229,10 +185,11 @@ pub fn run(args: &EvalArgs) -> i32 {
             );
         }
     };
-    let report = match ev::run(&args.data, &labels, &files, &mut make, &opts, &mut on_file) {
-        Ok(r) => r,
-        Err(e) => return fail(&e.to_string()),
-    };
+    let report =
+        match super::nab_data::run(&args.data, &labels, &files, &mut make, &opts, &mut on_file) {
+            Ok(r) => r,
+            Err(e) => return fail(&e.to_string()),
+        };
     let text = match args.format {
         EvalFormat::Json => format!("{:#}\n", report_json(&report)),
         EvalFormat::Table => report_table(&report),
@@ -348,4 +305,9 @@ pub fn report_table(r: &EvalReport) -> String {
         r.total.nab.normalised(),
     );
     s
+}
+
+/// Two threads unless told otherwise: eval is a batch job beside whatever else runs.
+fn eval_threads(args: &EvalArgs) -> usize {
+    args.lstm.threads.unwrap_or(2)
 }

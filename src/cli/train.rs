@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::{Cli, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE};
-use crate::detect::{DataRange, EpochReport, FitOptions, LstmAutoencoder, LstmConfig};
+use crate::detect::{DataRange, EpochReport, FitOptions, LstmAutoencoder};
 use crate::detect::{DetectError, ThresholdPolicy};
 use crate::model::Vital;
 use crate::model::{Input, Millis, Payload};
@@ -42,21 +42,8 @@ pub struct TrainArgs {
     /// Model directory (default: <data_dir>/models/<host>/<vital>/)
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Most epochs (overrides max_epochs of the LSTM config)
-    #[arg(long, value_name = "N")]
-    pub epochs: Option<usize>,
-    /// Seed of initialisation, shuffling and dropout
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
-    /// Training threads (default: all cores; the result does not depend on it)
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
-    /// LSTM config, JSON or TOML (.toml), fields as in model.json's `config`
-    #[arg(long, value_name = "FILE")]
-    pub lstm_config: Option<PathBuf>,
-    /// Threshold policy: max:FACTOR, mean-std:K or quantile:Q (default max:0.78)
-    #[arg(long, value_name = "POLICY", value_parser = crate::detect::eval::parse_threshold_policy)]
-    pub threshold_policy: Option<ThresholdPolicy>,
+    #[command(flatten)]
+    pub lstm: super::lstm_args::LstmArgs,
 }
 
 /// A vital by its store key (`cpu_pct`) or short name (`cpu`).
@@ -353,30 +340,6 @@ struct Segment {
     points: Vec<(Millis, f64)>,
 }
 
-fn load_lstm_config(args: &TrainArgs) -> Result<LstmConfig, String> {
-    let mut cfg = match &args.lstm_config {
-        None => LstmConfig::default(),
-        Some(path) => {
-            let name = sanitize(&path.display().to_string()).into_owned();
-            let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: {e}"))?;
-            if path.extension().is_some_and(|e| e == "toml") {
-                toml::from_str(&text).map_err(|e| format!("{name}: {e}"))?
-            } else {
-                serde_json::from_str(&text)
-                    .map_err(|e| format!("{name}:{}:{}: {e}", e.line(), e.column()))?
-            }
-        }
-    };
-    if let Some(e) = args.epochs {
-        cfg.max_epochs = e;
-    }
-    if let Some(p) = args.threshold_policy {
-        cfg.threshold = p;
-    }
-    cfg.validate().map_err(|e| e.to_string())?;
-    Ok(cfg)
-}
-
 /// The data dir of the config (when one is given or exists), else the XDG default.
 fn data_dir(cli: &Cli) -> Result<PathBuf, i32> {
     let has_config =
@@ -410,7 +373,7 @@ fn usage(msg: &str) -> i32 {
 }
 
 pub fn run(args: &TrainArgs, cli: &Cli) -> i32 {
-    let cfg = match load_lstm_config(args) {
+    let cfg = match args.lstm.config() {
         Ok(c) => c,
         Err(e) => return usage(&e),
     };
@@ -611,10 +574,10 @@ pub fn run(args: &TrainArgs, cli: &Cli) -> i32 {
             })
         });
 
-    let threads = args.threads.unwrap_or_else(|| {
+    let threads = args.lstm.threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
-    let mut model = match LstmAutoencoder::new(&cfg, args.seed) {
+    let mut model = match LstmAutoencoder::new(&cfg, args.lstm.seed) {
         Ok(m) => m,
         Err(e) => return usage(&e.to_string()),
     };

@@ -301,14 +301,16 @@ impl Keymap {
                 message,
             }],
         };
-        let meta = std::fs::metadata(path)
-            .map_err(|e| whole(format!("cannot read the keymap file: {e}")))?;
-        if meta.len() > MAX_FILE_SIZE {
-            return Err(whole(format!(
-                "the keymap file is larger than {MAX_FILE_SIZE} bytes; a keymap is a few KiB"
-            )));
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        use crate::capped::{CappedError, read_file};
+        let bytes = read_file(path, MAX_FILE_SIZE).map_err(|e| match e {
+            CappedError::Open(e) | CappedError::Read(e) => {
+                whole(format!("cannot read the keymap file: {e}"))
+            }
+            CappedError::TooLarge { cap } => whole(format!(
+                "the keymap file is larger than {cap} bytes; a keymap is a few KiB"
+            )),
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| {
             whole(format!(
                 "cannot read the keymap file: {e}; keymaps must be UTF-8 TOML"
             ))

@@ -467,21 +467,14 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Config, ConfigEr
 }
 
 fn read_capped(path: &Path) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    let file = std::fs::File::open(path)
-        .map_err(|e| format!("cannot open the config file: {}", check::io_reason(&e)))?;
-    let mut bytes = Vec::new();
-    // Read one byte past the cap to tell "exactly at the cap" from "over it".
-    file.take(MAX_FILE_SIZE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read the config file: {}", check::io_reason(&e)))?;
-    if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > MAX_FILE_SIZE {
-        return Err(format!(
-            "the config file is larger than {} bytes; a config file is a few KiB of TOML",
-            MAX_FILE_SIZE
-        ));
-    }
-    Ok(bytes)
+    use crate::capped::{CappedError, read_file};
+    read_file(path, MAX_FILE_SIZE).map_err(|e| match e {
+        CappedError::Open(e) => format!("cannot open the config file: {}", check::io_reason(&e)),
+        CappedError::Read(e) => format!("cannot read the config file: {}", check::io_reason(&e)),
+        CappedError::TooLarge { cap } => format!(
+            "the config file is larger than {cap} bytes; a config file is a few KiB of TOML"
+        ),
+    })
 }
 
 /// Validate config text. `origin` names the file in problems; relative paths in the config

@@ -450,18 +450,14 @@ fn identity_of(path: &Path) -> String {
 }
 
 fn read_theme(path: &Path) -> Result<String, String> {
-    use std::io::Read;
-    let file = std::fs::File::open(path)
-        .map_err(|e| format!("cannot open the theme: {}", super::check::io_reason(&e)))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_THEME_SIZE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read the theme: {}", super::check::io_reason(&e)))?;
-    if u64::try_from(bytes.len()).map_or(true, |n| n > MAX_THEME_SIZE) {
-        return Err(format!(
-            "the theme is larger than {MAX_THEME_SIZE} bytes; a theme is a few KiB of TOML"
-        ));
-    }
+    use crate::capped::{CappedError, read_file};
+    let bytes = read_file(path, MAX_THEME_SIZE).map_err(|e| match e {
+        CappedError::Open(e) => format!("cannot open the theme: {}", super::check::io_reason(&e)),
+        CappedError::Read(e) => format!("cannot read the theme: {}", super::check::io_reason(&e)),
+        CappedError::TooLarge { cap } => {
+            format!("the theme is larger than {cap} bytes; a theme is a few KiB of TOML")
+        }
+    })?;
     String::from_utf8(bytes)
         .map_err(|_| "the theme is not valid UTF-8; TOML files must be UTF-8 text".to_string())
 }

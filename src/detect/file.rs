@@ -47,18 +47,16 @@ fn bad(path: &Path, reason: impl Into<String>) -> DetectError {
 }
 
 fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, DetectError> {
-    let io = |source| DetectError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let len = std::fs::metadata(path).map_err(io)?.len();
-    if len > cap {
-        return Err(bad(
-            path,
-            format!("{len} bytes; at most {cap} are accepted"),
-        ));
-    }
-    std::fs::read(path).map_err(io)
+    use crate::capped::{CappedError, read_file};
+    read_file(path, cap).map_err(|e| match e {
+        CappedError::Open(source) | CappedError::Read(source) => DetectError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        CappedError::TooLarge { cap } => {
+            bad(path, format!("larger than {cap} bytes, the most accepted"))
+        }
+    })
 }
 
 /// Writes through a temporary name and renames, so a crash mid-save never leaves a half file

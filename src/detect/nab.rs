@@ -20,18 +20,20 @@ pub struct NabSeries {
 const MAX_FILE_BYTES: u64 = 256 << 20;
 
 fn read_text(path: &Path) -> Result<String, DetectError> {
+    use crate::capped::{CappedError, read_file};
     let io = |source| DetectError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let len = std::fs::metadata(path).map_err(io)?.len();
-    if len > MAX_FILE_BYTES {
-        return Err(DetectError::Data(format!(
-            "{}: {len} bytes; at most {MAX_FILE_BYTES} are accepted",
+    let bytes = read_file(path, MAX_FILE_BYTES).map_err(|e| match e {
+        CappedError::Open(source) | CappedError::Read(source) => io(source),
+        CappedError::TooLarge { cap } => DetectError::Data(format!(
+            "{}: larger than {cap} bytes, the most accepted",
             path.display()
-        )));
-    }
-    std::fs::read_to_string(path).map_err(io)
+        )),
+    })?;
+    String::from_utf8(bytes)
+        .map_err(|e| io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
 }
 
 /// Parses `YYYY-MM-DD HH:MM:SS` with an optional `.ffffff` (ignored: NAB steps are ≥ 1 s).

@@ -73,6 +73,11 @@ const RULES: &[(&str, &str, &str)] = &[
     ),
     ("detect", "crate::store", "detect/ is maths on ndarray only"),
     ("detect", "ratatui", "detect/ is maths on ndarray only"),
+    (
+        "detect",
+        "read_dir",
+        "detect/ is maths: folder walking lives beside the eval command",
+    ),
     ("expo", "reqwest", "parsing is pure"),
     ("expo", "tokio", "parsing is pure"),
     (

@@ -78,9 +78,9 @@ fn fixture(dir: &Path) -> std::io::Result<()> {
 
 fn run_above_max(dir: &Path, opts: &EvalOptions) -> Result<ev::EvalReport, DetectError> {
     let labels = Labels::load(&dir.join("windows.json"))?;
-    let files = ev::list_files(&dir.join("data"), None)?;
+    let files = nocscope::cli::nab_data::list_files(&dir.join("data"), None)?;
     let mut make = || Ok(Box::new(AboveMax(None)) as Box<dyn Detector>);
-    ev::run(
+    nocscope::cli::nab_data::run(
         &dir.join("data"),
         &labels,
         &files,
@@ -178,13 +178,13 @@ fn label_points_keep_each_label_one_event() -> TestResult {
     );
     std::fs::write(dir.path().join("labels.json"), labels)?;
     let labels = Labels::load(&dir.path().join("labels.json"))?;
-    let files = ev::list_files(&dir.path().join("data"), None)?;
+    let files = nocscope::cli::nab_data::list_files(&dir.path().join("data"), None)?;
     let mut make = || Ok(Box::new(AboveMax(None)) as Box<dyn Detector>);
     let opts = EvalOptions {
         train_fraction: 0.2,
         ..Default::default()
     };
-    let r = ev::run(
+    let r = nocscope::cli::nab_data::run(
         &dir.path().join("data"),
         &labels,
         &files,

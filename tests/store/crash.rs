@@ -115,7 +115,12 @@ fn kill_9_mid_ingest_loses_nothing_committed() {
     let mut ranges: Vec<(i64, i64)> = Vec::new();
     for round in 0..3 {
         let mut proc = Command::new(&exe)
-            .args(["--exact", "crash::crash_child", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "crash::crash_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, &path)
             .env(START_ENV, (round * 1000).to_string())
             .stdout(Stdio::piped())
