@@ -11,5 +11,6 @@ pub use command::{Command, HistoryRequest, ReplayControl, ReplayStatus, SeriesDa
 pub use state::{UiState, View, dispatch, update};
 pub mod render;
 pub mod style;
+pub mod views;
 
 pub use render::render;
