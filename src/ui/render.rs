@@ -221,8 +221,8 @@ fn status_bar(frame: &mut Frame<'_>, area: Rect, state: &UiState, theme: &Theme)
     } else {
         let mut spans = Vec::new();
         let filter = match state.view {
-            View::Overview => Some(&state.filter),
-            View::Anomalies => Some(&state.anomaly_filter),
+            View::Overview => Some(&state.overview.filter),
+            View::Anomalies => Some(&state.anomalies.filter),
             _ => None,
         };
         if let Some(f) = filter.filter(|f| !f.is_empty()) {

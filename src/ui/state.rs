@@ -1,15 +1,20 @@
-//! `UiState` and `update`: everything the console remembers between frames and how each
-//! action changes it. Pure: no terminal, no I/O; requests for data leave as `Command`s.
+//! `UiState` and `update`: what the console remembers between frames that is not one view's
+//! (mode, prompt, time window, replay position, focus) and how each action changes it, handing
+//! view-specific parts to ui/views/. Pure: no terminal, no I/O; requests leave as `Command`s.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::config::keymap::{Key, KeyCode, Keymap, Mode};
-use crate::model::Vital;
-use crate::model::{AnomalyEvent, Millis, Snapshot};
+use crate::model::{Millis, Snapshot};
 
-use super::command::{Command, HistoryRequest, ReplayControl, ReplayStatus, SeriesData};
-use super::filter::{Candidate, Filter, fuzzy_score};
+use super::command::{Command, ReplayControl, ReplayStatus, SeriesData};
+use super::views::alerts::AlertsState;
+use super::views::anomalies::{AnomaliesState, anomaly_id};
+use super::views::host::HostState;
+use super::views::metrics::MetricsState;
+use super::views::overview::OverviewState;
+use super::views::targets::TargetsState;
 use crate::action::Action;
 
 /// Time ranges `+`/`-` step through.
@@ -30,9 +35,6 @@ const HELP_SCROLL_MAX: usize = 500;
 /// An alert jump puts the alert's start this fraction of the window before its right edge, so
 /// what led up to it fills the chart and its first minutes still show.
 const ALERT_CONTEXT_DIV: i64 = 10;
-/// Enter on an anomaly zooms out until the run fills at most this share (num/den) of the window.
-const ANOMALY_FIT_NUM: i64 = 4;
-const ANOMALY_FIT_DEN: i64 = 5;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum View {
@@ -79,8 +81,9 @@ pub struct Prompt {
 }
 
 /// History for the charts, asked for asynchronously.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum Loaded<T> {
+    #[default]
     Idle,
     Loading,
     Ready(T),
@@ -103,8 +106,6 @@ pub struct UiState {
     pub help: bool,
     pub help_scroll: usize,
     pub prompt: Option<Prompt>,
-    pub filter: Filter,
-    pub metric_query: String,
     pub run_mode: RunMode,
     /// The replay player's position, in replay mode once the player has reported.
     pub replay: Option<ReplayStatus>,
@@ -120,43 +121,21 @@ pub struct UiState {
     pub store_health: String,
     /// Rows per page, learnt from the last render.
     pub page: usize,
-    /// Host rows after the filter, in snapshot order.
-    pub rows: Vec<Row>,
-    pub selected: usize,
     /// The host the host and metrics views show (kept by name across re-sorts).
     pub focus: Option<String>,
-    pub alert_sel: usize,
-    pub alert_count: usize,
-    pub target_sel: usize,
-    pub target_count: usize,
-    pub metric_sel: usize,
-    /// Alert start times in the snapshot, sorted, for `[` and `]`.
-    pub alert_times: Vec<Millis>,
-    pub alert_hosts: Vec<String>,
-    /// Host of each alert in snapshot (display) order, so Enter in the alerts view opens it.
-    pub alert_order: Vec<String>,
-    /// Host of each target in snapshot order, so Enter in the targets view opens it.
-    pub target_hosts: Vec<String>,
-    /// The anomalies view's own `/` filter (its rows are runs, not hosts).
-    pub anomaly_filter: Filter,
-    /// Anomaly runs the anomalies view lists: under its filter, newest start first.
-    pub anomalies: Vec<AnomalyEvent>,
-    pub anomaly_sel: usize,
+    /// Each view's own part of the state (ui/views/).
+    pub overview: OverviewState,
+    pub host: HostState,
+    pub alerts: AlertsState,
+    pub targets: TargetsState,
+    pub metrics: MetricsState,
+    pub anomalies: AnomaliesState,
     /// Alert and anomaly starts with their hosts, sorted by time, for `[` and `]`.
     pub jump_marks: Vec<(Millis, String)>,
     pub now: Millis,
-    pub history: Loaded<Vec<SeriesData>>,
-    pub series: Loaded<Vec<(String, String)>>,
-    pub series_chart: Loaded<Vec<SeriesData>>,
     next_id: u64,
-    pub history_id: u64,
-    pub series_id: u64,
     /// Labels of every target by target name (from the config), for `key=value` filters.
     pub target_labels: BTreeMap<String, BTreeMap<String, String>>,
-    /// All host rows of the last snapshot, before the filter.
-    all_rows: Vec<Row>,
-    /// All anomaly runs of the last snapshot, newest first, before the filter.
-    all_anomalies: Vec<AnomalyEvent>,
 }
 
 impl UiState {
@@ -167,8 +146,6 @@ impl UiState {
             help: false,
             help_scroll: 0,
             prompt: None,
-            filter: Filter::default(),
-            metric_query: String::new(),
             run_mode: RunMode::Live,
             replay: None,
             zoom: DEFAULT_ZOOM,
@@ -178,32 +155,17 @@ impl UiState {
             message: None,
             store_health: "ok".to_string(),
             page: 10,
-            rows: Vec::new(),
-            selected: 0,
             focus: None,
-            alert_sel: 0,
-            alert_count: 0,
-            target_sel: 0,
-            target_count: 0,
-            metric_sel: 0,
-            alert_times: Vec::new(),
-            alert_hosts: Vec::new(),
-            alert_order: Vec::new(),
-            target_hosts: Vec::new(),
-            anomaly_filter: Filter::default(),
-            anomalies: Vec::new(),
-            anomaly_sel: 0,
+            overview: OverviewState::default(),
+            host: HostState::default(),
+            alerts: AlertsState::default(),
+            targets: TargetsState::default(),
+            metrics: MetricsState::default(),
+            anomalies: AnomaliesState::default(),
             jump_marks: Vec::new(),
             now: 0,
-            history: Loaded::Idle,
-            series: Loaded::Idle,
-            series_chart: Loaded::Idle,
             next_id: 0,
-            history_id: 0,
-            series_id: 0,
             target_labels: BTreeMap::new(),
-            all_rows: Vec::new(),
-            all_anomalies: Vec::new(),
         }
     }
 
@@ -235,24 +197,7 @@ impl UiState {
         (to.saturating_sub(self.range_ms()), to)
     }
 
-    pub fn selected_host(&self) -> Option<&str> {
-        self.rows.get(self.selected).map(|r| r.name.as_str())
-    }
-
-    /// The metric browser's rows: (source, key) pairs that fuzzy-match the query, best first.
-    pub fn metric_rows(&self) -> Vec<&(String, String)> {
-        let Loaded::Ready(all) = &self.series else {
-            return Vec::new();
-        };
-        let mut scored: Vec<(i64, &(String, String))> = all
-            .iter()
-            .filter_map(|s| fuzzy_score(&self.metric_query, &s.1).map(|sc| (sc, s)))
-            .collect();
-        scored.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
-        scored.into_iter().map(|(_, s)| s).collect()
-    }
-
-    fn new_id(&mut self) -> u64 {
+    pub(in crate::ui) fn new_id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
     }
@@ -262,7 +207,7 @@ impl UiState {
     pub fn sync(&mut self, snap: &Snapshot) {
         self.now = snap.now;
         let keep = self.selected_host().map(str::to_string);
-        self.all_rows = snap
+        self.overview.all_rows = snap
             .hosts
             .iter()
             .map(|h| Row {
@@ -281,116 +226,31 @@ impl UiState {
                     .collect(),
             })
             .collect();
-        self.alert_count = snap.alerts.len();
-        self.alert_order = snap.alerts.iter().map(|a| a.host.clone()).collect();
-        self.target_count = snap.targets.len();
-        self.target_hosts = snap.targets.iter().map(|t| t.host.clone()).collect();
+        self.alerts.count = snap.alerts.len();
+        self.alerts.order = snap.alerts.iter().map(|a| a.host.clone()).collect();
+        self.targets.count = snap.targets.len();
+        self.targets.hosts = snap.targets.iter().map(|t| t.host.clone()).collect();
         let mut times: Vec<(Millis, String)> = snap
             .alerts
             .iter()
             .map(|a| (a.active_at, a.host.clone()))
             .collect();
         times.sort();
-        self.alert_times = times.iter().map(|t| t.0).collect();
-        self.alert_hosts = times.iter().map(|t| t.1.clone()).collect();
         times.extend(snap.anomalies.iter().map(|a| (a.start, a.host.clone())));
         times.sort();
         times.dedup();
         self.jump_marks = times;
-        let keep_anomaly = self.anomalies.get(self.anomaly_sel).map(anomaly_id);
-        self.all_anomalies = snap.anomalies.clone();
+        let keep_anomaly = self.anomalies.rows.get(self.anomalies.sel).map(anomaly_id);
+        self.anomalies.all = snap.anomalies.clone();
         // The engine publishes newest first; sorting again (stably) keeps that promise even for
         // a hand-made or replayed snapshot that does not.
-        self.all_anomalies
+        self.anomalies
+            .all
             .sort_by_key(|a| std::cmp::Reverse(a.start));
         self.refilter(keep.as_deref());
         self.refilter_anomalies(keep_anomaly);
-        self.alert_sel = clamp(self.alert_sel, self.alert_count);
-        self.target_sel = clamp(self.target_sel, self.target_count);
-    }
-
-    fn refilter(&mut self, keep: Option<&str>) {
-        let empty = BTreeMap::new();
-        self.rows = self
-            .all_rows
-            .iter()
-            .filter(|r| {
-                let labels: Vec<BTreeMap<String, String>> = r
-                    .sources
-                    .iter()
-                    .map(|s| {
-                        let mut l = self.target_labels.get(s).unwrap_or(&empty).clone();
-                        l.entry("target".to_string()).or_insert_with(|| s.clone());
-                        l
-                    })
-                    .collect();
-                self.filter.matches(&Candidate {
-                    name: &r.name,
-                    labels: &labels,
-                    texts: &[],
-                })
-            })
-            .cloned()
-            .collect();
-        if let Some(k) = keep
-            && let Some(i) = self.rows.iter().position(|r| r.name == k)
-        {
-            self.selected = i;
-        }
-        self.selected = clamp(self.selected, self.rows.len());
-    }
-
-    /// The labels of a host's targets (plus `target`), as the `/` filter sees them.
-    fn host_labels(&self, host: &str) -> Vec<BTreeMap<String, String>> {
-        let empty = BTreeMap::new();
-        self.all_rows
-            .iter()
-            .filter(|r| r.name == host)
-            .flat_map(|r| r.sources.iter())
-            .map(|s| {
-                let mut l = self.target_labels.get(s).unwrap_or(&empty).clone();
-                l.entry("target".to_string()).or_insert_with(|| s.clone());
-                l
-            })
-            .collect()
-    }
-
-    /// Re-apply the anomalies view's filter; `keep` holds the selection on the same run.
-    fn refilter_anomalies(&mut self, keep: Option<AnomalyId>) {
-        let all = self.anomaly_filter.is_empty();
-        let shown: Vec<AnomalyEvent> = self
-            .all_anomalies
-            .iter()
-            .filter(|a| {
-                // Building every run's label sets is only worth it when a filter asks.
-                if all {
-                    return true;
-                }
-                let mut labels = self.host_labels(&a.host);
-                let mut own = BTreeMap::new();
-                own.insert("vital".to_string(), a.vital.clone());
-                own.insert("detector".to_string(), a.detector.clone());
-                labels.push(own);
-                self.anomaly_filter.matches(&Candidate {
-                    name: &a.host,
-                    labels: &labels,
-                    texts: &[a.vital.as_str(), a.detector.as_str()],
-                })
-            })
-            .cloned()
-            .collect();
-        self.anomalies = shown;
-        if let Some(k) = keep
-            && let Some(i) = self.anomalies.iter().position(|a| anomaly_id(a) == k)
-        {
-            self.anomaly_sel = i;
-        }
-        self.anomaly_sel = clamp(self.anomaly_sel, self.anomalies.len());
-    }
-
-    /// Every anomaly run in the last snapshot, before the anomalies view's filter.
-    pub fn anomaly_total(&self) -> usize {
-        self.all_anomalies.len()
+        self.alerts.sel = clamp(self.alerts.sel, self.alerts.count);
+        self.targets.sel = clamp(self.targets.sel, self.targets.count);
     }
 
     /// A printable key typed into the prompt.
@@ -404,70 +264,17 @@ impl UiState {
         }
     }
 
-    /// The metric browser narrows as you type, like a fuzzy finder.
-    fn live_prompt(&mut self) {
-        if self.view == View::Metrics
-            && let Some(p) = &self.prompt
-            && p.kind == PromptKind::Filter
-        {
-            self.metric_query = p.text.clone();
-            self.metric_sel = 0;
-        }
-    }
-
     /// A history reply; stale ones (older ids) are ignored.
     pub fn apply_history(&mut self, id: u64, result: Result<Vec<SeriesData>, String>) {
         let loaded = match result {
             Ok(v) => Loaded::Ready(v),
             Err(e) => Loaded::Failed(e),
         };
-        if id == self.history_id {
-            self.history = loaded;
-        } else if id == self.series_id {
-            self.series_chart = loaded;
+        if id == self.host.history_id {
+            self.host.history = loaded;
+        } else if id == self.metrics.id {
+            self.metrics.chart = loaded;
         }
-    }
-
-    pub fn apply_series(&mut self, id: u64, result: Result<Vec<(String, String)>, String>) {
-        if id != self.series_id {
-            return;
-        }
-        self.series = match result {
-            Ok(v) => Loaded::Ready(v),
-            Err(e) => Loaded::Failed(e),
-        };
-    }
-
-    fn host_history(&mut self) -> Option<Command> {
-        let host = self.focus.clone()?;
-        let (from, to) = self.window();
-        self.history_id = self.new_id();
-        self.history = Loaded::Loading;
-        Some(Command::History(HistoryRequest {
-            id: self.history_id,
-            source: format!("host/{host}"),
-            keys: Vital::ALL.iter().map(|v| v.key().to_string()).collect(),
-            from,
-            to,
-        }))
-    }
-
-    fn list_series(&mut self) -> Option<Command> {
-        let host = self.focus.clone()?;
-        let sources = self
-            .all_rows
-            .iter()
-            .find(|r| r.name == host)
-            .map(|r| r.sources.clone())
-            .unwrap_or_default();
-        self.series_id = self.new_id();
-        self.series = Loaded::Loading;
-        self.series_chart = Loaded::Idle;
-        self.metric_sel = 0;
-        Some(Command::ListSeries {
-            id: self.series_id,
-            sources,
-        })
     }
 
     /// After the window moved: refresh whatever the current view charts.
@@ -479,40 +286,13 @@ impl UiState {
         }
     }
 
-    fn series_history(&mut self) -> Option<Command> {
-        let (source, key) = self
-            .metric_rows()
-            .get(self.metric_sel)
-            .map(|s| (*s).clone())?;
-        let (from, to) = self.window();
-        // The chart shares the browser's id so a new listing makes old chart replies stale.
-        self.series_chart = Loaded::Loading;
-        Some(Command::History(HistoryRequest {
-            id: self.series_id,
-            source,
-            keys: vec![key],
-            from,
-            to,
-        }))
-    }
-
-    fn open_host(&mut self, name: Option<String>) -> Option<Command> {
-        let name = name.or_else(|| self.selected_host().map(str::to_string))?;
-        if let Some(i) = self.rows.iter().position(|r| r.name == name) {
-            self.selected = i;
-        }
-        self.focus = Some(name);
-        self.view = View::Host;
-        self.host_history()
-    }
-
     fn list_len(&self) -> usize {
         match self.view {
-            View::Overview => self.rows.len(),
-            View::Alerts => self.alert_count,
-            View::Targets => self.target_count,
+            View::Overview => self.overview.rows.len(),
+            View::Alerts => self.alerts.count,
+            View::Targets => self.targets.count,
             View::Metrics => self.metric_rows().len(),
-            View::Anomalies => self.anomalies.len(),
+            View::Anomalies => self.anomalies.rows.len(),
             View::Host => 0,
         }
     }
@@ -522,12 +302,42 @@ impl UiState {
             return Some(&mut self.help_scroll);
         }
         match self.view {
-            View::Overview => Some(&mut self.selected),
-            View::Alerts => Some(&mut self.alert_sel),
-            View::Targets => Some(&mut self.target_sel),
-            View::Metrics => Some(&mut self.metric_sel),
-            View::Anomalies => Some(&mut self.anomaly_sel),
+            View::Overview => Some(&mut self.overview.selected),
+            View::Alerts => Some(&mut self.alerts.sel),
+            View::Targets => Some(&mut self.targets.sel),
+            View::Metrics => Some(&mut self.metrics.sel),
+            View::Anomalies => Some(&mut self.anomalies.sel),
             View::Host => None,
+        }
+    }
+
+    /// Esc with a filter set clears the current view's filter (the overview's for views with
+    /// none of their own); false when there was none to clear.
+    fn clear_view_filter(&mut self) -> bool {
+        match self.view {
+            View::Metrics => self.clear_query(),
+            View::Anomalies => self.clear_anomaly_filter(),
+            View::Overview => self.clear_host_filter(),
+            _ => false,
+        }
+    }
+
+    /// What `/` starts from in the current view.
+    fn view_filter_text(&self) -> String {
+        match self.view {
+            View::Metrics => self.metrics.query.clone(),
+            View::Anomalies => self.anomalies.filter.text().to_string(),
+            _ => self.overview.filter.text().to_string(),
+        }
+    }
+
+    /// Enter in the `/` prompt: the current view's filter (the host list's for views with none
+    /// of their own).
+    fn accept_view_filter(&mut self, text: &str) {
+        match self.view {
+            View::Metrics => self.metrics.query = text.to_string(),
+            View::Anomalies => self.accept_anomaly_filter(text),
+            _ => self.accept_host_filter(text),
         }
     }
 
@@ -573,27 +383,6 @@ impl UiState {
                 None
             }
         }
-    }
-
-    /// Enter on an anomaly: its host's charts with the run in the middle of the window, zoomed
-    /// out first if the run would not fit, so what came before and after shows too.
-    fn open_anomaly(&mut self) -> Option<Command> {
-        let Some(ev) = self.anomalies.get(self.anomaly_sel).cloned() else {
-            self.message = Some("no anomaly selected".to_string());
-            return None;
-        };
-        let end = ev.end.unwrap_or(self.now).max(ev.start);
-        let len = end.saturating_sub(ev.start);
-        while self.zoom + 1 < ZOOM_LEVELS_MS.len()
-            && len.saturating_mul(ANOMALY_FIT_DEN) > self.range_ms().saturating_mul(ANOMALY_FIT_NUM)
-        {
-            self.zoom += 1;
-        }
-        let centre = ev.start.saturating_add(len / 2);
-        let right = centre.saturating_add(self.range_ms() / 2);
-        // A window reaching past the present follows it, as a step into the future does.
-        self.window_end = (right < self.now).then_some(right);
-        self.open_host(Some(ev.host))
     }
 
     fn run_palette(&mut self, text: &str) -> Option<Command> {
@@ -694,14 +483,7 @@ pub fn parse_seek(arg: &str, status: Option<&ReplayStatus>) -> Result<ReplayCont
     }
 }
 
-/// What identifies an anomaly run across snapshots (its end and score change while it runs).
-type AnomalyId = (String, String, String, Millis);
-
-fn anomaly_id(a: &AnomalyEvent) -> AnomalyId {
-    (a.host.clone(), a.vital.clone(), a.detector.clone(), a.start)
-}
-
-fn clamp(i: usize, len: usize) -> usize {
+pub(super) fn clamp(i: usize, len: usize) -> usize {
     i.min(len.saturating_sub(1))
 }
 
@@ -770,31 +552,15 @@ pub fn update(state: &mut UiState, action: Action) -> Option<Command> {
         Action::Close => {
             if state.help {
                 state.help = false;
-            } else if state.view == View::Metrics && !state.metric_query.is_empty() {
-                state.metric_query.clear();
-            } else if state.view == View::Overview && !state.filter.is_empty() {
-                state.filter = Filter::default();
-                let keep = state.selected_host().map(str::to_string);
-                state.refilter(keep.as_deref());
-            } else if state.view == View::Anomalies && !state.anomaly_filter.is_empty() {
-                state.anomaly_filter = Filter::default();
-                let keep = state.anomalies.get(state.anomaly_sel).map(anomaly_id);
-                state.refilter_anomalies(keep);
-            } else {
+            } else if !state.clear_view_filter() {
                 state.view = View::Overview;
             }
             None
         }
         Action::Open => match state.view {
             View::Overview => state.open_host(None),
-            View::Alerts => {
-                let host = state.alert_hosts_by_sel();
-                state.open_host(host)
-            }
-            View::Targets => {
-                let host = state.target_hosts.get(state.target_sel).cloned();
-                state.open_host(host)
-            }
+            View::Alerts => state.open_selected_alert(),
+            View::Targets => state.open_selected_target(),
             View::Host => update(state, Action::ViewMetrics),
             View::Metrics => state.series_history(),
             View::Anomalies => state.open_anomaly(),
@@ -827,7 +593,7 @@ pub fn update(state: &mut UiState, action: Action) -> Option<Command> {
                 _ => *cur,
             };
             if state.view == View::Metrics && !help {
-                state.series_chart = Loaded::Idle;
+                state.metrics.chart = Loaded::Idle;
             }
             None
         }
@@ -837,11 +603,7 @@ pub fn update(state: &mut UiState, action: Action) -> Option<Command> {
             None
         }
         Action::Filter => {
-            let text = match state.view {
-                View::Metrics => state.metric_query.clone(),
-                View::Anomalies => state.anomaly_filter.text().to_string(),
-                _ => state.filter.text().to_string(),
-            };
+            let text = state.view_filter_text();
             state.prompt = Some(Prompt {
                 kind: PromptKind::Filter,
                 text,
@@ -952,26 +714,8 @@ pub fn update(state: &mut UiState, action: Action) -> Option<Command> {
         Action::PromptAccept => {
             let p = state.prompt.take()?;
             match p.kind {
-                PromptKind::Filter if state.view == View::Metrics => {
-                    state.metric_query = p.text;
-                    None
-                }
-                PromptKind::Filter if state.view == View::Anomalies => {
-                    state.anomaly_filter = Filter::parse(&p.text);
-                    let keep = state.anomalies.get(state.anomaly_sel).map(anomaly_id);
-                    state.refilter_anomalies(keep);
-                    if state.anomalies.is_empty() && state.anomaly_total() > 0 {
-                        state.message = Some("no anomaly matches the filter".to_string());
-                    }
-                    None
-                }
                 PromptKind::Filter => {
-                    state.filter = Filter::parse(&p.text);
-                    let keep = state.selected_host().map(str::to_string);
-                    state.refilter(keep.as_deref());
-                    if state.rows.is_empty() {
-                        state.message = Some("no host matches the filter".to_string());
-                    }
+                    state.accept_view_filter(&p.text);
                     None
                 }
                 PromptKind::Palette => state.run_palette(&p.text),
@@ -982,8 +726,7 @@ pub fn update(state: &mut UiState, action: Action) -> Option<Command> {
                 && p.kind == PromptKind::Filter
                 && state.view == View::Metrics
             {
-                // Typing narrowed the list live; cancelling puts it back.
-                state.metric_query.clear();
+                state.cancel_query();
             }
             None
         }
@@ -1023,11 +766,7 @@ pub fn update(state: &mut UiState, action: Action) -> Option<Command> {
     }
 }
 
-impl UiState {
-    fn alert_hosts_by_sel(&self) -> Option<String> {
-        self.alert_order.get(self.alert_sel).cloned()
-    }
-}
+impl UiState {}
 
 fn common_prefix(words: &[&str]) -> String {
     let Some(first) = words.first() else {

@@ -114,7 +114,7 @@ async fn keys_drive_the_loop_over_a_replayed_engine() {
     assert!(state.quit, "q at the top quits");
     assert_eq!(state.view, View::Overview, "first q left the host view");
     assert_eq!(state.focus.as_deref(), Some("beta"));
-    match &state.history {
+    match &state.host.history {
         Loaded::Ready(series) => {
             let cpu = series
                 .iter()

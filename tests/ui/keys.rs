@@ -99,7 +99,7 @@ fn filter_narrows_rows_and_esc_clears_it() {
     for (keys, want) in cases {
         let mut s = fresh();
         press(&mut s, keys);
-        let rows: Vec<&str> = s.rows.iter().map(|r| r.name.as_str()).collect();
+        let rows: Vec<&str> = s.overview.rows.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(rows, *want, "rows after {keys:?}");
         assert!(s.prompt.is_none(), "prompt left open after {keys:?}");
         assert!(!s.quit, "{keys:?} quit");
@@ -175,12 +175,12 @@ fn open_host_asks_for_its_vital_history() {
     assert!(req.keys.iter().any(|k| k == "cpu_pct"));
     assert_eq!(req.to, s.now);
     assert_eq!(req.to - req.from, 3_600_000);
-    assert_eq!(s.history, Loaded::Loading);
+    assert_eq!(s.host.history, Loaded::Loading);
     // A stale reply is dropped, the current one lands.
     s.apply_history(req.id + 100, Ok(Vec::new()));
-    assert_eq!(s.history, Loaded::Loading);
+    assert_eq!(s.host.history, Loaded::Loading);
     s.apply_history(req.id, Err("store: locked".into()));
-    assert_eq!(s.history, Loaded::Failed("store: locked".into()));
+    assert_eq!(s.host.history, Loaded::Failed("store: locked".into()));
 }
 
 #[test]
@@ -334,7 +334,7 @@ fn metric_browser_lists_sources_and_fuzzy_filters() {
     let rows: Vec<&str> = s.metric_rows().iter().map(|r| r.1.as_str()).collect();
     assert_eq!(rows, ["node_load1"], "narrows while typing");
     press(&mut s, "<Enter>");
-    assert_eq!(s.metric_query, "load");
+    assert_eq!(s.metrics.query, "load");
     let cmd = Key::parse("<Enter>").ok().and_then(|k| dispatch(&mut s, k));
     assert!(
         matches!(&cmd, Some(Command::History(r)) if r.keys == ["node_load1"] && r.source == "web1-node"),
@@ -483,9 +483,14 @@ fn anomalies_view_lists_newest_first_and_filters() {
     let mut s = state(&snap);
     press(&mut s, "6");
     let hosts =
-        |s: &UiState| -> Vec<String> { s.anomalies.iter().map(|a| a.host.clone()).collect() };
+        |s: &UiState| -> Vec<String> { s.anomalies.rows.iter().map(|a| a.host.clone()).collect() };
     assert_eq!(hosts(&s), ["edge1", "db1", "web1", "app1"]);
-    assert!(s.anomalies.windows(2).all(|w| w[0].start >= w[1].start));
+    assert!(
+        s.anomalies
+            .rows
+            .windows(2)
+            .all(|w| w[0].start >= w[1].start)
+    );
     // (filter keys, hosts of the rows)
     let cases: &[(&str, &[&str])] = &[
         ("/ m e m <Enter>", &["edge1", "db1"]),
@@ -506,7 +511,11 @@ fn anomalies_view_lists_newest_first_and_filters() {
         press(&mut s, keys);
         assert_eq!(hosts(&s), *want, "rows after {keys:?}");
         assert_eq!(s.view, View::Anomalies, "{keys:?}");
-        assert_eq!(s.rows.len(), 5, "{keys:?} filtered the host list too");
+        assert_eq!(
+            s.overview.rows.len(),
+            5,
+            "{keys:?} filtered the host list too"
+        );
         if want.is_empty() {
             assert_eq!(s.message.as_deref(), Some("no anomaly matches the filter"));
         }
@@ -514,8 +523,8 @@ fn anomalies_view_lists_newest_first_and_filters() {
     // The host list's own filter leaves the anomalies alone, and the other way round.
     let mut s = state(&snap);
     press(&mut s, "/ d b <Enter> 6");
-    assert_eq!(s.anomalies.len(), 4);
-    assert_eq!(s.rows.len(), 1);
+    assert_eq!(s.anomalies.rows.len(), 4);
+    assert_eq!(s.overview.rows.len(), 1);
 }
 
 #[test]
@@ -524,7 +533,10 @@ fn anomaly_selection_survives_a_new_run_arriving() {
     let mut s = state(&snap);
     press(&mut s, "6 j j");
     assert_eq!(
-        s.anomalies.get(s.anomaly_sel).map(|a| a.host.as_str()),
+        s.anomalies
+            .rows
+            .get(s.anomalies.sel)
+            .map(|a| a.host.as_str()),
         Some("web1")
     );
     let mut newer = snap
@@ -536,9 +548,12 @@ fn anomaly_selection_survives_a_new_run_arriving() {
     newer.start += 1000;
     snap.anomalies.insert(0, newer);
     s.sync(&snap);
-    assert_eq!(s.anomalies.len(), 5);
+    assert_eq!(s.anomalies.rows.len(), 5);
     assert_eq!(
-        s.anomalies.get(s.anomaly_sel).map(|a| a.host.as_str()),
+        s.anomalies
+            .rows
+            .get(s.anomalies.sel)
+            .map(|a| a.host.as_str()),
         Some("web1"),
         "the cursor stays on the run it was on"
     );
@@ -553,7 +568,8 @@ fn enter_on_an_anomaly_centres_the_window_on_it() {
     press(&mut s, "+ + 6 j j");
     let run = s
         .anomalies
-        .get(s.anomaly_sel)
+        .rows
+        .get(s.anomalies.sel)
         .cloned()
         .unwrap_or_else(|| panic!("no row"));
     assert_eq!(run.host, "web1");
@@ -616,7 +632,7 @@ fn anomaly_markers_leave_the_row_order_alone() {
         .collect();
     assert_eq!(marked, ["db1", "edge1"]);
     let s = state(&snap);
-    let rows: Vec<&str> = s.rows.iter().map(|r| r.name.as_str()).collect();
+    let rows: Vec<&str> = s.overview.rows.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(
         rows,
         ["web1", "cache1", "db1", "edge1", "app1"],

@@ -147,7 +147,7 @@ fn loading_and_failed_history_are_shown() {
     press(&mut s, "<Enter>");
     let text = format!("{}", draw(&snap, &s, 120, 40).backend());
     assert!(text.contains("loading history…"), "{text}");
-    let id = s.history_id;
+    let id = s.host.history_id;
     s.apply_history(id, Err("store: database is locked".into()));
     let text = format!("{}", draw(&snap, &s, 120, 40).backend());
     assert!(

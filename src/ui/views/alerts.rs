@@ -1,6 +1,7 @@
 //! The alerts view and the alert table the overview and host view share: pending and firing
 //! alerts, worst first, with their rule, host, age, value and summary.
 
+use crate::ui::command::Command;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Modifier;
@@ -15,6 +16,15 @@ use crate::ui::state::UiState;
 use crate::ui::style::{badge, scope, severity_scope};
 
 use crate::ui::render::{SELECT_MARK, clean, window_start};
+
+/// The alerts view's part of the state.
+#[derive(Clone, Debug, Default)]
+pub struct AlertsState {
+    pub sel: usize,
+    pub count: usize,
+    /// Host of each alert in snapshot (display) order, so Enter in the alerts view opens it.
+    pub order: Vec<String>,
+}
 
 #[allow(clippy::too_many_arguments)]
 pub(in crate::ui) fn alert_table(
@@ -118,9 +128,21 @@ pub(in crate::ui) fn render(
         area,
         &snap.alerts,
         snap.now,
-        Some(state.alert_sel),
+        Some(state.alerts.sel),
         None,
         theme,
         " pending and firing alerts ",
     );
+}
+
+impl UiState {
+    pub(in crate::ui) fn alert_hosts_by_sel(&self) -> Option<String> {
+        self.alerts.order.get(self.alerts.sel).cloned()
+    }
+
+    /// Enter: the selected alert's host.
+    pub(in crate::ui) fn open_selected_alert(&mut self) -> Option<Command> {
+        let host = self.alert_hosts_by_sel();
+        self.open_host(host)
+    }
 }

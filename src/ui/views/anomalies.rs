@@ -1,10 +1,17 @@
 //! The anomalies view: recent anomaly runs under the view's own filter, newest first.
 
+use crate::model::AnomalyEvent;
+use crate::model::Millis;
+use crate::ui::command::Command;
+use crate::ui::filter::Candidate;
+use crate::ui::filter::Filter;
+use crate::ui::state::{ZOOM_LEVELS_MS, clamp};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::Span;
 use ratatui::widgets::{Block, Cell, Paragraph, Row as TableRow, Table};
+use std::collections::BTreeMap;
 
 use crate::config::theme::Theme;
 use crate::human::human_duration;
@@ -14,19 +21,32 @@ use crate::ui::style::{ANOMALY_GLYPH, clock, scope, score, short_clock, vital_sh
 
 use crate::ui::render::{SELECT_MARK, clean, window_start};
 
+/// The anomalies view's part of the state (its rows are runs, not hosts).
+#[derive(Clone, Debug, Default)]
+pub struct AnomaliesState {
+    /// The view's own `/` filter.
+    pub filter: Filter,
+    /// Runs listed: under the filter, newest start first.
+    pub rows: Vec<AnomalyEvent>,
+    pub sel: usize,
+    /// All runs of the last snapshot, newest first, before the filter.
+    pub(in crate::ui) all: Vec<AnomalyEvent>,
+}
+
 pub(in crate::ui) fn render(frame: &mut Frame<'_>, area: Rect, state: &UiState, theme: &Theme) {
     let wide = area.width >= 120;
     let height = usize::from(area.height.saturating_sub(3));
-    let start = window_start(state.anomaly_sel, state.anomalies.len(), height);
+    let start = window_start(state.anomalies.sel, state.anomalies.rows.len(), height);
     let anomaly = scope(theme, "anomaly");
     let rows: Vec<TableRow<'_>> = state
         .anomalies
+        .rows
         .iter()
         .enumerate()
         .skip(start)
         .take(height)
         .map(|(i, a)| {
-            let sel = i == state.anomaly_sel;
+            let sel = i == state.anomalies.sel;
             let lasted = match a.end {
                 Some(end) => Span::raw(human_duration(end.saturating_sub(a.start))),
                 None => Span::styled("ongoing", anomaly),
@@ -60,14 +80,14 @@ pub(in crate::ui) fn render(frame: &mut Frame<'_>, area: Rect, state: &UiState, 
         })
         .collect();
     let empty = rows.is_empty();
-    let title = if state.anomaly_filter.is_empty() {
-        format!(" anomalies {} ", state.anomalies.len())
+    let title = if state.anomalies.filter.is_empty() {
+        format!(" anomalies {} ", state.anomalies.rows.len())
     } else {
         format!(
             " anomalies {}/{} /{} ",
-            state.anomalies.len(),
+            state.anomalies.rows.len(),
             state.anomaly_total(),
-            clean(state.anomaly_filter.text())
+            clean(state.anomalies.filter.text())
         )
     };
     let header = TableRow::new([
@@ -111,5 +131,102 @@ pub(in crate::ui) fn render(frame: &mut Frame<'_>, area: Rect, state: &UiState, 
             "no anomalies: every scored vital is within its threshold"
         };
         frame.render_widget(Paragraph::new(note), inner);
+    }
+}
+
+/// Enter on an anomaly zooms out until the run fills at most this share (num/den) of the window.
+const ANOMALY_FIT_NUM: i64 = 4;
+const ANOMALY_FIT_DEN: i64 = 5;
+
+/// What identifies an anomaly run across snapshots (its end and score change while it runs).
+pub(in crate::ui) type AnomalyId = (String, String, String, Millis);
+
+pub(in crate::ui) fn anomaly_id(a: &AnomalyEvent) -> AnomalyId {
+    (a.host.clone(), a.vital.clone(), a.detector.clone(), a.start)
+}
+
+impl UiState {
+    /// Re-apply the anomalies view's filter; `keep` holds the selection on the same run.
+    pub(in crate::ui) fn refilter_anomalies(&mut self, keep: Option<AnomalyId>) {
+        let all = self.anomalies.filter.is_empty();
+        let shown: Vec<AnomalyEvent> = self
+            .anomalies
+            .all
+            .iter()
+            .filter(|a| {
+                // Building every run's label sets is only worth it when a filter asks.
+                if all {
+                    return true;
+                }
+                let mut labels = self.host_labels(&a.host);
+                let mut own = BTreeMap::new();
+                own.insert("vital".to_string(), a.vital.clone());
+                own.insert("detector".to_string(), a.detector.clone());
+                labels.push(own);
+                self.anomalies.filter.matches(&Candidate {
+                    name: &a.host,
+                    labels: &labels,
+                    texts: &[a.vital.as_str(), a.detector.as_str()],
+                })
+            })
+            .cloned()
+            .collect();
+        self.anomalies.rows = shown;
+        if let Some(k) = keep
+            && let Some(i) = self.anomalies.rows.iter().position(|a| anomaly_id(a) == k)
+        {
+            self.anomalies.sel = i;
+        }
+        self.anomalies.sel = clamp(self.anomalies.sel, self.anomalies.rows.len());
+    }
+
+    /// Every anomaly run in the last snapshot, before the anomalies view's filter.
+    pub fn anomaly_total(&self) -> usize {
+        self.anomalies.all.len()
+    }
+
+    /// Enter on an anomaly: its host's charts with the run in the middle of the window, zoomed
+    /// out first if the run would not fit, so what came before and after shows too.
+    pub(in crate::ui) fn open_anomaly(&mut self) -> Option<Command> {
+        let Some(ev) = self.anomalies.rows.get(self.anomalies.sel).cloned() else {
+            self.message = Some("no anomaly selected".to_string());
+            return None;
+        };
+        let end = ev.end.unwrap_or(self.now).max(ev.start);
+        let len = end.saturating_sub(ev.start);
+        while self.zoom + 1 < ZOOM_LEVELS_MS.len()
+            && len.saturating_mul(ANOMALY_FIT_DEN) > self.range_ms().saturating_mul(ANOMALY_FIT_NUM)
+        {
+            self.zoom += 1;
+        }
+        let centre = ev.start.saturating_add(len / 2);
+        let right = centre.saturating_add(self.range_ms() / 2);
+        // A window reaching past the present follows it, as a step into the future does.
+        self.window_end = (right < self.now).then_some(right);
+        self.open_host(Some(ev.host))
+    }
+
+    fn selected_anomaly(&self) -> Option<AnomalyId> {
+        self.anomalies.rows.get(self.anomalies.sel).map(anomaly_id)
+    }
+
+    /// Esc: drop the view's filter, keeping the selection on the same run.
+    pub(in crate::ui) fn clear_anomaly_filter(&mut self) -> bool {
+        if self.anomalies.filter.is_empty() {
+            return false;
+        }
+        self.anomalies.filter = Filter::default();
+        let keep = self.selected_anomaly();
+        self.refilter_anomalies(keep);
+        true
+    }
+
+    pub(in crate::ui) fn accept_anomaly_filter(&mut self, text: &str) {
+        self.anomalies.filter = Filter::parse(text);
+        let keep = self.selected_anomaly();
+        self.refilter_anomalies(keep);
+        if self.anomalies.rows.is_empty() && self.anomaly_total() > 0 {
+            self.message = Some("no anomaly matches the filter".to_string());
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! The host view: a host's charts (with the rules' thresholds and anomaly runs marked), its
 //! checks and its alerts; and the line chart the metric browser shares.
 
+use crate::ui::command::{Command, HistoryRequest};
+use crate::ui::state::View;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Modifier;
@@ -58,6 +60,14 @@ fn thresholds(snap: &Snapshot, v: Vital) -> Vec<f64> {
         .filter(|t| t.vital == v.key())
         .map(|t| t.value)
         .collect()
+}
+
+/// The host view's part of the state: the charted history and the id of its request.
+#[derive(Clone, Debug, Default)]
+pub struct HostState {
+    pub history: Loaded<Vec<SeriesData>>,
+    /// Replies carrying another id are stale and dropped.
+    pub history_id: u64,
 }
 
 pub(in crate::ui) fn render(
@@ -121,7 +131,7 @@ fn chart_grid(
                 continue;
             }
             let title = format!(" {} {} ", clean(&h.name), vital_title(v));
-            let data = match &state.history {
+            let data = match &state.host.history {
                 Loaded::Ready(series) => Ok(series.iter().find(|s| s.key == v.key())),
                 Loaded::Loading => Err("loading history…".to_string()),
                 Loaded::Failed(e) => Err(format!("history unavailable: {}", clean(e))),
@@ -357,4 +367,30 @@ fn checks_table(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, h: &HostStat
             .border_style(scope(theme, "border")),
     );
     frame.render_widget(table, area);
+}
+
+impl UiState {
+    pub(in crate::ui) fn host_history(&mut self) -> Option<Command> {
+        let host = self.focus.clone()?;
+        let (from, to) = self.window();
+        self.host.history_id = self.new_id();
+        self.host.history = Loaded::Loading;
+        Some(Command::History(HistoryRequest {
+            id: self.host.history_id,
+            source: format!("host/{host}"),
+            keys: Vital::ALL.iter().map(|v| v.key().to_string()).collect(),
+            from,
+            to,
+        }))
+    }
+
+    pub(in crate::ui) fn open_host(&mut self, name: Option<String>) -> Option<Command> {
+        let name = name.or_else(|| self.selected_host().map(str::to_string))?;
+        if let Some(i) = self.overview.rows.iter().position(|r| r.name == name) {
+            self.overview.selected = i;
+        }
+        self.focus = Some(name);
+        self.view = View::Host;
+        self.host_history()
+    }
 }

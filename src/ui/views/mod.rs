@@ -1,5 +1,7 @@
-//! One file per console view. Each owns what it draws (and, as the UI grows, its part of the
-//! state and of `update`); the frame around them is render.rs's. No I/O, no engine types.
+//! One file per console view (tokio-console's per-view state, trippy's render split): each
+//! holds its part of the state (`XxxState`, a field of `UiState`), the `UiState` methods that
+//! change it (its part of `update`: Enter, Esc, `/`), and its render. The frame around them is
+//! render.rs's, global actions are state.rs's. No I/O, no engine types.
 
 pub mod alerts;
 pub mod anomalies;

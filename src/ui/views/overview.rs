@@ -1,12 +1,17 @@
 //! The overview: the status list (hosts worst first, with their vitals, checks and anomaly
-//! marker), the selected host's panel and the firing alerts beneath. Render only for now; its
-//! state lives in UiState until the state split.
+//! marker), the selected host's panel and the firing alerts beneath; its state (rows under the
+//! `/` filter, the selection) and the parts of `update` that change it.
 
+use crate::ui::filter::Candidate;
+use crate::ui::filter::Filter;
+use crate::ui::state::Row;
+use crate::ui::state::clamp;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row as TableRow, Table};
+use std::collections::BTreeMap;
 
 use crate::config::theme::Theme;
 use crate::human::human_duration;
@@ -20,6 +25,17 @@ use crate::ui::style::{
 
 use super::alerts::alert_table;
 use crate::ui::render::{SELECT_MARK, clean, forecast_style, is_pct, vital_by_key, window_start};
+
+/// The overview's part of the state: host rows under the `/` filter and the selection.
+#[derive(Clone, Debug, Default)]
+pub struct OverviewState {
+    pub filter: Filter,
+    /// Host rows after the filter, in snapshot order.
+    pub rows: Vec<Row>,
+    pub selected: usize,
+    /// All host rows of the last snapshot, before the filter.
+    pub(in crate::ui) all_rows: Vec<Row>,
+}
 
 pub(in crate::ui) fn render(
     frame: &mut Frame<'_>,
@@ -56,7 +72,7 @@ pub(in crate::ui) fn render(
 
 fn status_list(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, state: &UiState, theme: &Theme) {
     let height = usize::from(area.height.saturating_sub(3));
-    let start = window_start(state.selected, state.rows.len(), height);
+    let start = window_start(state.overview.selected, state.overview.rows.len(), height);
     let spark_w: u16 = if area.width >= 120 {
         30
     } else if area.width >= 70 {
@@ -67,6 +83,7 @@ fn status_list(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, state: &UiSta
     // Wide lists name the anomalous vital; at 80 columns the glyph alone must do.
     let anomaly_w: u16 = if area.width >= 90 { 8 } else { 1 };
     let rows: Vec<TableRow<'_>> = state
+        .overview
         .rows
         .iter()
         .enumerate()
@@ -76,21 +93,21 @@ fn status_list(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, state: &UiSta
             let h = snap.hosts.iter().find(|h| h.name == r.name)?;
             Some(status_row(
                 h,
-                i == state.selected,
+                i == state.overview.selected,
                 spark_w,
                 anomaly_w,
                 theme,
             ))
         })
         .collect();
-    let title = if state.filter.is_empty() {
-        format!(" hosts {} ", state.rows.len())
+    let title = if state.overview.filter.is_empty() {
+        format!(" hosts {} ", state.overview.rows.len())
     } else {
         format!(
             " hosts {}/{} /{} ",
-            state.rows.len(),
+            state.overview.rows.len(),
             snap.hosts.len(),
-            clean(state.filter.text())
+            clean(state.overview.filter.text())
         )
     };
     let anomaly_head = if anomaly_w > 1 { "anomaly" } else { "a" };
@@ -363,4 +380,81 @@ fn host_panel(
         ),
         area,
     );
+}
+
+impl UiState {
+    pub fn selected_host(&self) -> Option<&str> {
+        self.overview
+            .rows
+            .get(self.overview.selected)
+            .map(|r| r.name.as_str())
+    }
+
+    pub(in crate::ui) fn refilter(&mut self, keep: Option<&str>) {
+        let empty = BTreeMap::new();
+        self.overview.rows = self
+            .overview
+            .all_rows
+            .iter()
+            .filter(|r| {
+                let labels: Vec<BTreeMap<String, String>> = r
+                    .sources
+                    .iter()
+                    .map(|s| {
+                        let mut l = self.target_labels.get(s).unwrap_or(&empty).clone();
+                        l.entry("target".to_string()).or_insert_with(|| s.clone());
+                        l
+                    })
+                    .collect();
+                self.overview.filter.matches(&Candidate {
+                    name: &r.name,
+                    labels: &labels,
+                    texts: &[],
+                })
+            })
+            .cloned()
+            .collect();
+        if let Some(k) = keep
+            && let Some(i) = self.overview.rows.iter().position(|r| r.name == k)
+        {
+            self.overview.selected = i;
+        }
+        self.overview.selected = clamp(self.overview.selected, self.overview.rows.len());
+    }
+
+    /// The labels of a host's targets (plus `target`), as the `/` filter sees them.
+    pub(in crate::ui) fn host_labels(&self, host: &str) -> Vec<BTreeMap<String, String>> {
+        let empty = BTreeMap::new();
+        self.overview
+            .all_rows
+            .iter()
+            .filter(|r| r.name == host)
+            .flat_map(|r| r.sources.iter())
+            .map(|s| {
+                let mut l = self.target_labels.get(s).unwrap_or(&empty).clone();
+                l.entry("target".to_string()).or_insert_with(|| s.clone());
+                l
+            })
+            .collect()
+    }
+
+    /// Esc: drop the host filter, keeping the selection on the same host.
+    pub(in crate::ui) fn clear_host_filter(&mut self) -> bool {
+        if self.overview.filter.is_empty() {
+            return false;
+        }
+        self.overview.filter = Filter::default();
+        let keep = self.selected_host().map(str::to_string);
+        self.refilter(keep.as_deref());
+        true
+    }
+
+    pub(in crate::ui) fn accept_host_filter(&mut self, text: &str) {
+        self.overview.filter = Filter::parse(text);
+        let keep = self.selected_host().map(str::to_string);
+        self.refilter(keep.as_deref());
+        if self.overview.rows.is_empty() {
+            self.message = Some("no host matches the filter".to_string());
+        }
+    }
 }

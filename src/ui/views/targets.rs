@@ -1,6 +1,7 @@
 //! The targets view: every polled target with its kind, state, last poll, duration, samples
 //! and error.
 
+use crate::ui::command::Command;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Modifier;
@@ -51,6 +52,15 @@ fn target_row<'a>(t: &'a TargetStatus, now: Millis, sel: bool, theme: &Theme) ->
     }
 }
 
+/// The targets view's part of the state.
+#[derive(Clone, Debug, Default)]
+pub struct TargetsState {
+    pub sel: usize,
+    pub count: usize,
+    /// Host of each target in snapshot order, so Enter in the targets view opens it.
+    pub hosts: Vec<String>,
+}
+
 pub(in crate::ui) fn render(
     frame: &mut Frame<'_>,
     area: Rect,
@@ -59,14 +69,14 @@ pub(in crate::ui) fn render(
     theme: &Theme,
 ) {
     let height = usize::from(area.height.saturating_sub(3));
-    let start = window_start(state.target_sel, snap.targets.len(), height);
+    let start = window_start(state.targets.sel, snap.targets.len(), height);
     let rows: Vec<TableRow<'_>> = snap
         .targets
         .iter()
         .enumerate()
         .skip(start)
         .take(height)
-        .map(|(i, t)| target_row(t, snap.now, i == state.target_sel, theme))
+        .map(|(i, t)| target_row(t, snap.now, i == state.targets.sel, theme))
         .collect();
     let header = TableRow::new([
         "",
@@ -103,4 +113,12 @@ pub(in crate::ui) fn render(
             .border_style(scope(theme, "border")),
     );
     frame.render_widget(table, area);
+}
+
+impl UiState {
+    /// Enter: the selected target's host.
+    pub(in crate::ui) fn open_selected_target(&mut self) -> Option<Command> {
+        let host = self.targets.hosts.get(self.targets.sel).cloned();
+        self.open_host(host)
+    }
 }
