@@ -12,8 +12,8 @@ use toml::de::{DeString, DeTable, DeValue};
 
 use super::units::{format_duration, parse_byte_size, parse_duration};
 use super::{
-    Anomaly, Auth, Config, ConfigError, Defaults, MAX_FPS, MAX_REFRESH, MIN_REFRESH, Problem,
-    Secret, Storage, Target, Ui,
+    Anomaly, Auth, Config, ConfigError, Defaults, MAX_FPS, MAX_REFRESH, MIN_REFRESH, Secret,
+    Storage, Target, Ui,
 };
 use crate::model::TargetId;
 use kinds::Kind;
@@ -66,7 +66,7 @@ const DURATION_HINT: &str = "use a number and unit like \"15s\", \"2m\", \"1h30m
 const SIZE_HINT: &str = "use an integer number of bytes or a number and unit like \"512KiB\", \"50MiB\", \"2GB\" (units B, KB, KiB, MB, MiB, GB, GiB, TB, TiB)";
 const NAME_HINT: &str = "use letters, digits and _ . : - only";
 
-use super::diag::{LineIndex, closest, type_name};
+use super::diag::{Reporter, closest, type_name};
 
 type Val<'i> = Spanned<DeValue<'i>>;
 type Key<'i> = Spanned<DeString<'i>>;
@@ -101,11 +101,9 @@ impl<'t, 'i> Fields<'t, 'i> {
 }
 
 pub struct Checker<'a> {
-    origin: &'a str,
-    lines: LineIndex<'a>,
+    report: Reporter<'a>,
     base_dir: &'a Path,
     env: EnvLookup<'a>,
-    problems: Vec<Problem>,
     /// Every credential seen, read or not, so `finish` can scrub it from messages: a token
     /// pasted into the wrong key (say `interval`) is still a token.
     secrets: Vec<String>,
@@ -120,57 +118,43 @@ struct Setting<T> {
 impl<'a> Checker<'a> {
     pub fn new(text: &'a str, origin: &'a str, base_dir: &'a Path, env: EnvLookup<'a>) -> Self {
         Checker {
-            origin,
-            lines: LineIndex::new(text),
+            report: Reporter::new(text, origin),
             base_dir,
             env,
-            problems: Vec::new(),
             secrets: Vec::new(),
         }
     }
 
     fn problem(&mut self, span: &Range<usize>, message: String) {
-        let (line, col) = self.lines.position(span.start);
-        self.problems.push(Problem {
-            file: self.origin.to_string(),
-            line,
-            col,
-            message,
-        });
+        self.report.problem(span, message);
     }
 
     /// A problem about the file as a whole; `Problem::line == 0` prints without a position.
     fn file_problem(&mut self, message: String) {
-        self.problems.push(Problem {
-            file: self.origin.to_string(),
-            line: 0,
-            col: 0,
-            message,
-        });
+        self.report.file_problem(message);
     }
 
     fn position_text(&self, span: &Range<usize>) -> String {
-        let (line, col) = self.lines.position(span.start);
-        format!("{}:{line}:{col}", self.origin)
+        self.report.location(span)
     }
 
     pub fn finish(mut self, config: Config) -> Result<Config, ConfigError> {
-        if self.problems.is_empty() {
+        if self.report.problems.is_empty() {
             return Ok(config);
         }
         // Shorter values would scrub ordinary words out of messages and hide too little to matter.
         self.secrets.retain(|s| s.chars().count() >= 4);
-        for p in &mut self.problems {
+        for p in &mut self.report.problems {
             for secret in &self.secrets {
                 if p.message.contains(secret.as_str()) {
                     p.message = p.message.replace(secret.as_str(), "<redacted>");
                 }
             }
         }
-        self.problems.sort_by_key(|p| (p.line, p.col));
-        self.problems.dedup();
+        self.report.problems.sort_by_key(|p| (p.line, p.col));
+        self.report.problems.dedup();
         Err(ConfigError {
-            problems: self.problems,
+            problems: self.report.problems,
         })
     }
 
@@ -180,7 +164,7 @@ impl<'a> Checker<'a> {
         // toml names neither the key nor the first definition; the span is the repeated key,
         // which is safe to show (keys are never secrets, values may be).
         if message == "duplicate key"
-            && let Some(key) = self.lines.text.get(span.clone())
+            && let Some(key) = self.report.lines.text.get(span.clone())
         {
             message = format!("duplicate key `{}`", key.escape_debug());
         }
@@ -189,7 +173,7 @@ impl<'a> Checker<'a> {
             format!("invalid TOML: {message}; see https://toml.io for the syntax"),
         );
         ConfigError {
-            problems: self.problems,
+            problems: self.report.problems,
         }
     }
 
@@ -1242,7 +1226,7 @@ mod tests {
     #[test]
     fn line_index_counts_characters() {
         let text = "a\nbé = 1\n\nx";
-        let idx = LineIndex::new(text);
+        let idx = crate::config::diag::LineIndex::new(text);
         assert_eq!(idx.position(0), (1, 1));
         assert_eq!(idx.position(2), (2, 1));
         assert_eq!(idx.position(5), (2, 3)); // after "bé": é is two bytes, one column

@@ -1,7 +1,12 @@
-//! Helpers shared by the config-family parsers (config, themes, keymaps): positions from byte
-//! offsets, TOML type names and "did you mean" suggestions. Pure string functions.
+//! Helpers shared by the config-family parsers (config, themes, keymaps): the one problem
+//! reporter (file:line:col from byte offsets), TOML type names and "did you mean" suggestions.
+//! Pure string functions.
+
+use std::ops::Range;
 
 use toml::de::DeValue;
+
+use super::Problem;
 
 /// Byte offsets → 1-based line and column (columns count characters, as editors do).
 pub(crate) struct LineIndex<'a> {
@@ -97,4 +102,60 @@ pub(crate) fn levenshtein(a: &str, b: &str) -> usize {
         std::mem::swap(&mut prev, &mut row);
     }
     prev.last().copied().unwrap_or(0)
+}
+
+/// The one problem reporter of the config family: collects `file:line:col: message` problems
+/// for one file, positioned from byte spans.
+pub(crate) struct Reporter<'a> {
+    pub(crate) origin: &'a str,
+    pub(crate) lines: LineIndex<'a>,
+    pub(crate) problems: Vec<Problem>,
+}
+
+impl<'a> Reporter<'a> {
+    pub(crate) fn new(text: &'a str, origin: &'a str) -> Self {
+        Reporter {
+            origin,
+            lines: LineIndex::new(text),
+            problems: Vec::new(),
+        }
+    }
+
+    /// A problem at the start of `span`, not yet recorded.
+    pub(crate) fn at(&self, span: &Range<usize>, message: String) -> Problem {
+        let (line, col) = self.lines.position(span.start);
+        Problem {
+            file: self.origin.to_string(),
+            line,
+            col,
+            message,
+        }
+    }
+
+    /// Record a problem at the start of `span`.
+    pub(crate) fn problem(&mut self, span: &Range<usize>, message: String) {
+        let p = self.at(span, message);
+        self.problems.push(p);
+    }
+
+    /// Record a problem about the file as a whole (`line == 0` prints without a position).
+    pub(crate) fn file_problem(&mut self, message: String) {
+        self.problems.push(Problem {
+            file: self.origin.to_string(),
+            line: 0,
+            col: 0,
+            message,
+        });
+    }
+
+    /// The 1-based line `span` starts on.
+    pub(crate) fn line_of(&self, span: &Range<usize>) -> u32 {
+        self.lines.position(span.start).0
+    }
+
+    /// `file:line:col` of `span`, for messages that point at another place.
+    pub(crate) fn location(&self, span: &Range<usize>) -> String {
+        let (line, col) = self.lines.position(span.start);
+        format!("{}:{line}:{col}", self.origin)
+    }
 }

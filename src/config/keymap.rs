@@ -4,13 +4,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::ops::Range;
 use std::path::Path;
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::diag::{LineIndex, closest, type_name};
+use super::diag::{Reporter, closest, type_name};
 use super::{ConfigError, MAX_FILE_SIZE, Problem};
 use crate::action::Action;
 
@@ -411,39 +410,14 @@ pub fn parse(text: &str, origin: &str) -> Result<Keymap, ConfigError> {
     Ok(map)
 }
 
-struct Reporter<'a> {
-    lines: LineIndex<'a>,
-    origin: &'a str,
-    problems: Vec<Problem>,
-}
-
-impl Reporter<'_> {
-    fn at(&mut self, span: &Range<usize>, message: String) {
-        let (line, col) = self.lines.position(span.start);
-        self.problems.push(Problem {
-            file: self.origin.to_string(),
-            line,
-            col,
-            message,
-        });
-    }
-    fn line_of(&self, span: &Range<usize>) -> u32 {
-        self.lines.position(span.start).0
-    }
-}
-
 fn entries(text: &str, origin: &str) -> Result<Vec<Entry>, ConfigError> {
-    let mut r = Reporter {
-        lines: LineIndex::new(text),
-        origin,
-        problems: Vec::new(),
-    };
+    let mut r = Reporter::new(text, origin);
     let root = match DeTable::parse(text) {
         Ok(root) => root,
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
             let msg = e.message().trim_end().replace('\n', "; ");
-            r.at(
+            r.problem(
                 &span,
                 format!("invalid TOML: {msg}; see https://toml.io for the syntax"),
             );
@@ -463,14 +437,14 @@ fn entries(text: &str, origin: &str) -> Result<Vec<Entry>, ConfigError> {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!("accepted modes: {modes_hint}"),
             };
-            r.at(
+            r.problem(
                 &mode_key.span(),
                 format!("unknown mode `{}`; {hint}", name.escape_debug()),
             );
             continue;
         };
         let DeValue::Array(items) = value.get_ref() else {
-            r.at(
+            r.problem(
                 &value.span(),
                 format!(
                     "`{name}` must be an array of {{ on, run, desc }} entries, found {}",
@@ -502,7 +476,7 @@ fn entry(
     seen: &mut BTreeMap<(Mode, Key), u32>,
 ) -> Option<Entry> {
     let DeValue::Table(table) = item.get_ref() else {
-        r.at(
+        r.problem(
             &item.span(),
             format!(
                 "a binding in `{}` must be a table like {{ on = \"j\", run = \"down\" }}, found {}",
@@ -523,7 +497,7 @@ fn entry(
             "run" => &mut run,
             "desc" => &mut desc,
             other => {
-                r.at(
+                r.problem(
                     &k.span(),
                     format!(
                         "unknown field `{}` in a `{}` binding; accepted: on, run, desc",
@@ -538,7 +512,7 @@ fn entry(
         match v.get_ref() {
             DeValue::String(s) => *slot = Some((s.to_string(), v.span())),
             other => {
-                r.at(
+                r.problem(
                     &v.span(),
                     format!("`{key}` must be a string, found {}", type_name(other)),
                 );
@@ -548,7 +522,7 @@ fn entry(
     }
     let Some((on, on_span)) = on else {
         if ok {
-            r.at(
+            r.problem(
                 &item.span(),
                 format!(
                     "a `{}` binding has no `on`; give the key, like on = \"j\"",
@@ -561,12 +535,12 @@ fn entry(
     let key = match Key::parse(&on) {
         Ok(k) => Some(k),
         Err(e) => {
-            r.at(&on_span, e);
+            r.problem(&on_span, e);
             None
         }
     };
     let Some((run, run_span)) = run else {
-        r.at(
+        r.problem(
             &item.span(),
             format!(
                 "the `{}` binding for `{}` has no `run`; name an action, or \"{UNBIND}\" to unbind",
@@ -587,7 +561,7 @@ fn entry(
                     None => "`nocscope --print-keymap` and keymaps/README.md list the actions"
                         .to_string(),
                 };
-                r.at(
+                r.problem(
                     &run_span,
                     format!(
                         "unknown action `{}` for key `{}`; {hint}",
@@ -602,7 +576,7 @@ fn entry(
     let key = key?;
     let line = r.line_of(&on_span);
     if let Some(first) = seen.get(&(mode, key)) {
-        r.at(
+        r.problem(
             &on_span,
             format!(
                 "key `{key}` is bound twice in `{}`: lines {first} and {line}; keep one",
@@ -623,6 +597,7 @@ fn entry(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::diag::LineIndex;
 
     #[test]
     fn key_notation_table() {

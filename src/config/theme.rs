@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
 
-use super::diag::{LineIndex as Lines, closest, closest_within, type_name};
+use super::diag::{Reporter, closest, closest_within, type_name};
 use super::{ConfigError, Problem};
 
 /// Every scope the UI draws with, sorted (lookups binary-search it). A theme may also set the
@@ -568,25 +568,16 @@ fn resolve(layer: &Layer) -> Theme {
 
 /// Problems of one file.
 struct FileCheck<'a> {
-    origin: &'a str,
-    lines: Lines<'a>,
-    problems: Vec<Problem>,
+    report: Reporter<'a>,
 }
 
 impl FileCheck<'_> {
     fn at(&self, span: &Range<usize>, message: String) -> Problem {
-        let (line, col) = self.lines.position(span.start);
-        Problem {
-            file: self.origin.to_string(),
-            line,
-            col,
-            message,
-        }
+        self.report.at(span, message)
     }
 
     fn problem(&mut self, span: &Range<usize>, message: String) {
-        let p = self.at(span, message);
-        self.problems.push(p);
+        self.report.problem(span, message);
     }
 
     fn table<'t, 'i>(&mut self, value: &'t Val<'i>, what: &str) -> Option<&'t DeTable<'i>> {
@@ -615,9 +606,7 @@ fn check_file(
     warnings: Option<&mut Vec<Problem>>,
 ) -> (Option<Layer>, Vec<Problem>) {
     let mut fc = FileCheck {
-        origin,
-        lines: Lines::new(text),
-        problems: Vec::new(),
+        report: Reporter::new(text, origin),
     };
     let root = match DeTable::parse(text) {
         Ok(root) => root,
@@ -634,7 +623,7 @@ fn check_file(
                 &span,
                 format!("invalid TOML: {message}; see https://toml.io for the syntax"),
             );
-            return (None, fc.problems);
+            return (None, fc.report.problems);
         }
     };
     chain.push((identity, origin.to_string()));
@@ -764,7 +753,7 @@ fn check_file(
         warnings.sort_by_key(|p| (p.line, p.col));
     }
 
-    let mut problems = fc.problems;
+    let mut problems = fc.report.problems;
     problems.sort_by_key(|p| (p.line, p.col));
     problems.dedup();
     let ok = problems.is_empty() && parent_ok;
