@@ -60,17 +60,6 @@ impl Severity {
             Severity::Critical => "critical",
         }
     }
-
-    /// Map a Prometheus `severity` label onto our classes (DESIGN.md: critical→critical,
-    /// warning→minor, info→ok). Our own class names are accepted as they are.
-    pub fn from_prometheus_label(v: &str) -> Option<Severity> {
-        match v.to_ascii_lowercase().as_str() {
-            "critical" | "page" => Some(Severity::Critical),
-            "warning" | "warn" => Some(Severity::Minor),
-            "info" | "none" => Some(Severity::Ok),
-            other => other.parse().ok(),
-        }
-    }
 }
 
 impl fmt::Display for Severity {

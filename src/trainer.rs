@@ -419,24 +419,6 @@ fn lower_priority(nice: i32) {
     let _ = nice;
 }
 
-/// Nice value of the calling thread (Linux), for tests.
-#[doc(hidden)]
-pub fn current_nice() -> Option<i32> {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: as in `lower_priority`. getpriority may return -1 legitimately, so errno is
-        // cleared first and checked after.
-        unsafe {
-            *libc::__errno_location() = 0;
-            let tid = libc::gettid();
-            let v = libc::getpriority(libc::PRIO_PROCESS, tid as libc::id_t);
-            (*libc::__errno_location() == 0).then_some(v)
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,11 +40,6 @@ const SHIPPED: &[(&str, &[u8], &[u8])] = &[
     ),
 ];
 
-/// Vital keys that have a shipped model, in a fixed order.
-pub fn shipped_keys() -> Vec<&'static str> {
-    SHIPPED.iter().map(|(k, _, _)| *k).collect()
-}
-
 /// Every shipped model, loaded and validated, keyed by vital key (`cpu_pct`, …). A model that
 /// fails validation is returned as its error (naming `models/<key>/<file>`) so the caller can
 /// log it and run without that one model instead of refusing to start.

@@ -351,11 +351,6 @@ impl<W: Write> Recorder<W> {
         self.records
     }
 
-    /// Bytes written so far.
-    pub fn bytes_written(&self) -> u64 {
-        self.written
-    }
-
     pub fn input(&mut self, applied_at: Millis, input: &Input) -> io::Result<()> {
         // Serialising by reference: `Record::Input` owns its input, so encode the same shape
         // through a borrowed twin instead of cloning a 57 KB body per record.

@@ -442,10 +442,6 @@ impl Player {
         self.paused = !self.paused;
     }
 
-    pub fn set_paused(&mut self, paused: bool) {
-        self.paused = paused;
-    }
-
     pub fn is_paused(&self) -> bool {
         self.paused
     }
