@@ -347,7 +347,7 @@ fn check(config_path: Option<&Path>, record: Option<&Path>, args: &CheckArgs) ->
         match open_store(&config) {
             Ok(s) => Some(s),
             Err(e) => {
-                eprintln!("nocscope: {}", sanitize(&e));
+                eprintln!("nocscope: {}", sanitize(&e.to_string()));
                 return EXIT_USAGE;
             }
         }

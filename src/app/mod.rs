@@ -22,8 +22,8 @@ pub use pump::{
 pub use recording::LiveRecording;
 pub use ui_loop::ui_loop;
 pub use wiring::{
-    bind_models, console_runtime, default_keymap_path, host_models, http_client, load_keymap,
-    models, open_store, print_keymap, runtime, store_path,
+    WiringError, bind_models, console_runtime, default_keymap_path, host_models, http_client,
+    load_keymap, models, open_store, print_keymap, runtime, store_path,
 };
 
 /// The process exit codes every command uses: all went well.

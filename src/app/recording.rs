@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::wiring::WiringError;
 use crate::collect::scheduler;
 use crate::config::Config;
 use crate::engine::TargetSpec;
@@ -23,7 +24,7 @@ pub struct LiveRecording {
 impl LiveRecording {
     /// Start a recording of an engine built from `config`. `quiet` sends later write
     /// problems to the log instead of stderr (the console owns the terminal).
-    pub fn create(path: &Path, config: &Config, quiet: bool) -> Result<LiveRecording, String> {
+    pub fn create(path: &Path, config: &Config, quiet: bool) -> Result<LiveRecording, WiringError> {
         let digest = match config.source.as_deref().map(std::fs::read) {
             Some(Ok(bytes)) => replay::format::digest(&bytes),
             _ => "none".to_string(),
@@ -41,10 +42,10 @@ impl LiveRecording {
                 dropped: 0,
                 quiet,
             }),
-            Err(e) => Err(format!(
-                "cannot record to {}: {e}",
-                sanitize(&path.display().to_string())
-            )),
+            Err(source) => Err(WiringError::Record {
+                path: sanitize(&path.display().to_string()).into_owned(),
+                source,
+            }),
         }
     }
 

@@ -4,37 +4,64 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::collect::exporter::ClientError;
 use crate::config::keymap::Keymap;
 use crate::config::{Config, ConfigError};
 use crate::engine::{Engine, ModelBinding};
 use crate::model::Vital;
 use crate::sanitize::sanitize;
-use crate::store::{Store, StoreOptions};
+use crate::store::{Store, StoreError, StoreOptions};
 
 /// `<data_dir>/history.db`.
 pub fn store_path(config: &Config) -> PathBuf {
     config.defaults.data_dir.join("history.db")
 }
 
+/// What wiring a command can fail on before anything runs.
+#[derive(Debug, thiserror::Error)]
+pub enum WiringError {
+    #[error("cannot create data dir {dir}: {source}")]
+    DataDir {
+        /// Sanitised for the terminal.
+        dir: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    #[error("cannot record to {path}: {source}")]
+    Record {
+        /// Sanitised for the terminal.
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// Open (creating the data dir and file if needed) the configured history store.
-pub fn open_store(config: &Config) -> Result<Store, String> {
+pub fn open_store(config: &Config) -> Result<Store, WiringError> {
     let dir = &config.defaults.data_dir;
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("cannot create data dir {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|source| WiringError::DataDir {
+        dir: sanitize(&dir.display().to_string()).into_owned(),
+        source,
+    })?;
     let options = StoreOptions {
         // A retention of centuries saturates instead of wrapping negative.
         retention_ms: i64::try_from(config.storage.retention.as_millis()).unwrap_or(i64::MAX),
         max_size_bytes: config.storage.max_size,
         ..StoreOptions::default()
     };
-    Store::open(&store_path(config), options).map_err(|e| e.to_string())
+    Ok(Store::open(&store_path(config), options)?)
 }
 
 /// The client every exporter poll uses. A failure here is the machine's (no TLS roots, no
 /// sockets), not the config's, so every command exits [`super::EXIT_PROBLEM`] on it.
-pub fn http_client() -> Result<reqwest::Client, String> {
-    crate::collect::exporter::http_client()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+pub fn http_client() -> Result<reqwest::Client, WiringError> {
+    Ok(crate::collect::exporter::http_client()?)
 }
 
 /// The anomaly models every engine gets: the shipped per-vital models embedded from models/,
@@ -119,12 +146,12 @@ pub fn print_keymap(path: Option<&Path>) -> Result<String, ConfigError> {
 
 /// The async runtime the headless commands use: two workers, as the machine this runs on may
 /// have only a couple of cores and is often already in trouble.
-pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+pub fn runtime() -> Result<tokio::runtime::Runtime, WiringError> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
+        .map_err(WiringError::Runtime)
 }
 
 /// The console's runtime: one worker for collectors and engine, beside the thread that runs
@@ -132,10 +159,10 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
 /// each wake-up tends to unpark the other worker to look for work it never finds, and those
 /// context switches cost more than the polls themselves (issue #3). The UI keeps its own
 /// thread, so parsing a body never delays a key.
-pub fn console_runtime() -> Result<tokio::runtime::Runtime, String> {
+pub fn console_runtime() -> Result<tokio::runtime::Runtime, WiringError> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
+        .map_err(WiringError::Runtime)
 }

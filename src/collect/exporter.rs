@@ -30,8 +30,14 @@ const MAX_PREALLOC: u64 = 4 << 20;
 /// Longest failure reason kept; the targets view shows one line per target.
 const MAX_REASON_CHARS: usize = 160;
 
+/// The HTTP client could not be built (no TLS roots, no sockets): the machine's trouble, not a
+/// target's.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the HTTP client: {0}")]
+pub struct ClientError(String);
+
 /// One client shared by every exporter target (connection reuse); redirects capped at 10.
-pub fn http_client() -> Result<reqwest::Client, String> {
+pub fn http_client() -> Result<reqwest::Client, ClientError> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS as usize))
         .user_agent(USER_AGENT)
@@ -42,7 +48,7 @@ pub fn http_client() -> Result<reqwest::Client, String> {
         // the header by hand would leave bodies compressed.
         .gzip(true)
         .build()
-        .map_err(|e| format!("collect: cannot build the HTTP client: {}", reason(&e)))
+        .map_err(|e| ClientError(reason(&e)))
 }
 
 /// Poll one exporter once. Never fails: every failure is a `ScrapeOutcome::Failed` with a reason.
