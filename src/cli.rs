@@ -427,6 +427,7 @@ async fn check_async(
                     clock: Some(scheduler::wall_clock_ms as fn() -> Millis),
                     dropped,
                     models: None,
+                    publish: false,
                 },
             );
             tokio::time::sleep(d).await;

@@ -237,6 +237,7 @@ async fn console(config: Config, options: ConsoleOptions, keymap: Keymap) -> i32
             clock: Some(scheduler::wall_clock_ms as fn() -> Millis),
             dropped,
             models: trainer.as_ref().map(|_| model_rx),
+            publish: true,
         },
     );
 

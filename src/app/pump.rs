@@ -153,6 +153,9 @@ pub struct PumpOptions {
     /// Hosts' own models as they are (re)trained in the background; each replaces only that
     /// host's series (`Engine::replace_model`).
     pub models: Option<mpsc::Receiver<ModelBinding>>,
+    /// Build and publish snapshots. `check --for` reads only the final state and turns this
+    /// off, so it does not build a snapshot a second that nobody looks at.
+    pub publish: bool,
 }
 
 impl Default for PumpOptions {
@@ -161,6 +164,7 @@ impl Default for PumpOptions {
             clock: None,
             dropped: Arc::new(AtomicU64::new(0)),
             models: None,
+            publish: true,
         }
     }
 }
@@ -220,6 +224,7 @@ pub fn spawn_engine(
         clock,
         dropped,
         mut models,
+        publish: publishing,
     } = options;
     let (snap_tx, snap_rx) = watch::channel(Arc::new(pump.engine().snapshot()));
     let (ask_tx, mut ask_rx) = mpsc::channel::<MemoryAsk>(16);
@@ -279,13 +284,13 @@ pub fn spawn_engine(
             } else {
                 inputs.is_empty() || last_publish.elapsed() >= PUBLISH_EVERY
             };
-            if pending && due {
+            if publishing && pending && due {
                 publish(pump.engine(), &snap_tx);
                 last_publish = Instant::now();
                 pending = false;
             }
             // Nobody looks, or nothing can come in and nobody can ask: nothing left to do.
-            if snap_tx.is_closed() || (!inputs_open && !asks_open) {
+            if (publishing && snap_tx.is_closed()) || (!inputs_open && !asks_open) {
                 break;
             }
         }

@@ -26,7 +26,7 @@ use crate::model::{
 
 pub use anomaly::ModelBinding;
 use forecast::HostCapacity;
-use rules::{Check, Instance, Rule, VitalRef};
+use rules::{Check, Instance, Rule};
 use vitals::{Prev, VitalsAcc};
 
 /// Points of vital history kept in memory per host and vital (1 h at 15 s); older history

@@ -14,13 +14,10 @@ impl Engine {
                 continue;
             }
             let rule = &self.rules[*ri];
-            let vital = match rule.check {
-                Check::Above(VitalRef::Cpu) => Vital::Cpu,
-                Check::Above(VitalRef::Mem) => Vital::Mem,
-                Check::Above(VitalRef::Swap) => Vital::Swap,
-                Check::Above(VitalRef::Disk) => Vital::DiskMax,
-                _ => continue,
+            let Check::Above(v) = rule.check else {
+                continue;
             };
+            let vital = v.vital();
             if best.is_none_or(|(s, _)| rule.severity > s) {
                 best = Some((rule.severity, vital));
             }

@@ -242,6 +242,7 @@ async fn live_engine_publishes_on_ticks_not_per_observation() {
             clock: Some(fixed_clock as fn() -> nocscope::model::Millis),
             dropped: Arc::new(AtomicU64::new(0)),
             models: None,
+            publish: true,
         },
     );
     let mut snaps = link.snapshots.clone();
