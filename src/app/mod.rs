@@ -20,7 +20,7 @@ pub use pump::{
     spawn_engine,
 };
 pub use recording::LiveRecording;
-pub use ui_loop::ui_loop;
+pub use ui_loop::{TerminalError, ui_loop};
 pub use wiring::{
     WiringError, bind_models, console_runtime, default_keymap_path, host_models, http_client,
     load_keymap, models, open_store, print_keymap, runtime, store_path,

@@ -52,6 +52,16 @@ fn carry_out(cmd: Command, state: &mut UiState, out: &mut Outlets<'_>) -> bool {
     false
 }
 
+/// Why the UI loop stopped early: the terminal, not the data, failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TerminalError {
+    #[error("reading the terminal failed: {0}")]
+    Read(io::Error),
+    /// The backend's own error type differs per backend; its message is what the user needs.
+    #[error("drawing to the terminal failed: {0}")]
+    Draw(String),
+}
+
 /// Run the console until the user quits, `stop` fires or the event stream ends; returns the
 /// final state. `replay` is the running player's link in replay mode: its status goes into
 /// `UiState::replay`, and replay commands go to it.
@@ -67,7 +77,7 @@ pub async fn ui_loop<B, E>(
     mut stop: watch::Receiver<bool>,
     on_mouse: &mut (dyn FnMut(bool) + Send),
     replay: Option<ReplayLink>,
-) -> Result<UiState, String>
+) -> Result<UiState, TerminalError>
 where
     B: Backend,
     E: Stream<Item = io::Result<Event>> + Unpin,
@@ -127,7 +137,7 @@ where
                 }
                 Some(Ok(Event::Resize(..))) => dirty = true,
                 Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(format!("reading the terminal failed: {e}")),
+                Some(Err(e)) => return Err(TerminalError::Read(e)),
                 None => break,
             },
             changed = snapshots.changed(), if engine_alive => match changed {
@@ -192,7 +202,7 @@ fn draw_frame<B: Backend>(
     snapshots: &mut watch::Receiver<Arc<Snapshot>>,
     state: &mut UiState,
     theme: &Theme,
-) -> Result<(), String> {
+) -> Result<(), TerminalError> {
     // A resumed pause shows the newest picture at once.
     if state.run_mode != RunMode::Paused && !Arc::ptr_eq(snap, &snapshots.borrow()) {
         *snap = snapshots.borrow_and_update().clone();
@@ -203,6 +213,6 @@ fn draw_frame<B: Backend>(
     }
     terminal
         .draw(|f| render(f, snap, state, theme))
-        .map_err(|e| format!("drawing to the terminal failed: {e}"))?;
+        .map_err(|e| TerminalError::Draw(e.to_string()))?;
     Ok(())
 }

@@ -118,7 +118,10 @@ pub fn bind_models(engine: &mut Engine, models: Vec<ModelBinding>) {
         return;
     }
     for p in engine.set_models(models) {
-        eprintln!("nocscope: anomaly model not used: {}", sanitize(&p));
+        eprintln!(
+            "nocscope: anomaly model not used: {}",
+            sanitize(&p.to_string())
+        );
     }
 }
 

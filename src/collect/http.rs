@@ -49,8 +49,35 @@ struct Checker {
     verifier: Option<Arc<dyn ServerCertVerifier>>,
 }
 
+/// An HTTP target the checker cannot be built for. The config check refuses most of these
+/// first; this is the last line for targets built in code.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("http target {target:?}: {problem}")]
+pub struct SetupError {
+    pub target: String,
+    pub problem: SetupProblem,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SetupProblem {
+    #[error("URL scheme {0:?} is not supported (accepted: http, https)")]
+    Scheme(String),
+    #[error("URL {0} has no host")]
+    NoHost(String),
+    #[error("method {0:?} is not a valid HTTP method (e.g. GET, HEAD, POST)")]
+    Method(String),
+    #[error("body_regex is not a valid regular expression: {0}")]
+    BodyRegex(String),
+    #[error("{0}")]
+    Auth(String),
+    #[error("extra root certificate #{index}: {reason}")]
+    ExtraRoot { index: usize, reason: String },
+    #[error("cannot build the certificate verifier: {0}")]
+    Verifier(String),
+}
+
 impl HttpChecker {
-    pub fn new(target: &Target, http: &HttpTarget) -> Result<HttpChecker, String> {
+    pub fn new(target: &Target, http: &HttpTarget) -> Result<HttpChecker, SetupError> {
         HttpChecker::with_extra_roots(target, http, Vec::new())
     }
 
@@ -60,43 +87,41 @@ impl HttpChecker {
         target: &Target,
         http: &HttpTarget,
         extra_roots: Vec<CertificateDer<'static>>,
-    ) -> Result<HttpChecker, String> {
-        let where_ = format!("http target {:?}", target.name);
+    ) -> Result<HttpChecker, SetupError> {
+        let fail = |problem| SetupError {
+            target: target.name.clone(),
+            problem,
+        };
         match http.url.scheme() {
             "http" | "https" => {}
-            other => {
-                return Err(format!(
-                    "{where_}: URL scheme {other:?} is not supported (accepted: http, https)"
-                ));
-            }
+            other => return Err(fail(SetupProblem::Scheme(other.to_string()))),
         }
         if http.url.host().is_none() {
-            return Err(format!("{where_}: URL {} has no host", http.url));
+            return Err(fail(SetupProblem::NoHost(http.url.to_string())));
         }
         let method = Method::from_bytes(http.method.trim().to_ascii_uppercase().as_bytes())
-            .map_err(|_| {
-                format!(
-                    "{where_}: method {:?} is not a valid HTTP method (e.g. GET, HEAD, POST)",
-                    http.method
-                )
-            })?;
+            .map_err(|_| fail(SetupProblem::Method(http.method.clone())))?;
         let body_regex = match &http.body_regex {
-            Some(re) => Some(regex::bytes::Regex::new(re).map_err(|e| {
-                format!("{where_}: body_regex is not a valid regular expression: {e}")
-            })?),
+            Some(re) => Some(
+                regex::bytes::Regex::new(re)
+                    .map_err(|e| fail(SetupProblem::BodyRegex(e.to_string())))?,
+            ),
             None => None,
         };
         let auth = match &http.auth {
-            Some(a) => Some(auth_header(a).map_err(|e| format!("{where_}: {e}"))?),
+            Some(a) => Some(auth_header(a).map_err(|e| fail(SetupProblem::Auth(e)))?),
             None => None,
         };
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut roots = RootCertStore::empty();
         roots.roots.extend(system_roots().roots.iter().cloned());
         for (i, der) in extra_roots.iter().enumerate() {
-            roots
-                .add(der.clone())
-                .map_err(|e| format!("{where_}: extra root certificate #{i}: {e}"))?;
+            roots.add(der.clone()).map_err(|e| {
+                fail(SetupProblem::ExtraRoot {
+                    index: i,
+                    reason: e.to_string(),
+                })
+            })?;
         }
         let verifier = if roots.is_empty() {
             None
@@ -106,7 +131,7 @@ impl HttpChecker {
                 provider.clone(),
             )
             .build()
-            .map_err(|e| format!("{where_}: cannot build the certificate verifier: {e}"))?;
+            .map_err(|e| fail(SetupProblem::Verifier(e.to_string())))?;
             Some(v as Arc<dyn ServerCertVerifier>)
         };
         Ok(HttpChecker {

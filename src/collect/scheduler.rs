@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::collect::exporter;
-use crate::collect::http::HttpChecker;
+use crate::collect::http::{HttpChecker, SetupError};
 use crate::collect::icmp::{self, IcmpClients};
 use crate::collect::snmp::SnmpPoller;
 use crate::collect::tcp;
@@ -80,7 +80,7 @@ enum ProberKind {
     Snmp(tokio::sync::Mutex<SnmpPoller>),
     Icmp(IcmpClients),
     Tcp,
-    Http(Result<HttpChecker, String>),
+    Http(Result<HttpChecker, SetupError>),
 }
 
 impl Prober {
@@ -133,7 +133,7 @@ impl Prober {
                 body_bytes: 0,
                 body_match: None,
                 tls: None,
-                error: Some(HttpError::Other(e.clone())),
+                error: Some(HttpError::Other(e.to_string())),
             })),
             // `new` builds the prober from the same target, so the kinds always agree.
             _ => Payload::Scrape(Scrape {

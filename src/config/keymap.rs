@@ -100,10 +100,10 @@ impl Key {
     }
 
     /// Parse one key in keymap notation. The error says what is accepted.
-    pub fn parse(s: &str) -> Result<Key, String> {
+    pub fn parse(s: &str) -> Result<Key, KeyError> {
         let mut chars = s.chars();
         match (chars.next(), chars.next()) {
-            (None, _) => return Err(format!("empty key; {KEY_HINT}")),
+            (None, _) => return Err(KeyError::Empty),
             (Some(c), None) if c == '<' || !c.is_control() => {
                 return Ok(Key::plain(KeyCode::Char(c)));
             }
@@ -112,7 +112,7 @@ impl Key {
         let inner = s
             .strip_prefix('<')
             .and_then(|r| r.strip_suffix('>'))
-            .ok_or_else(|| format!("invalid key `{}`; {KEY_HINT}", s.escape_debug()))?;
+            .ok_or_else(|| KeyError::Invalid(s.to_string()))?;
         let mut key = Key::plain(KeyCode::Esc);
         let mut rest = inner;
         // Modifiers are single letters followed by '-', so `<->` and `<C-->` still parse.
@@ -143,21 +143,19 @@ impl Key {
                 {
                     KeyCode::F(n)
                 } else {
-                    return Err(format!(
-                        "unknown key name `{}` in `{}`; {KEY_HINT}",
-                        rest.escape_debug(),
-                        s.escape_debug()
-                    ));
+                    return Err(KeyError::UnknownName {
+                        name: rest.to_string(),
+                        key: s.to_string(),
+                    });
                 }
             }
         };
         if let KeyCode::Char(c) = key.code {
             if key.shift && c.is_alphabetic() {
-                return Err(format!(
-                    "`{}`: write Shift with a letter as the capital letter (`{}`)",
-                    s.escape_debug(),
-                    c.to_uppercase()
-                ));
+                return Err(KeyError::ShiftLetter {
+                    key: s.to_string(),
+                    capital: c.to_uppercase().collect(),
+                });
             }
             // Ctrl-letters arrive lower case from terminals whatever Shift says.
             if key.ctrl && c.is_ascii_uppercase() {
@@ -168,9 +166,22 @@ impl Key {
     }
 
     /// Parse keys separated by spaces: `"j j <Enter>"`.
-    pub fn parse_seq(s: &str) -> Result<Vec<Key>, String> {
+    pub fn parse_seq(s: &str) -> Result<Vec<Key>, KeyError> {
         s.split_whitespace().map(Key::parse).collect()
     }
+}
+
+/// Why a key in keymap notation was refused; each message says what is accepted.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("empty key; {KEY_HINT}")]
+    Empty,
+    #[error("invalid key `{}`; {KEY_HINT}", .0.escape_debug())]
+    Invalid(String),
+    #[error("unknown key name `{}` in `{}`; {KEY_HINT}", name.escape_debug(), key.escape_debug())]
+    UnknownName { name: String, key: String },
+    #[error("`{}`: write Shift with a letter as the capital letter (`{capital}`)", key.escape_debug())]
+    ShiftLetter { key: String, capital: String },
 }
 
 impl fmt::Display for Key {
@@ -535,7 +546,7 @@ fn entry(
     let key = match Key::parse(&on) {
         Ok(k) => Some(k),
         Err(e) => {
-            r.problem(&on_span, e);
+            r.problem(&on_span, e.to_string());
             None
         }
     };
@@ -641,7 +652,7 @@ mod tests {
     #[test]
     fn bad_keys_say_what_is_accepted() {
         for bad in ["", "jj", "<Foo>", "<C-", "<F13>", "<S-g>", "\u{1b}"] {
-            let err = Key::parse(bad).expect_err(bad);
+            let err = Key::parse(bad).expect_err(bad).to_string();
             assert!(
                 err.contains("<Enter>") || err.contains("capital"),
                 "{bad:?} → {err}"

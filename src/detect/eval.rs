@@ -154,24 +154,43 @@ impl Detector for LstmDetector {
     }
 }
 
+const POLICY_ACCEPTED: &str = "accepted: max:<factor> (e.g. max:0.78), mean-std:<k> (e.g. mean-std:3), \
+                               quantile:<q> (e.g. quantile:0.99)";
+
+/// Why a `--threshold` policy was refused; each message ends with the accepted forms.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("threshold policy {text:?} has no `:`; {POLICY_ACCEPTED}")]
+    NoColon { text: String },
+    #[error("threshold policy {text:?}: {value:?} is not a number; {POLICY_ACCEPTED}")]
+    NotANumber { text: String, value: String },
+    #[error("unknown threshold policy {kind:?}; {POLICY_ACCEPTED}")]
+    Unknown { kind: String },
+    /// The form is right but the number is out of range.
+    #[error("{0}")]
+    Range(DetectError),
+}
+
 /// Parses `max:F`, `mean-std:K` or `quantile:Q` (the three [`ThresholdPolicy`] variants).
-pub fn parse_threshold_policy(s: &str) -> Result<ThresholdPolicy, String> {
-    let accepted = "accepted: max:<factor> (e.g. max:0.78), mean-std:<k> (e.g. mean-std:3), \
-                    quantile:<q> (e.g. quantile:0.99)";
-    let (kind, v) = s
-        .split_once(':')
-        .ok_or_else(|| format!("threshold policy {s:?} has no `:`; {accepted}"))?;
-    let v: f32 = v
-        .trim()
-        .parse()
-        .map_err(|_| format!("threshold policy {s:?}: {v:?} is not a number; {accepted}"))?;
+pub fn parse_threshold_policy(s: &str) -> Result<ThresholdPolicy, PolicyError> {
+    let (kind, v) = s.split_once(':').ok_or_else(|| PolicyError::NoColon {
+        text: s.to_string(),
+    })?;
+    let v: f32 = v.trim().parse().map_err(|_| PolicyError::NotANumber {
+        text: s.to_string(),
+        value: v.to_string(),
+    })?;
     let p = match kind.trim() {
         "max" | "max_scaled" => ThresholdPolicy::MaxScaled { factor: v },
         "mean-std" | "mean_std" => ThresholdPolicy::MeanStd { k: v },
         "quantile" => ThresholdPolicy::Quantile { q: v },
-        other => return Err(format!("unknown threshold policy {other:?}; {accepted}")),
+        other => {
+            return Err(PolicyError::Unknown {
+                kind: other.to_string(),
+            });
+        }
     };
-    p.validate().map_err(|e| e.to_string())?;
+    p.validate().map_err(PolicyError::Range)?;
     Ok(p)
 }
 
@@ -594,20 +613,20 @@ mod tests {
     #[test]
     fn threshold_policy_specs() {
         assert_eq!(
-            parse_threshold_policy("max:0.78"),
-            Ok(ThresholdPolicy::MaxScaled { factor: 0.78 })
+            parse_threshold_policy("max:0.78").ok(),
+            Some(ThresholdPolicy::MaxScaled { factor: 0.78 })
         );
         assert_eq!(
-            parse_threshold_policy("mean-std:3"),
-            Ok(ThresholdPolicy::MeanStd { k: 3.0 })
+            parse_threshold_policy("mean-std:3").ok(),
+            Some(ThresholdPolicy::MeanStd { k: 3.0 })
         );
         assert_eq!(
-            parse_threshold_policy("quantile:0.99"),
-            Ok(ThresholdPolicy::Quantile { q: 0.99 })
+            parse_threshold_policy("quantile:0.99").ok(),
+            Some(ThresholdPolicy::Quantile { q: 0.99 })
         );
         assert_eq!(
-            parse_threshold_policy("max_scaled:0.5"),
-            Ok(ThresholdPolicy::MaxScaled { factor: 0.5 })
+            parse_threshold_policy("max_scaled:0.5").ok(),
+            Some(ThresholdPolicy::MaxScaled { factor: 0.5 })
         );
         for bad in [
             "max",
@@ -617,7 +636,10 @@ mod tests {
             "quantile:2",
             "max:-1",
         ] {
-            let e = parse_threshold_policy(bad).err().unwrap_or_default();
+            let e = parse_threshold_policy(bad)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(e.contains("accepted"), "{bad}: {e}");
         }
     }

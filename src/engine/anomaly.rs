@@ -107,29 +107,55 @@ fn push_closed(log: &mut VecDeque<AnomalyEvent>, ev: AnomalyEvent) {
     log.push_front(ev);
 }
 
+/// Why a model binding was refused. The host and the caller log it, so `Display` is one
+/// sentence naming the model and the fix.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BindError {
+    #[error(
+        "{vital} model{}: has no threshold (untrained); train it before binding",
+        for_host(host)
+    )]
+    Untrained {
+        vital: &'static str,
+        host: Option<String>,
+    },
+    #[error("{vital} model for host {host:?}: no such host in this configuration (known: {known})")]
+    UnknownHost {
+        vital: &'static str,
+        host: String,
+        known: String,
+    },
+    #[error(
+        "{vital} model: only a host's own model can be swapped in; shared models are bound at start"
+    )]
+    Shared { vital: &'static str },
+}
+
+fn for_host(host: &Option<String>) -> String {
+    host.as_deref()
+        .map(|h| format!(" for {h}"))
+        .unwrap_or_default()
+}
+
 /// A binding checked against the configuration: it must carry a threshold (be trained), and a
 /// host's own model must name a configured host. `Err` is one sentence saying which and why.
-fn resolve(b: ModelBinding, hosts: &[&str]) -> Result<Bound, String> {
+fn resolve(b: ModelBinding, hosts: &[&str]) -> Result<Bound, BindError> {
     let Some(threshold) = b.model.threshold() else {
-        return Err(format!(
-            "{} model{}: has no threshold (untrained); train it before binding",
-            b.vital.key(),
-            b.host
-                .as_deref()
-                .map(|h| format!(" for {h}"))
-                .unwrap_or_default()
-        ));
+        return Err(BindError::Untrained {
+            vital: b.vital.key(),
+            host: b.host,
+        });
     };
     let host = match &b.host {
         None => None,
         Some(name) => match hosts.iter().position(|h| h == name) {
             Some(i) => Some(i),
             None => {
-                return Err(format!(
-                    "{} model for host {name:?}: no such host in this configuration (known: {})",
-                    b.vital.key(),
-                    hosts.join(", ")
-                ));
+                return Err(BindError::UnknownHost {
+                    vital: b.vital.key(),
+                    host: name.clone(),
+                    known: hosts.join(", "),
+                });
             }
         },
     };
@@ -161,7 +187,7 @@ impl Scoring {
 
     /// Replaces all models and forgets every series' scoring state and open run (closed
     /// events are kept). Returns what could not be bound, one sentence each.
-    pub fn bind(&mut self, bindings: Vec<ModelBinding>, hosts: &[&str]) -> Vec<String> {
+    pub fn bind(&mut self, bindings: Vec<ModelBinding>, hosts: &[&str]) -> Vec<BindError> {
         let mut problems = Vec::new();
         self.models.clear();
         for b in bindings {
@@ -190,13 +216,10 @@ impl Scoring {
         binding: ModelBinding,
         hosts: &[&str],
         now: Millis,
-    ) -> Result<Option<AnomalyEvent>, String> {
+    ) -> Result<Option<AnomalyEvent>, BindError> {
         let vital = binding.vital;
         if binding.host.is_none() {
-            return Err(format!(
-                "{} model: only a host's own model can be swapped in; shared models are bound at start",
-                vital.key()
-            ));
+            return Err(BindError::Shared { vital: vital.key() });
         }
         let bound = resolve(binding, hosts)?;
         let Some(h) = bound.host else {

@@ -24,7 +24,7 @@ use crate::model::{
     Snapshot, SnmpOutcome, TargetId, TargetStatus, Vital, Vitals,
 };
 
-pub use anomaly::ModelBinding;
+pub use anomaly::{BindError, ModelBinding};
 use forecast::HostCapacity;
 use rules::{Check, Instance, Rule};
 use vitals::{Prev, VitalsAcc};
@@ -303,14 +303,14 @@ impl Engine {
     /// Gives the engine its anomaly models (it never loads them itself). Replaces any earlier
     /// models and restarts every series' warm-up and window. Returns the bindings that could not
     /// be used (untrained, unknown host), one sentence each; the others are bound.
-    pub fn set_models(&mut self, bindings: Vec<ModelBinding>) -> Vec<String> {
+    pub fn set_models(&mut self, bindings: Vec<ModelBinding>) -> Vec<BindError> {
         let names: Vec<&str> = self.hosts.iter().map(|h| h.name.as_str()).collect();
         self.scoring.bind(bindings, &names)
     }
 
     /// Swaps in one host's own model (e.g. retrained in the background) and restarts scoring of
     /// that one series; every other series keeps its state. `Err` says why it was refused.
-    pub fn replace_model(&mut self, binding: ModelBinding) -> Result<(), String> {
+    pub fn replace_model(&mut self, binding: ModelBinding) -> Result<(), BindError> {
         let names: Vec<&str> = self.hosts.iter().map(|h| h.name.as_str()).collect();
         if let Some(ev) = self.scoring.replace(binding, &names, self.now)? {
             self.events.push(Event::Anomaly(ev));

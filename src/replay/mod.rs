@@ -17,7 +17,7 @@ pub use format::{
     FORMAT_VERSION, FormatError, Header, Limits, Reader, Reason, Record, RecordedAnomaly,
     RecordedKind, RecordedOid, RecordedTarget, Recorder,
 };
-pub use player::{OpenError, Player, Scan, Speed, scan, scan_with};
+pub use player::{OpenError, Player, Scan, Speed, SpeedError, scan, scan_with};
 
 /// The bundled demo recording (fixtures/demo.nsr), so the bare `nocscope` works anywhere.
 pub static DEMO: &[u8] = include_bytes!("../../fixtures/demo.nsr");

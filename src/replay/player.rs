@@ -25,6 +25,11 @@ pub enum Speed {
     Max,
 }
 
+/// A `--speed` the player cannot run at; holds the text as given.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid speed {0:?}; use a factor from 1 to 1000 (e.g. 10 or x10) or \"max\"")]
+pub struct SpeedError(pub String);
+
 impl Speed {
     /// The steps `faster`/`slower` walk through.
     pub const LADDER: [Speed; 11] = [
@@ -42,7 +47,7 @@ impl Speed {
     ];
 
     /// `1`…`1000` (also `x10`, `10x`) or `max`.
-    pub fn parse(s: &str) -> Result<Speed, String> {
+    pub fn parse(s: &str) -> Result<Speed, SpeedError> {
         let t = s.trim().to_ascii_lowercase();
         if t == "max" || t == "fast" {
             return Ok(Speed::Max);
@@ -50,9 +55,7 @@ impl Speed {
         let num = t.trim_start_matches(['x', '×']).trim_end_matches('x');
         match num.parse::<f64>() {
             Ok(f) if (1.0..=1000.0).contains(&f) => Ok(Speed::Factor(f)),
-            _ => Err(format!(
-                "invalid speed {s:?}; use a factor from 1 to 1000 (e.g. 10 or x10) or \"max\""
-            )),
+            _ => Err(SpeedError(s.to_string())),
         }
     }
 

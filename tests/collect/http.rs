@@ -262,7 +262,11 @@ fn bad_configuration_is_refused_with_the_reason() {
         let t = target("web", Duration::from_secs(1), TargetKind::Http(cfg.clone()));
         match HttpChecker::new(&t, &cfg) {
             Ok(_) => panic!("{u} {method} {regex:?}: accepted"),
-            Err(e) => assert!(e.contains(needle) && e.contains("web"), "{e}"),
+            Err(e) => {
+                assert_eq!(e.target, "web");
+                let said = e.to_string();
+                assert!(said.contains(needle) && said.contains("\"web\""), "{said}");
+            }
         }
     }
 }

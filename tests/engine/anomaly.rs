@@ -10,7 +10,7 @@ use nocscope::config::Anomaly;
 use nocscope::detect::forecast::{fit_line, time_to_level};
 use nocscope::detect::{FitOptions, LstmAutoencoder, LstmConfig, SplitMix64, ThresholdPolicy};
 use nocscope::engine::rules::default_rules;
-use nocscope::engine::{Engine, Event, ModelBinding, TargetSpec};
+use nocscope::engine::{BindError, Engine, Event, ModelBinding, TargetSpec};
 use nocscope::model::Vital;
 use nocscope::model::{
     AlertState, AnomalyEvent, Input, Observation, Payload, Scrape, ScrapeOutcome, TargetId,
@@ -513,8 +513,25 @@ fn bindings_that_cannot_be_used_are_reported() {
         },
     ]);
     assert_eq!(problems.len(), 2, "{problems:?}");
-    assert!(problems[0].contains("cpu_pct") && problems[0].contains("untrained"));
-    assert!(problems[1].contains("\"nosuch\"") && problems[1].contains("web1"));
+    assert_eq!(
+        problems[0],
+        BindError::Untrained {
+            vital: "cpu_pct",
+            host: None
+        }
+    );
+    assert!(
+        matches!(&problems[1], BindError::UnknownHost { vital: "mem_pct", host, .. } if host == "nosuch")
+    );
+    let said: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert!(
+        said[0].contains("cpu_pct") && said[0].contains("untrained"),
+        "{said:?}"
+    );
+    assert!(
+        said[1].contains("\"nosuch\"") && said[1].contains("web1"),
+        "{said:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -807,11 +824,22 @@ fn swapping_one_hosts_model_restarts_only_that_series() {
 
     // Only a host's own model can be swapped in, and only for a known host.
     let shared = e.replace_model(generic(Vital::Load1, trained().clone()));
-    assert!(shared.is_err());
+    assert!(
+        matches!(shared, Err(BindError::Shared { vital: "load1" })),
+        "{shared:?}"
+    );
     let unknown = e.replace_model(ModelBinding {
         vital: Vital::Load1,
         host: Some("web9".into()),
         model: trained().clone(),
     });
-    assert!(unknown.is_err_and(|m| m.contains("web9")));
+    assert!(
+        matches!(&unknown, Err(BindError::UnknownHost { host, .. }) if host == "web9"),
+        "{unknown:?}"
+    );
+    let message = unknown.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        message.contains("\"web9\"") && message.contains("known: web1"),
+        "{message}"
+    );
 }

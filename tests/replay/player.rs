@@ -10,7 +10,7 @@ use nocscope::engine::{Event, TargetSpec};
 use nocscope::model::{
     AlertState, Input, Observation, Payload, PollError, Scrape, ScrapeOutcome, TargetId,
 };
-use nocscope::replay::{self, Limits, Player, Recorder, Speed};
+use nocscope::replay::{self, Limits, Player, Recorder, Speed, SpeedError};
 
 const T0: i64 = 1_750_000_000_000;
 const MIN: i64 = 60_000;
@@ -121,7 +121,9 @@ fn speed_parses_factors_and_max_and_rejects_the_rest() {
         assert_eq!(Speed::parse(input).ok(), *want, "{input:?}");
     }
     let e = Speed::parse("0").expect_err("error");
-    assert!(e.contains("1 to 1000") && e.contains("max"), "{e}");
+    assert_eq!(e, SpeedError("0".into()));
+    let said = e.to_string();
+    assert!(said.contains("1 to 1000") && said.contains("max"), "{said}");
 }
 
 #[test]
