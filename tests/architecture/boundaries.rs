@@ -160,6 +160,34 @@ const RULES: &[(&str, &str, &str)] = &[
         "the action vocabulary depends on no other module",
     ),
     ("action", "std::fs", "the action vocabulary does no I/O"),
+    (
+        "promql",
+        "SystemTime::now",
+        "the evaluator is handed its time; it never reads a clock",
+    ),
+    (
+        "promql",
+        "Instant::now",
+        "the evaluator is handed its time; it never reads a clock",
+    ),
+    ("promql", "tokio", "the evaluator is synchronous and pure"),
+    ("promql", "reqwest", "the evaluator never does network I/O"),
+    ("promql", "std::net", "the evaluator never does network I/O"),
+    (
+        "promql",
+        "crate::ui",
+        "the evaluator knows nothing of the UI",
+    ),
+    (
+        "promql",
+        "crate::store",
+        "the evaluator reads a Source, not the store",
+    ),
+    (
+        "promql",
+        "crate::engine",
+        "the engine calls the evaluator, not the reverse",
+    ),
 ];
 
 #[test]

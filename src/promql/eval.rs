@@ -1,0 +1,298 @@
+//! The evaluator: walks a parsed expression at one instant, reading series through a
+//! [`Source`]. Selectors, offsets, `@`, subqueries and dispatch live here; operators,
+//! aggregations and functions have their own files. Never reads a clock.
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use promql_parser::label::{MatchOp, Matcher};
+use promql_parser::parser::{AtModifier, Expr, Offset, SubqueryExpr, VectorSelector};
+
+use super::labels::{Labels, METRIC_NAME};
+use super::value::{Sample, Series, Source, Value, is_stale};
+use super::{aggr, binop, funcs, ms};
+
+/// What a query needs besides the expression and the time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EvalOptions {
+    /// How far back an instant selector looks for a sample (Prometheus: 5 minutes).
+    pub lookback_ms: i64,
+    /// The step of a subquery written without one (Prometheus: the global evaluation interval).
+    pub default_step_ms: i64,
+}
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        EvalOptions {
+            lookback_ms: 5 * 60 * 1000,
+            default_step_ms: 60 * 1000,
+        }
+    }
+}
+
+/// Why a query failed at run time. The messages are Prometheus's own where it has one.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EvalError {
+    #[error("vector cannot contain metrics with the same labelset")]
+    DuplicateLabelset,
+    #[error(
+        "found duplicate series for the match group {group} on the {side} hand-side of the operation: [{a}, {b}];many-to-many matching not allowed: matching labels must be unique on one side"
+    )]
+    ManyToMany {
+        group: String,
+        side: &'static str,
+        a: String,
+        b: String,
+    },
+    #[error(
+        "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)"
+    )]
+    ImplicitManyToOne,
+    #[error("multiple matches for labels: grouping labels must ensure unique matches")]
+    GroupingNotUnique,
+    #[error("invalid label name {0:?}")]
+    InvalidLabelName(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Evaluate `expr` as an instant query at `t` (milliseconds since the epoch).
+pub fn instant(
+    expr: &Expr,
+    source: &dyn Source,
+    t: i64,
+    opts: &EvalOptions,
+) -> Result<Value, EvalError> {
+    let ev = Evaluator {
+        source,
+        opts,
+        query_time: t,
+    };
+    ev.eval(expr, t)
+}
+
+/// A range-vector argument: its series (points inside the window) and the window itself,
+/// which `rate` and friends extrapolate to.
+pub(super) struct Range {
+    pub series: Vec<Series>,
+    /// Window length.
+    pub range_ms: i64,
+    /// Window end (after `offset` and `@`).
+    pub end: i64,
+}
+
+pub(super) struct Evaluator<'a> {
+    source: &'a dyn Source,
+    pub opts: &'a EvalOptions,
+    /// The query's own time: what `@ start()` and `@ end()` mean for an instant query.
+    query_time: i64,
+}
+
+pub(super) fn system_time_ms(t: &SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => ms(d),
+        Err(e) => -ms(e.duration()),
+    }
+}
+
+fn offset_ms(o: &Option<Offset>) -> i64 {
+    match o {
+        None => 0,
+        Some(Offset::Pos(d)) => ms(*d),
+        Some(Offset::Neg(d)) => -ms(*d),
+    }
+}
+
+/// The selector's matchers, its metric name included as a `__name__` matcher.
+pub(super) fn matchers_of(vs: &VectorSelector) -> Vec<Matcher> {
+    let mut out = Vec::with_capacity(vs.matchers.matchers.len() + 1);
+    if let Some(name) = &vs.name {
+        out.push(Matcher::new(MatchOp::Equal, METRIC_NAME, name));
+    }
+    out.extend(vs.matchers.matchers.iter().cloned());
+    out
+}
+
+/// Labels equal to the duplicate check Prometheus runs on every function and operator output.
+pub(super) fn check_unique(v: &[Sample]) -> Result<(), EvalError> {
+    if v.len() < 2 {
+        return Ok(());
+    }
+    let mut seen: Vec<&Labels> = v.iter().map(|s| &s.labels).collect();
+    seen.sort_unstable();
+    if seen.windows(2).any(|w| w[0] == w[1]) {
+        return Err(EvalError::DuplicateLabelset);
+    }
+    Ok(())
+}
+
+impl Evaluator<'_> {
+    fn reference(&self, t: i64, offset: &Option<Offset>, at: &Option<AtModifier>) -> i64 {
+        let base = match at {
+            None => t,
+            Some(AtModifier::Start) | Some(AtModifier::End) => self.query_time,
+            Some(AtModifier::At(st)) => system_time_ms(st),
+        };
+        base - offset_ms(offset)
+    }
+
+    pub fn eval(&self, e: &Expr, t: i64) -> Result<Value, EvalError> {
+        match e {
+            Expr::NumberLiteral(n) => Ok(Value::Scalar(n.val)),
+            Expr::StringLiteral(s) => Ok(Value::String(s.val.clone())),
+            Expr::Paren(p) => self.eval(&p.expr, t),
+            Expr::Unary(u) => match self.eval(&u.expr, t)? {
+                Value::Scalar(v) => Ok(Value::Scalar(-v)),
+                Value::Vector(v) => Ok(Value::Vector(
+                    v.into_iter()
+                        .map(|s| Sample {
+                            labels: s.labels.without_name(),
+                            t: s.t,
+                            v: -s.v,
+                        })
+                        .collect(),
+                )),
+                other => Err(EvalError::Other(format!(
+                    "unary expression only allowed on expressions of type scalar or instant vector, got {:?}",
+                    other.type_name()
+                ))),
+            },
+            Expr::VectorSelector(vs) => Ok(Value::Vector(
+                self.select_instant(vs, t)
+                    .into_iter()
+                    .map(|(labels, _, v)| Sample { labels, t, v })
+                    .collect(),
+            )),
+            Expr::MatrixSelector(_) | Expr::Subquery(_) => {
+                Ok(Value::Matrix(self.eval_range(e, t)?.series))
+            }
+            Expr::Binary(b) => binop::eval(self, b, t),
+            Expr::Aggregate(a) => aggr::eval(self, a, t),
+            Expr::Call(c) => funcs::eval(self, c, t),
+            Expr::Extension(_) => Err(EvalError::Other(
+                "extension expressions are not PromQL".into(),
+            )),
+        }
+    }
+
+    /// Evaluate to an instant vector (a scalar where Prometheus's types allow one is an error
+    /// the parser already caught; this is the last line).
+    pub fn vector(&self, e: &Expr, t: i64) -> Result<Vec<Sample>, EvalError> {
+        match self.eval(e, t)? {
+            Value::Vector(v) => Ok(v),
+            other => Err(EvalError::Other(format!(
+                "expected an instant vector, got {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    pub fn scalar(&self, e: &Expr, t: i64) -> Result<f64, EvalError> {
+        match self.eval(e, t)? {
+            Value::Scalar(v) => Ok(v),
+            other => Err(EvalError::Other(format!(
+                "expected a scalar, got {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    pub fn string(&self, e: &Expr, t: i64) -> Result<String, EvalError> {
+        match self.eval(e, t)? {
+            Value::String(s) => Ok(s),
+            other => Err(EvalError::Other(format!(
+                "expected a string, got {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    /// The newest sample of every selected series within the lookback window, unless that
+    /// sample is a staleness marker: (labels, the sample's own time, value).
+    pub fn select_instant(&self, vs: &VectorSelector, t: i64) -> Vec<(Labels, i64, f64)> {
+        let reference = self.reference(t, &vs.offset, &vs.at);
+        let matchers = matchers_of(vs);
+        self.source
+            .select(&matchers, reference - self.opts.lookback_ms, reference)
+            .into_iter()
+            .filter_map(|s| {
+                let (pt, v) = *s.points.last()?;
+                (!is_stale(v)).then_some((s.labels, pt, v))
+            })
+            .collect()
+    }
+
+    /// A range vector: a matrix selector's raw points (stale markers dropped) or a
+    /// subquery's evaluated steps.
+    pub fn eval_range(&self, e: &Expr, t: i64) -> Result<Range, EvalError> {
+        match e {
+            Expr::Paren(p) => self.eval_range(&p.expr, t),
+            Expr::MatrixSelector(m) => {
+                let end = self.reference(t, &m.vs.offset, &m.vs.at);
+                let range_ms = ms(m.range);
+                let matchers = matchers_of(&m.vs);
+                let series = self
+                    .source
+                    .select(&matchers, end - range_ms, end)
+                    .into_iter()
+                    .filter_map(|mut s| {
+                        s.points.retain(|p| !is_stale(p.1));
+                        (!s.points.is_empty()).then_some(s)
+                    })
+                    .collect();
+                Ok(Range {
+                    series,
+                    range_ms,
+                    end,
+                })
+            }
+            Expr::Subquery(sq) => self.subquery(sq, t),
+            other => Err(EvalError::Other(format!(
+                "expected a range vector, got {}",
+                self.eval(other, t)?.type_name()
+            ))),
+        }
+    }
+
+    fn subquery(&self, sq: &SubqueryExpr, t: i64) -> Result<Range, EvalError> {
+        let range_ms = ms(sq.range);
+        let step = sq
+            .step
+            .map(ms)
+            .filter(|s| *s > 0)
+            .unwrap_or(self.opts.default_step_ms)
+            .max(1);
+        let end = self.reference(t, &sq.offset, &sq.at);
+        let from = end - range_ms;
+        // Steps sit on multiples of the step (absolute time), from the first one inside the
+        // window, so a subquery gives the same points whatever time it is evaluated at.
+        let mut ts = from.div_euclid(step) * step;
+        if ts < from {
+            ts += step;
+        }
+        let mut by_labels: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
+        let mut order: Vec<Labels> = Vec::new();
+        while ts <= end {
+            for s in self.vector(&sq.expr, ts)? {
+                let points = by_labels.entry(s.labels.clone()).or_insert_with(|| {
+                    order.push(s.labels.clone());
+                    Vec::new()
+                });
+                points.push((ts, s.v));
+            }
+            ts += step;
+        }
+        let series = order
+            .into_iter()
+            .filter_map(|labels| {
+                let points = by_labels.remove(&labels)?;
+                Some(Series { labels, points })
+            })
+            .collect();
+        Ok(Range {
+            series,
+            range_ms,
+            end,
+        })
+    }
+}
