@@ -13,7 +13,7 @@ mod value;
 
 pub use check::{Unsupported, check_supported};
 pub use eval::{EvalError, EvalOptions, instant};
-pub use labels::Labels;
+pub use labels::{Labels, go_quote};
 pub use value::{MemSource, STALE_NAN, Sample, Series, Source, Value, go_float, is_stale};
 
 pub use promql_parser::parser::Expr;

@@ -188,6 +188,50 @@ const RULES: &[(&str, &str, &str)] = &[
         "crate::engine",
         "the engine calls the evaluator, not the reverse",
     ),
+    (
+        "rules",
+        "SystemTime::now",
+        "rules are evaluated at a time they are given",
+    ),
+    (
+        "rules",
+        "Instant::now",
+        "rules are evaluated at a time they are given",
+    ),
+    (
+        "rules",
+        "std::fs",
+        "rule files arrive as text; reading them is the caller's",
+    ),
+    ("rules", "tokio", "rule evaluation is synchronous and pure"),
+    ("rules", "reqwest", "rule evaluation never does network I/O"),
+    (
+        "rules",
+        "TcpStream",
+        "rule evaluation never does network I/O",
+    ),
+    (
+        "rules",
+        "crate::store",
+        "rules read a Store trait, not SQLite",
+    ),
+    ("rules", "crate::ui", "rules know nothing of the UI"),
+    (
+        "rules",
+        "crate::engine",
+        "the engine calls rules, not the reverse",
+    ),
+    ("rules", "crate::app", "rules know nothing of their pump"),
+    (
+        "yaml",
+        "std::fs",
+        "the YAML reader parses text; reading files is the caller's",
+    ),
+    (
+        "yaml",
+        "crate::",
+        "the YAML tree depends on no other module",
+    ),
 ];
 
 #[test]
