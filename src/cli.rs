@@ -29,9 +29,11 @@ use crate::store::Store;
 mod eval;
 mod lstm_args;
 pub mod nab_data;
+mod rules;
 mod train;
 
 pub use eval::EvalArgs;
+pub use rules::RulesCommand;
 pub use train::TrainArgs;
 
 pub use crate::app::{EXIT_OK, EXIT_PROBLEM, EXIT_USAGE};
@@ -80,6 +82,11 @@ pub enum Command {
     /// Evaluate an anomaly detector on labelled series in NAB layout: precision, recall, F1
     /// and the NAB score, per file and in total
     Eval(EvalArgs),
+    /// Prometheus rule files: `check` and `test` as promtool does them
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
     /// Config file commands
     Config {
         #[command(subcommand)]
@@ -171,6 +178,7 @@ pub fn run(cli: Cli) -> i32 {
         Some(Command::Replay(ref args)) => replay_file(args, &cli),
         Some(Command::Train(ref args)) => train::run(args, &cli),
         Some(Command::Eval(ref args)) => eval::run(args),
+        Some(Command::Rules { ref command }) => rules::run(command),
         Some(Command::Config {
             command: ConfigCommand::Check { file },
         }) => config_check(file.as_deref().or(cli.config.as_deref())),

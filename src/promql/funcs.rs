@@ -656,11 +656,13 @@ fn extrapolated(p: &[(i64, f64)], r: &Range, counter: bool, per_second: bool) ->
     } else {
         avg_step / 2.0
     };
-    let mut v = result * (interval / sampled);
+    // Prometheus 2.x folds the per-second division into the factor before multiplying; the
+    // order changes the last bit, and results must equal Prometheus's exactly.
+    let mut factor = interval / sampled;
     if per_second {
-        v /= r.range_ms as f64 / 1000.0;
+        factor /= r.range_ms as f64 / 1000.0;
     }
-    Some(v)
+    Some(result * factor)
 }
 
 /// Least-squares slope and intercept (at `intercept_t`), with compensated sums as Prometheus.

@@ -24,8 +24,21 @@ pub struct Problem {
     pub lint: bool,
 }
 
+/// How promtool's own lint (duplicate rules) opens; it prints no file name.
+pub const DUPLICATE_LINT: &str = "lint error ";
+
+impl Problem {
+    /// promtool's lint, as opposed to nocscope's extra lint (which promtool does not print).
+    pub fn is_promtool_lint(&self) -> bool {
+        self.lint && self.message.starts_with(DUPLICATE_LINT)
+    }
+}
+
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_promtool_lint() {
+            return f.write_str(&self.message);
+        }
         write!(f, "{}: ", self.file)?;
         if let Some(p) = self.pos {
             write!(f, "{p}: ")?;
@@ -593,7 +606,7 @@ fn duplicates(file: &str, groups: &[RawGroup<'_>]) -> Vec<Problem> {
     if dups.is_empty() {
         return Vec::new();
     }
-    let mut msg = format!("{} duplicate rule(s) found.\n", dups.len());
+    let mut msg = format!("{DUPLICATE_LINT}{} duplicate rule(s) found.\n", dups.len());
     for (name, labels) in &dups {
         msg.push_str(&format!("Metric: {name}\nLabel(s):\n"));
         for (k, v) in labels {

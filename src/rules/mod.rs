@@ -8,3 +8,4 @@ pub mod duration;
 pub mod eval;
 pub mod file;
 pub mod template;
+pub mod unittest;

@@ -1,6 +1,8 @@
 //! The PromQL evaluator against worked examples of Prometheus's semantics. The differential
 //! tests against a real promtool and Prometheus (issue #13) land beside these.
 
+mod promtool;
+
 use nocscope::promql::{self, EvalOptions, Labels, MemSource, STALE_NAN, Series, Value};
 
 const MIN: i64 = 60_000;
