@@ -60,6 +60,10 @@ pub struct Cli {
     /// Print the effective keymap (the default merged with --keymap) as TOML and exit
     #[arg(long)]
     pub print_keymap: bool,
+    /// Print the alert rules in force (the built-in ones merged with the config's [[rule]]
+    /// sections) as TOML and exit
+    #[arg(long)]
+    pub print_rules: bool,
     /// Colour theme: dark, light, high-contrast, mono, or a theme file
     #[arg(long, global = true, value_name = "NAME|FILE", default_value = "dark")]
     pub theme: String,
@@ -172,6 +176,9 @@ pub fn run(cli: Cli) -> i32 {
             }
         };
     }
+    if cli.print_rules {
+        return print_rules(cli.config.as_deref());
+    }
     match cli.command {
         Some(Command::Check(args)) => check(cli.config.as_deref(), cli.record.as_deref(), &args),
         Some(Command::Lint(args)) => lint(&args),
@@ -267,6 +274,30 @@ fn load_config(explicit: Option<&Path>) -> Result<Config, i32> {
         }
         EXIT_USAGE
     })
+}
+
+/// The rules of `--config` (or the default config file when there is one), else the
+/// built-in rules alone.
+fn print_rules(explicit: Option<&Path>) -> i32 {
+    let has_config = explicit.is_some() || config::default_path().is_some_and(|p| p.exists());
+    let text = if has_config {
+        match load_config(explicit) {
+            Ok(c) => config::rules::rules_toml(&c.rules, &c.rule_files),
+            Err(code) => return code,
+        }
+    } else {
+        config::rules::rules_toml(&config::rules::default_rule_specs(), &[])
+    };
+    print!("{}", clean_lines(&text));
+    EXIT_OK
+}
+
+/// Sanitise line by line, keeping the line breaks.
+fn clean_lines(text: &str) -> String {
+    text.split('\n')
+        .map(|l| sanitize(l).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn config_check(file: Option<&Path>) -> i32 {

@@ -35,6 +35,10 @@ impl LiveRecording {
             scheduler::wall_clock_ms(),
         );
         header.anomaly = replay::RecordedAnomaly::of(&config.anomaly);
+        if config.rules != crate::config::rules::default_rule_specs() {
+            header.rules = "recorded".to_string();
+            header.rule_set = Some(crate::config::rules::rules_toml(&config.rules, &[]));
+        }
         match replay::create(path, &header) {
             Ok(r) => Ok(LiveRecording {
                 path: path.to_path_buf(),

@@ -23,6 +23,9 @@ pub use kinds::{
 };
 
 mod kinds;
+mod rules;
+
+pub use rules::parse_rule_sections;
 
 /// How the walk looks up environment variables; tests pass a fixed map so that they neither
 /// depend on nor modify the process environment.
@@ -36,7 +39,15 @@ pub const DEFAULT_SAMPLE_LIMIT: u32 = 200_000;
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(15 * 24 * 3600);
 pub const DEFAULT_MAX_SIZE: u64 = 0;
 
-const TOP_KEYS: &[&str] = &["defaults", "storage", "anomaly", "ui", "target"];
+const TOP_KEYS: &[&str] = &[
+    "defaults",
+    "storage",
+    "anomaly",
+    "ui",
+    "rule_files",
+    "rule",
+    "target",
+];
 const DEFAULTS_KEYS: &[&str] = &[
     "interval",
     "timeout",
@@ -151,7 +162,16 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        self.report.problems.sort_by_key(|p| (p.line, p.col));
+        // The config's own problems first, then each rule file's, each in file order.
+        let origin = self.report.origin;
+        self.report.problems.sort_by(|a, b| {
+            (a.file != origin, &a.file, a.line, a.col).cmp(&(
+                b.file != origin,
+                &b.file,
+                b.line,
+                b.col,
+            ))
+        });
         self.report.problems.dedup();
         Err(ConfigError {
             problems: self.report.problems,
@@ -414,6 +434,8 @@ impl<'a> Checker<'a> {
         let storage = self.storage(top.value("storage"));
         let anomaly = self.anomaly(top.value("anomaly"));
         let ui = self.ui(top.value("ui"));
+        let rules = self.rules(top.get("rule"));
+        let rule_files = self.rule_files(top.value("rule_files"));
         let targets = match top.get("target") {
             Some((key, value)) => self.targets(key, value, &defaults),
             None => Vec::new(),
@@ -424,6 +446,8 @@ impl<'a> Checker<'a> {
             storage,
             anomaly,
             ui,
+            rules,
+            rule_files,
             targets,
         }
     }

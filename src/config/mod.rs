@@ -11,9 +11,11 @@ use crate::model::TargetId;
 mod check;
 mod diag;
 pub mod keymap;
+pub mod rules;
 pub mod theme;
 mod units;
 
+pub use check::parse_rule_sections as check_rule_sections;
 pub use check::{
     DEFAULT_BODY_LIMIT, DEFAULT_INTERVAL, DEFAULT_MAX_REDIRECTS, DEFAULT_MAX_REPETITIONS,
     DEFAULT_MAX_SIZE, DEFAULT_PING_COUNT, DEFAULT_PROFILES, DEFAULT_REQUEST_TIMEOUT,
@@ -38,6 +40,10 @@ pub struct Config {
     pub storage: Storage,
     pub anomaly: Anomaly,
     pub ui: Ui,
+    /// The own rules in force: the built-in ones merged with the `[[rule]]` sections.
+    pub rules: Vec<rules::RuleSpec>,
+    /// The Prometheus rule files `rule_files` names, read and checked.
+    pub rule_files: Vec<rules::RuleFileText>,
     pub targets: Vec<Target>,
 }
 

@@ -258,7 +258,10 @@ impl Engine {
     }
 
     pub fn from_config(config: &Config) -> Engine {
-        let mut e = Engine::new(TargetSpec::from_config(config), rules::default_rules());
+        let mut e = Engine::new(
+            TargetSpec::from_config(config),
+            rules::rules_from_specs(&config.rules),
+        );
         e.set_anomaly_settings(&config.anomaly);
         e
     }

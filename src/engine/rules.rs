@@ -4,8 +4,10 @@
 
 use super::forecast::Fill;
 use super::{Engine, Event, SpecKind, TargetState, push_labels};
+use crate::config::rules::{RuleSpec, Watch};
 use crate::human::human_days;
 use crate::model::{AlertState, AlertTransition, CycleBatch, Millis, Severity, Vital};
+use crate::rules::template::{AlertData, Template};
 
 /// What a rule looks at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,134 +74,62 @@ pub struct Rule {
     pub for_ms: i64,
     pub keep_firing_for_ms: i64,
     pub severity: Severity,
+    /// Extra labels on every instance, Go templates as in Prometheus (mostly plain text).
+    pub labels: Vec<(String, Template)>,
+    /// `summary` replaces the built-in summary; the others are kept for the alert's detail.
+    pub annotations: Vec<(String, Template)>,
 }
 
-/// The defaults a sysadmin expects on day one. Issue #2: exporter down 2m → critical,
-/// memory > 75% 2m → critical, > 60% 2m → minor, CPU > 80% 2m → critical, disk > 90% → major.
-/// Issue #5: unreachable by ping (100% loss for 1m) → critical, loss > 20% → minor, TCP port
-/// closed → major, HTTP status outside the expected set → major, certificate < 14 days →
-/// minor, < 3 days → major, interface oper down while admin up → major, SNMP agent not
-/// answering → critical.
-pub fn default_rules() -> Vec<Rule> {
-    const MIN: i64 = 60_000;
-    let above = |name: &str, v, threshold, clear, for_ms, severity| Rule {
-        name: name.to_string(),
-        check: Check::Above(v),
-        threshold,
-        clear,
-        for_ms,
-        keep_firing_for_ms: 0,
-        severity,
+/// The engine's reading of a validated `[[rule]]`.
+pub fn rule_from_spec(spec: &RuleSpec) -> Rule {
+    let check = match spec.watch {
+        Watch::ExporterDown => Check::TargetDown(TargetClass::Exporter),
+        Watch::SnmpDown => Check::TargetDown(TargetClass::Snmp),
+        Watch::PingLoss => Check::PingLoss,
+        Watch::PortClosed => Check::PortClosed,
+        Watch::HttpFailing => Check::HttpFailing,
+        Watch::CertDays => Check::CertExpiry,
+        Watch::InterfaceDown => Check::InterfaceDown,
+        Watch::Cpu => Check::Above(VitalRef::Cpu),
+        Watch::Mem => Check::Above(VitalRef::Mem),
+        Watch::Swap => Check::Above(VitalRef::Swap),
+        Watch::Disk => Check::Above(VitalRef::Disk),
+        Watch::DiskFillDays => Check::FillsWithin(VitalRef::Disk),
+        Watch::MemFillDays => Check::FillsWithin(VitalRef::Mem),
     };
-    let flag = |name: &str, check, for_ms, severity| Rule {
-        name: name.to_string(),
+    // Config validation parsed every template already; one that fails now is dropped
+    // rather than taking the rule down with it.
+    let templates = |m: &std::collections::BTreeMap<String, String>| {
+        m.iter()
+            .filter_map(|(k, v)| Some((k.clone(), Template::parse_alert(&spec.name, v).ok()?)))
+            .collect()
+    };
+    Rule {
+        name: spec.name.clone(),
         check,
-        threshold: 0.5,
-        clear: 0.5,
-        for_ms,
-        keep_firing_for_ms: 0,
-        severity,
-    };
-    vec![
-        flag(
-            "ExporterDown",
-            Check::TargetDown(TargetClass::Exporter),
-            2 * MIN,
-            Severity::Critical,
-        ),
-        // The collector already retries each request, so one failed poll is a real silence.
-        flag(
-            "SnmpAgentDown",
-            Check::TargetDown(TargetClass::Snmp),
-            MIN,
-            Severity::Critical,
-        ),
-        Rule {
-            name: "HostUnreachable".to_string(),
-            check: Check::PingLoss,
-            threshold: 99.99,
-            clear: 99.99,
-            for_ms: MIN,
-            keep_firing_for_ms: 0,
-            severity: Severity::Critical,
-        },
-        Rule {
-            name: "PingPacketLoss".to_string(),
-            check: Check::PingLoss,
-            threshold: 20.0,
-            clear: 10.0,
-            for_ms: 0,
-            keep_firing_for_ms: 0,
-            severity: Severity::Minor,
-        },
-        flag("TcpPortClosed", Check::PortClosed, 0, Severity::Major),
-        flag("HttpCheckFailing", Check::HttpFailing, 0, Severity::Major),
-        Rule {
-            name: "CertificateExpiringSoon".to_string(),
-            check: Check::CertExpiry,
-            threshold: 14.0,
-            clear: 14.0,
-            for_ms: 0,
-            keep_firing_for_ms: 0,
-            severity: Severity::Minor,
-        },
-        Rule {
-            name: "CertificateExpiring".to_string(),
-            check: Check::CertExpiry,
-            threshold: 3.0,
-            clear: 3.0,
-            for_ms: 0,
-            keep_firing_for_ms: 0,
-            severity: Severity::Major,
-        },
-        flag("InterfaceDown", Check::InterfaceDown, 0, Severity::Major),
-        above(
-            "HostCpuHigh",
-            VitalRef::Cpu,
-            80.0,
-            75.0,
-            2 * MIN,
-            Severity::Critical,
-        ),
-        above(
-            "HostMemoryCritical",
-            VitalRef::Mem,
-            75.0,
-            72.0,
-            2 * MIN,
-            Severity::Critical,
-        ),
-        above(
-            "HostMemoryHigh",
-            VitalRef::Mem,
-            60.0,
-            57.0,
-            2 * MIN,
-            Severity::Minor,
-        ),
-        above(
-            "HostDiskFull",
-            VitalRef::Disk,
-            90.0,
-            88.0,
-            0,
-            Severity::Major,
-        ),
-        // node-mixin's NodeFilesystemSpaceFillingUp: predict_linear over 6 h, 24 h ahead, held
-        // for 1 h. The hour is what keeps a burst of writes (a backup, a log storm) that the
-        // trend briefly extrapolates to "full tomorrow" from paging anyone; the 6 h window of
-        // the forecast means the trend itself moves slowly. Clears at 1.5 days so a forecast
-        // wobbling around 24 h does not flap.
-        Rule {
-            name: "DiskFillsSoon".to_string(),
-            check: Check::FillsWithin(VitalRef::Disk),
-            threshold: 1.0,
-            clear: 1.5,
-            for_ms: 60 * MIN,
-            keep_firing_for_ms: 0,
-            severity: Severity::Major,
-        },
-    ]
+        threshold: spec.threshold,
+        clear: spec.clear,
+        for_ms: i64::try_from(spec.for_.as_millis()).unwrap_or(i64::MAX),
+        keep_firing_for_ms: i64::try_from(spec.keep_firing_for.as_millis()).unwrap_or(i64::MAX),
+        severity: spec.severity,
+        labels: templates(&spec.labels),
+        annotations: templates(&spec.annotations),
+    }
+}
+
+pub fn rules_from_specs(specs: &[RuleSpec]) -> Vec<Rule> {
+    specs.iter().map(rule_from_spec).collect()
+}
+
+/// The defaults a sysadmin expects on day one, from the embedded rules file
+/// (`src/config/default-rules.toml`). Issue #2: exporter down 2m → critical, memory > 75% 2m
+/// → critical, > 60% 2m → minor, CPU > 80% 2m → critical, disk > 90% → major. Issue #5:
+/// unreachable by ping (100% loss for 1m) → critical, loss > 20% → minor, TCP port closed →
+/// major, HTTP status outside the expected set → major, certificate < 14 days → minor, < 3
+/// days → major, interface oper down while admin up → major, SNMP agent not answering →
+/// critical.
+pub fn default_rules() -> Vec<Rule> {
+    rules_from_specs(&crate::config::rules::default_rule_specs())
 }
 
 /// Name of the rule that turns a sustained anomaly into an alert.
@@ -216,6 +146,8 @@ pub fn anomaly_rule(for_ms: i64) -> Rule {
         for_ms: for_ms.max(0),
         keep_firing_for_ms: 0,
         severity: Severity::Minor,
+        labels: Vec::new(),
+        annotations: Vec::new(),
     }
 }
 
@@ -546,6 +478,11 @@ impl Engine {
         } in evals
         {
             let rule = &self.rules[ri];
+            let (labels, summary) = if rule.labels.is_empty() && rule.annotations.is_empty() {
+                (labels, summary)
+            } else {
+                templated(rule, &self.hosts[h].name, labels, value, summary)
+            };
             let key = (ri, h, labels);
             let inst = self.alerts.entry(key.clone()).or_default();
             let cond = value.map(|x| rule.condition(x, inst.is_active()));
@@ -585,6 +522,83 @@ impl Engine {
             }
         }
     }
+}
+
+/// The inverse of `push_labels`: `{a="x",b="y\\"z"}` → pairs.
+pub fn parse_label_string(s: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let inner = s
+        .strip_prefix('{')
+        .and_then(|r| r.strip_suffix('}'))
+        .unwrap_or("");
+    let mut chars = inner.chars().peekable();
+    loop {
+        let name: String = chars.by_ref().take_while(|c| *c != '=').collect();
+        if name.is_empty() {
+            break;
+        }
+        if chars.next() != Some('"') {
+            break;
+        }
+        let mut value = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => break,
+                '\\' => match chars.next() {
+                    Some('n') => value.push('\n'),
+                    Some(c) => value.push(c),
+                    None => break,
+                },
+                c => value.push(c),
+            }
+        }
+        out.push((name, value));
+        if chars.next() != Some(',') {
+            break;
+        }
+    }
+    out
+}
+
+/// A rule's own labels joined to the instance's, and its `summary` annotation (when it has
+/// one) in place of the built-in summary. Templates see the instance's labels with `host`,
+/// and its value, as Prometheus's see the sample's.
+fn templated(
+    rule: &Rule,
+    host: &str,
+    labels: String,
+    value: Option<f64>,
+    summary: String,
+) -> (String, String) {
+    let mut pairs = parse_label_string(&labels);
+    let mut data = AlertData {
+        labels: pairs.iter().cloned().collect(),
+        value: value.unwrap_or(f64::NAN),
+        ..AlertData::default()
+    };
+    data.labels.insert("host".to_string(), host.to_string());
+    let expand = |t: &Template| t.expand(&data).unwrap_or_else(|e| format!("<error: {e}>"));
+    for (k, t) in &rule.labels {
+        let v = expand(t);
+        pairs.retain(|(n, _)| n != k);
+        // An empty label is no label, as in Prometheus.
+        if !v.is_empty() {
+            pairs.push((k.clone(), v));
+        }
+    }
+    pairs.sort();
+    let mut out = String::new();
+    if !pairs.is_empty() {
+        push_labels(
+            &mut out,
+            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+    }
+    let summary = match rule.annotations.iter().find(|(k, _)| k == "summary") {
+        Some((_, t)) if value.is_some_and(f64::is_finite) => expand(t),
+        _ => summary,
+    };
+    (out, summary)
 }
 
 /// Per-item values of a per-target check: (labels, value, summary). `prefix` is the target's

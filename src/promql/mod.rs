@@ -8,11 +8,13 @@ mod binop;
 mod check;
 mod eval;
 mod funcs;
+mod head;
 mod labels;
 mod value;
 
 pub use check::{Unsupported, check_supported};
 pub use eval::{EvalError, EvalOptions, instant};
+pub use head::Head;
 pub use labels::{Labels, go_quote};
 pub use value::{MemSource, STALE_NAN, Sample, Series, Source, Value, go_float, is_stale};
 

@@ -122,8 +122,13 @@ pub struct Header {
     pub config_digest: String,
     /// Wall time the recording started.
     pub started_at: Millis,
-    /// Which rule set the engine ran: only `"default"` exists so far.
+    /// Which rule set the engine ran: `"default"` (the built-in rules of the recording
+    /// binary) or `"recorded"` (the `rule_set` below).
     pub rules: String,
+    /// The own rules in force as `[[rule]]` TOML (what `--print-rules` prints), when the
+    /// config changed the built-in ones; a replay runs exactly these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_set: Option<String>,
     /// In `TargetId` order.
     pub targets: Vec<RecordedTarget>,
     /// The live run's `[anomaly]` section, so a replay warms up, forecasts and raises

@@ -30,6 +30,7 @@ pub fn header_for(targets: &[TargetSpec], config_digest: String, started_at: Mil
         config_digest,
         started_at,
         rules: "default".to_string(),
+        rule_set: None,
         anomaly: None,
         targets: targets
             .iter()

@@ -95,6 +95,8 @@ impl std::fmt::Display for Speed {
 pub enum OpenError {
     Format(FormatError),
     UnknownRules(String),
+    /// The recorded rule set does not read back (a damaged or hand-edited header).
+    BadRules(String),
 }
 
 impl std::fmt::Display for OpenError {
@@ -103,8 +105,9 @@ impl std::fmt::Display for OpenError {
             OpenError::Format(e) => e.fmt(f),
             OpenError::UnknownRules(r) => write!(
                 f,
-                "header: rule set {r:?} is not known to this nocscope (accepted: \"default\")"
+                "header: rule set {r:?} is not known to this nocscope (accepted: \"default\", \"recorded\" with its rule_set)"
             ),
+            OpenError::BadRules(e) => write!(f, "header: the recorded rules do not read: {e}"),
         }
     }
 }
@@ -119,9 +122,15 @@ impl From<FormatError> for OpenError {
 
 /// An engine built the way the recording's engine was.
 pub fn engine_for(header: &Header) -> Result<Engine, OpenError> {
-    if header.rules != "default" {
-        return Err(OpenError::UnknownRules(header.rules.clone()));
-    }
+    let rules = match (header.rules.as_str(), &header.rule_set) {
+        ("default", None) => default_rules(),
+        ("recorded", Some(text)) => {
+            let specs = crate::config::check_rule_sections(text, "<recording header>", &[])
+                .map_err(|e| OpenError::BadRules(e.to_string()))?;
+            crate::engine::rules::rules_from_specs(&specs)
+        }
+        _ => return Err(OpenError::UnknownRules(header.rules.clone())),
+    };
     let specs = header
         .targets
         .iter()
@@ -134,7 +143,7 @@ pub fn engine_for(header: &Header) -> Result<Engine, OpenError> {
             kind: super::spec_kind(&t.kind),
         })
         .collect();
-    let mut engine = Engine::new(specs, default_rules());
+    let mut engine = Engine::new(specs, rules);
     if let Some(a) = &header.anomaly {
         engine.set_anomaly_settings(&a.settings());
     }

@@ -25,6 +25,12 @@ impl Store for MemSource {
     }
 }
 
+impl Store for promql::Head {
+    fn append(&mut self, labels: &Labels, t: i64, v: f64) {
+        self.push(labels, t, v);
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum AlertState {
     Inactive,

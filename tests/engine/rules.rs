@@ -551,3 +551,117 @@ fn windows_exporter_bodies_give_vitals() {
     // 95 % full → HostDiskFull (major), memory 90 % is still pending.
     assert_eq!(snap.hosts[0].severity, Severity::Major);
 }
+
+/// Rules from a config's `[[rule]]` sections, merged over the built-in ones.
+fn rules_from(toml: &str) -> Vec<nocscope::engine::rules::Rule> {
+    let config = nocscope::config::parse(toml, "test.toml", std::path::Path::new("."))
+        .unwrap_or_else(|e| panic!("{e}"));
+    nocscope::engine::rules::rules_from_specs(&config.rules)
+}
+
+#[test]
+fn the_built_in_rules_are_the_documented_ones() {
+    // Issues #2 and #5 name these thresholds; the embedded file must still say them.
+    let rules = default_rules();
+    let summary: Vec<(&str, f64, f64, i64, Severity)> = rules
+        .iter()
+        .map(|r| (r.name.as_str(), r.threshold, r.clear, r.for_ms, r.severity))
+        .collect();
+    let m = 60 * S;
+    assert_eq!(
+        summary,
+        vec![
+            ("ExporterDown", 0.5, 0.5, 2 * m, Severity::Critical),
+            ("SnmpAgentDown", 0.5, 0.5, m, Severity::Critical),
+            ("HostUnreachable", 99.99, 99.99, m, Severity::Critical),
+            ("PingPacketLoss", 20.0, 10.0, 0, Severity::Minor),
+            ("TcpPortClosed", 0.5, 0.5, 0, Severity::Major),
+            ("HttpCheckFailing", 0.5, 0.5, 0, Severity::Major),
+            ("CertificateExpiringSoon", 14.0, 14.0, 0, Severity::Minor),
+            ("CertificateExpiring", 3.0, 3.0, 0, Severity::Major),
+            ("InterfaceDown", 0.5, 0.5, 0, Severity::Major),
+            ("HostCpuHigh", 80.0, 75.0, 2 * m, Severity::Critical),
+            ("HostMemoryCritical", 75.0, 72.0, 2 * m, Severity::Critical),
+            ("HostMemoryHigh", 60.0, 57.0, 2 * m, Severity::Minor),
+            ("HostDiskFull", 90.0, 88.0, 0, Severity::Major),
+            ("DiskFillsSoon", 1.0, 1.5, 60 * m, Severity::Major),
+        ]
+    );
+}
+
+#[test]
+fn own_rules_override_disable_and_add() {
+    let rules = rules_from(
+        r#"
+[[rule]]
+name = "HostMemoryCritical"
+above = 90
+for = "0s"
+
+[[rule]]
+name = "HostMemoryHigh"
+disabled = true
+
+[[rule]]
+name = "MemoryWatch"
+watch = "mem"
+above = 70
+severity = "warning"
+labels = { team = "db-{{ $labels.host }}" }
+annotations = { summary = "memory {{ printf \"%.0f\" $value }}% on {{ $labels.host }}" }
+"#,
+    );
+    let mut e = Engine::new(vec![spec("web1", "web1")], rules);
+    let mut n = Node::new();
+    n.mem_avail = 1.6e9; // 80 % used
+    e.apply(&scrape(0, T0, &n.body()));
+    let snap = e.snapshot();
+    let active: Vec<(&str, &str, AlertState, &str)> = snap
+        .alerts
+        .iter()
+        .map(|a| {
+            (
+                a.rule.as_str(),
+                a.labels.as_str(),
+                a.state,
+                a.summary.as_str(),
+            )
+        })
+        .collect();
+    // 80 % is under the raised critical threshold, the minor default is off, and the new
+    // rule fires at once with its own label and summary.
+    assert_eq!(
+        active,
+        vec![(
+            "MemoryWatch",
+            "{team=\"db-web1\"}",
+            AlertState::Firing,
+            "memory 80% on web1"
+        )]
+    );
+    assert_eq!(snap.hosts[0].severity, Severity::Minor);
+    n.mem_avail = 0.4e9; // 95 %
+    e.apply(&scrape(0, T0 + 15 * S, &n.body()));
+    assert_eq!(
+        host_sev(&e, "web1"),
+        Severity::Critical,
+        "for = 0s fires at once"
+    );
+}
+
+#[test]
+fn printed_rules_read_back_to_the_same_rules() {
+    use nocscope::config::rules::{default_rule_specs, rules_toml};
+    let config = nocscope::config::parse(
+        "[[rule]]\nname = \"Odd\"\nwatch = \"cert_days\"\nbelow = 7.5\nclear = 9\nkeep_firing_for = \"90s\"\nseverity = \"info\"\nlabels = { \"x\" = \"a \\\"q\\\" \\\\ b\" }\n",
+        "t.toml",
+        std::path::Path::new("."),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    for specs in [default_rule_specs(), config.rules.clone()] {
+        let text = rules_toml(&specs, &[]);
+        let back = nocscope::config::check_rule_sections(&text, "printed", &[])
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(back, specs, "{text}");
+    }
+}

@@ -15,6 +15,7 @@ fn header() -> Header {
         config_digest: "none".into(),
         started_at: 1_700_000_000_000,
         rules: "default".into(),
+        rule_set: None,
         targets: vec![RecordedTarget {
             name: "a".into(),
             host: "a".into(),

@@ -204,3 +204,38 @@ fn the_anomaly_section_is_recorded_and_replayed_with() {
     assert_eq!(settings.warmup_points, 7);
     assert_eq!(settings.alert_after, Some(Duration::from_secs(180)));
 }
+
+/// Own rules travel in the header as `[[rule]]` TOML, and the replay raises what the live
+/// run raised: a rule that the built-in set does not have fires in the replay too.
+#[test]
+fn own_rules_are_recorded_and_replayed_with() {
+    let ne = support::NodeExporter::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("config.toml");
+    let text = config_text(dir.path(), &ne.url()).replace(
+        "\n[[target]]",
+        "[[rule]]\nname = \"AnyMemoryUsed\"\nwatch = \"mem\"\nabove = 0\nseverity = \"minor\"\n\n[[rule]]\nname = \"HostMemoryHigh\"\ndisabled = true\n\n[[target]]",
+    );
+    std::fs::write(&cfg, text).expect("write config");
+    let rec = dir.path().join("run.nsr");
+    let out = Command::new(env!("CARGO_BIN_EXE_nocscope"))
+        .args(["--config", cfg.to_str().expect("utf-8"), "--record"])
+        .arg(&rec)
+        .args(["check", "--for", "2s", "--no-store"])
+        .output()
+        .expect("run check");
+    let live = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(live.contains("AnyMemoryUsed"), "{live}");
+    let data = std::fs::read(&rec).expect("recording");
+    let p = Player::open(data, Limits::default()).expect("open");
+    let set = p.header().rule_set.clone().expect("rule set in the header");
+    assert!(set.contains("name = \"AnyMemoryUsed\""), "{set}");
+    assert!(!set.contains("HostMemoryHigh\""), "{set}");
+    let replayed = Command::new(env!("CARGO_BIN_EXE_nocscope"))
+        .args(["replay", "--headless"])
+        .arg(&rec)
+        .output()
+        .expect("replay");
+    let report = String::from_utf8_lossy(&replayed.stdout);
+    assert!(report.contains("AnyMemoryUsed"), "{report}");
+}

@@ -595,6 +595,8 @@ pub fn config_with(targets: Vec<Target>) -> Config {
         },
         anomaly: Default::default(),
         ui: Default::default(),
+        rules: nocscope::config::rules::default_rule_specs(),
+        rule_files: Vec::new(),
         targets,
     }
 }

@@ -1,0 +1,200 @@
+//! The recent samples rules read: series indexed by metric name and by their label set,
+//! points in time order, trimmed to a window. The engine feeds it from scrapes and rule
+//! results; it must not read a clock (the caller says when to trim).
+
+use std::collections::{HashMap, VecDeque};
+
+use promql_parser::label::{MatchOp, Matcher};
+
+use super::labels::{Labels, METRIC_NAME};
+use super::value::{Series, Source};
+
+#[derive(Clone, Debug)]
+struct HeadSeries {
+    labels: Labels,
+    points: VecDeque<(i64, f64)>,
+}
+
+/// In-memory series with an index from metric name to series, so a selector with a name
+/// (nearly all of them) looks only at that metric's series.
+#[derive(Clone, Debug, Default)]
+pub struct Head {
+    series: Vec<Option<HeadSeries>>,
+    by_labels: HashMap<Labels, usize>,
+    by_name: HashMap<String, Vec<usize>>,
+    free: Vec<usize>,
+    points: usize,
+}
+
+impl Head {
+    pub fn new() -> Head {
+        Head::default()
+    }
+
+    /// Series held.
+    pub fn len(&self) -> usize {
+        self.by_labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_labels.is_empty()
+    }
+
+    /// Points held, over all series.
+    pub fn points(&self) -> usize {
+        self.points
+    }
+
+    /// Append a point. Points arrive in time order per series; one at or before the series'
+    /// last point replaces it (same instant) or is dropped (out of order), as a TSDB would.
+    pub fn push(&mut self, labels: &Labels, t: i64, v: f64) {
+        let id = match self.by_labels.get(labels) {
+            Some(&id) => id,
+            None => self.create(labels.clone()),
+        };
+        let Some(Some(s)) = self.series.get_mut(id) else {
+            return;
+        };
+        match s.points.back_mut() {
+            Some(last) if last.0 == t => last.1 = v,
+            Some(last) if last.0 > t => {}
+            _ => {
+                s.points.push_back((t, v));
+                self.points += 1;
+            }
+        }
+    }
+
+    fn create(&mut self, labels: Labels) -> usize {
+        let s = HeadSeries {
+            labels: labels.clone(),
+            points: VecDeque::new(),
+        };
+        let id = match self.free.pop() {
+            Some(id) => {
+                if let Some(slot) = self.series.get_mut(id) {
+                    *slot = Some(s);
+                }
+                id
+            }
+            None => {
+                self.series.push(Some(s));
+                self.series.len() - 1
+            }
+        };
+        let name = labels.metric_name().unwrap_or("").to_string();
+        self.by_name.entry(name).or_default().push(id);
+        self.by_labels.insert(labels, id);
+        id
+    }
+
+    /// Drop points before `mint`, and series left without points.
+    pub fn trim(&mut self, mint: i64) {
+        let mut empty = Vec::new();
+        for (id, slot) in self.series.iter_mut().enumerate() {
+            let Some(s) = slot else { continue };
+            while s.points.front().is_some_and(|p| p.0 < mint) {
+                s.points.pop_front();
+                self.points -= 1;
+            }
+            if s.points.is_empty() {
+                empty.push(id);
+            }
+        }
+        for id in empty {
+            let Some(s) = self.series.get_mut(id).and_then(Option::take) else {
+                continue;
+            };
+            self.by_labels.remove(&s.labels);
+            let name = s.labels.metric_name().unwrap_or("");
+            if let Some(ids) = self.by_name.get_mut(name) {
+                ids.retain(|&i| i != id);
+                if ids.is_empty() {
+                    self.by_name.remove(name);
+                }
+            }
+            self.free.push(id);
+        }
+    }
+
+    /// The last point of the series with exactly `labels`.
+    pub fn last(&self, labels: &Labels) -> Option<(i64, f64)> {
+        let id = *self.by_labels.get(labels)?;
+        self.series.get(id)?.as_ref()?.points.back().copied()
+    }
+}
+
+impl Source for Head {
+    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Series> {
+        let by_name = matchers
+            .iter()
+            .find(|m| m.name == METRIC_NAME && matches!(m.op, MatchOp::Equal));
+        let all: Vec<usize>;
+        let candidates: &[usize] = match by_name {
+            Some(m) => self.by_name.get(&m.value).map(Vec::as_slice).unwrap_or(&[]),
+            None => {
+                all = (0..self.series.len()).collect();
+                &all
+            }
+        };
+        let mut out = Vec::new();
+        for &id in candidates {
+            let Some(Some(s)) = self.series.get(id) else {
+                continue;
+            };
+            if !matchers.iter().all(|m| m.is_match(s.labels.value(&m.name))) {
+                continue;
+            }
+            let lo = s.points.partition_point(|p| p.0 < mint);
+            let hi = s.points.partition_point(|p| p.0 <= maxt);
+            if lo >= hi {
+                continue;
+            }
+            out.push(Series {
+                labels: s.labels.clone(),
+                points: s.points.range(lo..hi).copied().collect(),
+            });
+        }
+        // Prometheus's querier returns series in label order; so do we, for the same
+        // output order everywhere.
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn l(pairs: &[(&str, &str)]) -> Labels {
+        Labels::new(pairs.iter().copied())
+    }
+
+    #[test]
+    fn selects_by_name_and_matchers_and_trims() {
+        let mut h = Head::new();
+        let a = l(&[("__name__", "up"), ("job", "a")]);
+        let b = l(&[("__name__", "up"), ("job", "b")]);
+        let c = l(&[("__name__", "load"), ("job", "a")]);
+        for t in 0..5 {
+            h.push(&a, t * 10, t as f64);
+            h.push(&b, t * 10, 1.0);
+            h.push(&c, t * 10, 2.0);
+        }
+        h.push(&a, 15, 99.0); // out of order: dropped
+        h.push(&a, 40, 7.0); // same instant: replaces
+        assert_eq!(h.last(&a), Some((40, 7.0)));
+        let m = promql_parser::parser::parse("up{job=\"a\"}").unwrap();
+        let promql_parser::parser::Expr::VectorSelector(vs) = m else {
+            panic!()
+        };
+        let got = h.select(&super::super::eval::matchers_of(&vs), 10, 30);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].points, vec![(10, 1.0), (20, 2.0), (30, 3.0)]);
+        h.trim(45);
+        assert!(h.is_empty());
+        assert_eq!(h.points(), 0);
+        h.push(&b, 50, 1.0);
+        assert_eq!(h.len(), 1);
+    }
+}
