@@ -3,7 +3,6 @@
 //! memory per active series, measured with a counting allocator.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::io::Read;
 use std::sync::atomic::{AtomicIsize, Ordering};
 
 use bytes::Bytes;
@@ -12,8 +11,8 @@ use nocscope::config::Anomaly;
 use nocscope::detect::{LstmAutoencoder, LstmConfig};
 use nocscope::engine::rules::default_rules;
 use nocscope::engine::{Engine, ModelBinding, TargetSpec};
+use nocscope::model::Input;
 use nocscope::model::Vital;
-use nocscope::model::{Input, Observation, Payload, Scrape, ScrapeOutcome, TargetId};
 
 struct Counting;
 
@@ -37,53 +36,14 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-const CT: &str = "text/plain; version=0.0.4; charset=utf-8";
-
-/// The recording: `# SCRAPE <unix ms>` lines, each followed by one body.
-fn recording() -> Vec<(i64, Bytes)> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/benches/data/store_node_1h.prom.gz"
-    );
-    let file = std::fs::File::open(path).expect("benches/data/store_node_1h.prom.gz");
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(file)
-        .read_to_string(&mut text)
-        .expect("gunzip");
-    let mut out = Vec::new();
-    for chunk in text.split("# SCRAPE ").filter(|c| !c.is_empty()) {
-        let (ts, body) = chunk.split_once('\n').expect("scrape header");
-        out.push((
-            ts.trim().parse().expect("ms"),
-            Bytes::from(body.to_string()),
-        ));
-    }
-    out
-}
-
-fn inputs(rec: &[(i64, Bytes)], targets: u32) -> Vec<Input> {
-    let mut v = Vec::new();
-    for (at, body) in rec {
-        for t in 0..targets {
-            v.push(Input::Observation(Observation {
-                target: TargetId(t),
-                at: *at,
-                payload: Payload::Scrape(Scrape {
-                    duration_ms: 20.0,
-                    outcome: ScrapeOutcome::Body {
-                        content_type: Some(CT.to_string()),
-                        body: body.clone(),
-                    },
-                }),
-            }));
-        }
-    }
-    v
-}
+#[path = "support/node_recording.rs"]
+mod node_recording;
+use node_recording::{inputs, recording};
 
 fn engine(targets: u32) -> Engine {
     let specs = (0..targets)
         .map(|i| TargetSpec {
+            labels: Default::default(),
             name: format!("node{i}"),
             host: format!("node{i}"),
             interval_ms: 15_000,

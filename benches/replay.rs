@@ -40,6 +40,7 @@ fn hour() -> Vec<Bytes> {
 
 fn spec() -> TargetSpec {
     TargetSpec {
+        labels: Default::default(),
         name: "node".into(),
         host: "node".into(),
         interval_ms: INTERVAL_MS,

@@ -35,6 +35,17 @@ impl LiveRecording {
             scheduler::wall_clock_ms(),
         );
         header.anomaly = replay::RecordedAnomaly::of(&config.anomaly);
+        header.rule_files = config
+            .rule_files
+            .iter()
+            .map(|f| replay::RecordedRuleFile {
+                name: f.path.display().to_string(),
+                text: f.text.clone(),
+            })
+            .collect();
+        if !header.rule_files.is_empty() {
+            header.rule_interval_ms = Some(config.defaults.interval.as_millis() as i64);
+        }
         if config.rules != crate::config::rules::default_rule_specs() {
             header.rules = "recorded".to_string();
             header.rule_set = Some(crate::config::rules::rules_toml(&config.rules, &[]));

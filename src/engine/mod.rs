@@ -6,6 +6,7 @@ pub mod anomaly;
 pub mod checks;
 pub mod forecast;
 mod ingest;
+pub mod prom;
 pub mod rate;
 pub mod rules;
 mod snapshot;
@@ -43,6 +44,9 @@ pub struct TargetSpec {
     /// 0 = no limit.
     pub sample_limit: u32,
     pub kind: SpecKind,
+    /// The target's `labels`: added to its series as rules see them (and may replace the
+    /// `job` and `instance` the engine gives them).
+    pub labels: BTreeMap<String, String>,
 }
 
 /// The per-kind facts the engine needs to judge a target's observations.
@@ -69,6 +73,7 @@ impl TargetSpec {
             .map(|t| TargetSpec {
                 name: t.name.clone(),
                 host: t.host.clone(),
+                labels: t.labels.clone(),
                 interval_ms: t.interval.as_millis() as i64,
                 timeout_ms: t.timeout.as_millis() as i64,
                 sample_limit: match &t.kind {
@@ -196,6 +201,8 @@ pub struct Engine {
     /// Per host, in host order.
     capacity: Vec<HostCapacity>,
     settings: config::Anomaly,
+    /// Prometheus rule files, when the config names any.
+    prom: Option<Box<prom::PromRules>>,
 }
 
 impl Engine {
@@ -254,6 +261,7 @@ impl Engine {
             dropped_observations: 0,
             ignored_observations: 0,
             key_buf: String::with_capacity(256),
+            prom: None,
         }
     }
 
@@ -263,6 +271,17 @@ impl Engine {
             rules::rules_from_specs(&config.rules),
         );
         e.set_anomaly_settings(&config.anomaly);
+        let files: Vec<(String, String)> = config
+            .rule_files
+            .iter()
+            .map(|f| (f.path.display().to_string(), f.text.clone()))
+            .collect();
+        // The config check parsed these already; a failure here cannot happen short of a
+        // file changing between the check and this line, and then the rules are left out
+        // and logged rather than the console refusing to start.
+        if let Err(e2) = e.set_rule_files(&files, config.defaults.interval.as_millis() as i64) {
+            tracing::warn!("rule files not loaded: {e2}");
+        }
         e
     }
 
@@ -293,6 +312,9 @@ impl Engine {
                     .filter(|((r, _, _), _)| *r != ri)
                     .map(|((r, h, l), i)| ((if r > ri { r - 1 } else { r }, h, l), i))
                     .collect();
+                if let Some(p) = self.prom.as_mut() {
+                    p.shift_slots_after(ri);
+                }
             }
             (None, None) => {}
         }
@@ -344,6 +366,7 @@ impl Engine {
 
     pub fn tick(&mut self, now: Millis) {
         self.now = self.now.max(now);
+        self.run_rule_groups(self.now);
         for h in 0..self.hosts.len() {
             self.update_host_status(h, self.now);
         }
@@ -398,9 +421,17 @@ impl Engine {
             }
         }
         let h = self.targets[ti].host;
+        self.feed_rules(ti);
         self.refresh_host_vitals(h, ti, obs.at);
         self.evaluate_rules(h, obs.at);
-        self.update_host_status(h, obs.at);
+        if self.run_rule_groups(self.now) {
+            // Prometheus rules can change any host.
+            for other in 0..self.hosts.len() {
+                self.update_host_status(other, obs.at);
+            }
+        } else {
+            self.update_host_status(h, obs.at);
+        }
     }
 
     /// Fold a non-exporter check result into the target: its vitals, its series (plus `up`,

@@ -32,6 +32,9 @@ pub enum Check {
     FillsWithin(VitalRef),
     /// 1 while a vital's anomaly score is over its model's threshold (one instance per vital).
     AnomalySustained,
+    /// An alerting rule from a Prometheus rule file: prom.rs evaluates it and mirrors its
+    /// alerts here; the per-host evaluation skips it.
+    Prometheus,
 }
 
 /// Which targets a `TargetDown` rule watches.
@@ -259,6 +262,25 @@ struct Evaluation {
 }
 
 impl Engine {
+    /// A transition as an event and, for a host's alert, a store row in that host's batch.
+    pub(super) fn record_transition(&mut self, h: Option<usize>, tr: AlertTransition) {
+        self.events.push(Event::Alert(tr.clone()));
+        let Some(host) = h.and_then(|h| self.hosts.get(h)) else {
+            return;
+        };
+        let source = host.source.clone();
+        let at = tr.at;
+        match self.batches.iter_mut().rev().find(|b| b.source == source) {
+            Some(b) => b.alerts.push(tr),
+            None => self.batches.push(CycleBatch {
+                source,
+                at,
+                alerts: vec![tr],
+                ..CycleBatch::default()
+            }),
+        }
+    }
+
     /// Evaluate every rule on host `h` at `now` and step each instance's state machine;
     /// transitions become events and store rows.
     pub(super) fn evaluate_rules(&mut self, h: usize, now: Millis) {
@@ -421,6 +443,7 @@ impl Engine {
                         });
                     }
                 }
+                Check::Prometheus => {}
                 Check::PingLoss
                 | Check::PortClosed
                 | Check::HttpFailing
@@ -505,17 +528,12 @@ impl Engine {
                     active_at: inst.active_at,
                     summary: inst.summary.clone(),
                 };
-                self.events.push(Event::Alert(tr.clone()));
-                let source = self.hosts[h].source.clone();
-                match self.batches.iter_mut().rev().find(|b| b.source == source) {
-                    Some(b) => b.alerts.push(tr),
-                    None => self.batches.push(CycleBatch {
-                        source,
-                        at: now,
-                        alerts: vec![tr],
-                        ..CycleBatch::default()
-                    }),
+                let active = inst.is_active();
+                self.record_transition(Some(h), tr);
+                if !active {
+                    self.alerts.remove(&key);
                 }
+                continue;
             }
             if !inst.is_active() {
                 self.alerts.remove(&key);

@@ -95,6 +95,21 @@ impl Engine {
                 summary: i.summary.clone(),
             })
             .collect();
+        alerts.extend(
+            self.unattached_alerts()
+                .into_iter()
+                .map(|(rule, labels, i)| AlertView {
+                    rule: rule.name.clone(),
+                    host: String::new(),
+                    labels: labels.to_string(),
+                    state: i.state,
+                    severity: rule.severity,
+                    active_at: i.active_at,
+                    fired_at: i.fired_at,
+                    value: i.value,
+                    summary: i.summary.clone(),
+                }),
+        );
         alerts.sort_by(|a, b| {
             b.state
                 .cmp(&a.state)

@@ -213,12 +213,9 @@ impl Evaluator<'_> {
         let reference = self.reference(t, &vs.offset, &vs.at);
         let matchers = matchers_of(vs);
         self.source
-            .select(&matchers, reference - self.opts.lookback_ms, reference)
+            .select_last(&matchers, reference - self.opts.lookback_ms, reference)
             .into_iter()
-            .filter_map(|s| {
-                let (pt, v) = *s.points.last()?;
-                (!is_stale(v)).then_some((s.labels, pt, v))
-            })
+            .filter(|(_, _, v)| !is_stale(*v))
             .collect()
     }
 

@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 
 use promql_parser::label::{MatchOp, Matcher};
 
-use super::labels::{Labels, METRIC_NAME};
+use super::labels::Labels;
 use super::value::{Series, Source};
 
 #[derive(Clone, Debug)]
@@ -15,13 +15,14 @@ struct HeadSeries {
     points: VecDeque<(i64, f64)>,
 }
 
-/// In-memory series with an index from metric name to series, so a selector with a name
-/// (nearly all of them) looks only at that metric's series.
+/// In-memory series with an inverted index (label pair → series, in label order), so a
+/// selector looks only at the series of its most selective `=` matcher, as Prometheus's
+/// postings do.
 #[derive(Clone, Debug, Default)]
 pub struct Head {
     series: Vec<Option<HeadSeries>>,
     by_labels: HashMap<Labels, usize>,
-    by_name: HashMap<String, Vec<usize>>,
+    postings: HashMap<(String, String), Vec<usize>>,
     free: Vec<usize>,
     points: usize,
 }
@@ -82,8 +83,18 @@ impl Head {
                 self.series.len() - 1
             }
         };
-        let name = labels.metric_name().unwrap_or("").to_string();
-        self.by_name.entry(name).or_default().push(id);
+        // Each list stays in label order, so a selection comes out sorted as Prometheus's
+        // querier returns it, without sorting on every query.
+        let series = &self.series;
+        let key = |i: &usize| series.get(*i).and_then(|s| s.as_ref()).map(|s| &s.labels);
+        for (k, v) in labels.iter() {
+            let ids = self
+                .postings
+                .entry((k.to_string(), v.to_string()))
+                .or_default();
+            let at = ids.partition_point(|i| key(i).is_some_and(|l| *l < labels));
+            ids.insert(at, id);
+        }
         self.by_labels.insert(labels, id);
         id
     }
@@ -106,11 +117,13 @@ impl Head {
                 continue;
             };
             self.by_labels.remove(&s.labels);
-            let name = s.labels.metric_name().unwrap_or("");
-            if let Some(ids) = self.by_name.get_mut(name) {
-                ids.retain(|&i| i != id);
-                if ids.is_empty() {
-                    self.by_name.remove(name);
+            for (k, v) in s.labels.iter() {
+                let key = (k.to_string(), v.to_string());
+                if let Some(ids) = self.postings.get_mut(&key) {
+                    ids.retain(|&i| i != id);
+                    if ids.is_empty() {
+                        self.postings.remove(&key);
+                    }
                 }
             }
             self.free.push(id);
@@ -124,19 +137,47 @@ impl Head {
     }
 }
 
+impl Head {
+    /// The series ids a selection must look at, in label order: the shortest list among the
+    /// `=` matchers with a value (an empty value matches series without the label, which no
+    /// list holds), else every series. `all` holds that sorted list when it is needed.
+    fn candidates<'a>(&'a self, matchers: &[Matcher], all: &'a mut Vec<usize>) -> &'a [usize] {
+        let mut best: Option<&[usize]> = None;
+        for m in matchers {
+            if !matches!(m.op, MatchOp::Equal) || m.value.is_empty() {
+                continue;
+            }
+            let list = self
+                .postings
+                .get(&(m.name.clone(), m.value.clone()))
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            if best.is_none_or(|b| list.len() < b.len()) {
+                best = Some(list);
+            }
+        }
+        match best {
+            Some(list) => list,
+            None => {
+                let mut ids: Vec<usize> = (0..self.series.len()).collect();
+                let label = |i: &usize| {
+                    self.series
+                        .get(*i)
+                        .and_then(|s| s.as_ref())
+                        .map(|s| &s.labels)
+                };
+                ids.sort_by(|a, b| label(a).cmp(&label(b)));
+                *all = ids;
+                all
+            }
+        }
+    }
+}
+
 impl Source for Head {
     fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Series> {
-        let by_name = matchers
-            .iter()
-            .find(|m| m.name == METRIC_NAME && matches!(m.op, MatchOp::Equal));
-        let all: Vec<usize>;
-        let candidates: &[usize] = match by_name {
-            Some(m) => self.by_name.get(&m.value).map(Vec::as_slice).unwrap_or(&[]),
-            None => {
-                all = (0..self.series.len()).collect();
-                &all
-            }
-        };
+        let mut all = Vec::new();
+        let candidates = self.candidates(matchers, &mut all);
         let mut out = Vec::new();
         for &id in candidates {
             let Some(Some(s)) = self.series.get(id) else {
@@ -155,9 +196,27 @@ impl Source for Head {
                 points: s.points.range(lo..hi).copied().collect(),
             });
         }
-        // Prometheus's querier returns series in label order; so do we, for the same
-        // output order everywhere.
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        // Every list is in label order already; without one, the ids were sorted above.
+        out
+    }
+
+    fn select_last(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<(Labels, i64, f64)> {
+        let mut all = Vec::new();
+        let mut out = Vec::new();
+        for &id in self.candidates(matchers, &mut all) {
+            let Some(Some(s)) = self.series.get(id) else {
+                continue;
+            };
+            if !matchers.iter().all(|m| m.is_match(s.labels.value(&m.name))) {
+                continue;
+            }
+            let hi = s.points.partition_point(|p| p.0 <= maxt);
+            if let Some(&(t, v)) = hi.checked_sub(1).and_then(|i| s.points.get(i))
+                && t >= mint
+            {
+                out.push((s.labels.clone(), t, v));
+            }
+        }
         out
     }
 }

@@ -2,13 +2,16 @@
 //! label except where an operation drops it. Owns only the data type and its matching keys.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// The label holding a series' metric name.
 pub const METRIC_NAME: &str = "__name__";
 
 /// A sorted set of label pairs. An empty value means "absent" in PromQL, so it is never stored.
+/// Shared behind an `Arc`: evaluation copies label sets far more often than it changes them,
+/// and a copy is then a reference count, not a dozen allocations.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Labels(Vec<(String, String)>);
+pub struct Labels(Arc<Vec<(Arc<str>, Arc<str>)>>);
 
 impl Labels {
     /// From pairs in any order; a repeated name keeps its last value, empty values are dropped.
@@ -27,10 +30,10 @@ impl Labels {
 
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
-            .binary_search_by(|(k, _)| k.as_str().cmp(name))
+            .binary_search_by(|(k, _)| (**k).cmp(name))
             .ok()
             .and_then(|i| self.0.get(i))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| &**v)
     }
 
     /// The value of `name`, or "" when absent (what matchers compare against).
@@ -44,23 +47,25 @@ impl Labels {
 
     /// Sets a label; an empty value removes it, as in Prometheus's label builder.
     pub fn set(&mut self, name: String, value: String) {
-        match self.0.binary_search_by(|(k, _)| k.as_str().cmp(&name)) {
+        match self.0.binary_search_by(|(k, _)| (**k).cmp(name.as_str())) {
             Ok(i) if value.is_empty() => {
-                self.0.remove(i);
+                Arc::make_mut(&mut self.0).remove(i);
             }
             Ok(i) => {
-                if let Some(slot) = self.0.get_mut(i) {
-                    slot.1 = value;
+                if self.0.get(i).is_some_and(|slot| *slot.1 != *value)
+                    && let Some(slot) = Arc::make_mut(&mut self.0).get_mut(i)
+                {
+                    slot.1 = value.into();
                 }
             }
             Err(_) if value.is_empty() => {}
-            Err(i) => self.0.insert(i, (name, value)),
+            Err(i) => Arc::make_mut(&mut self.0).insert(i, (name.into(), value.into())),
         }
     }
 
     pub fn remove(&mut self, name: &str) {
-        if let Ok(i) = self.0.binary_search_by(|(k, _)| k.as_str().cmp(name)) {
-            self.0.remove(i);
+        if let Ok(i) = self.0.binary_search_by(|(k, _)| (**k).cmp(name)) {
+            Arc::make_mut(&mut self.0).remove(i);
         }
     }
 
@@ -72,35 +77,35 @@ impl Labels {
 
     /// Only the labels named in `names`.
     pub fn keep(&self, names: &[String]) -> Labels {
-        Labels(
+        Labels(Arc::new(
             self.0
                 .iter()
-                .filter(|(k, _)| names.iter().any(|n| n == k))
+                .filter(|(k, _)| names.iter().any(|n| **n == **k))
                 .cloned()
                 .collect(),
-        )
+        ))
     }
 
     /// Every label except those in `names` and the metric name (`without`, `ignoring`).
     pub fn drop_with_name(&self, names: &[String]) -> Labels {
-        Labels(
+        Labels(Arc::new(
             self.0
                 .iter()
-                .filter(|(k, _)| k != METRIC_NAME && !names.iter().any(|n| n == k))
+                .filter(|(k, _)| &**k != METRIC_NAME && !names.iter().any(|n| **n == **k))
                 .cloned()
                 .collect(),
-        )
+        ))
     }
 
     /// The key series are matched on: the `on` labels, else all but the `ignoring` labels and
     /// the metric name. Pairs are joined with separators that cannot occur in UTF-8 text.
     pub fn signature(&self, on: bool, names: &[String]) -> String {
         let mut key = String::new();
-        for (k, v) in &self.0 {
+        for (k, v) in self.0.iter() {
             let wanted = if on {
-                names.iter().any(|n| n == k)
+                names.iter().any(|n| **n == **k)
             } else {
-                k != METRIC_NAME && !names.iter().any(|n| n == k)
+                &**k != METRIC_NAME && !names.iter().any(|n| **n == **k)
             };
             if wanted {
                 key.push_str(k);
@@ -113,7 +118,7 @@ impl Labels {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.0.iter().map(|(k, v)| (&**k, &**v))
     }
 
     pub fn len(&self) -> usize {

@@ -10,12 +10,14 @@ mod eval;
 mod funcs;
 mod head;
 mod labels;
+mod reach;
 mod value;
 
 pub use check::{Unsupported, check_supported};
 pub use eval::{EvalError, EvalOptions, instant};
 pub use head::Head;
 pub use labels::{Labels, go_quote};
+pub use reach::{Reach, reach};
 pub use value::{MemSource, STALE_NAN, Sample, Series, Source, Value, go_float, is_stale};
 
 pub use promql_parser::parser::Expr;

@@ -52,6 +52,18 @@ impl Value {
 /// all `matchers` with its points in `[mint, maxt]`, stale markers included, in time order.
 pub trait Source {
     fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Series>;
+
+    /// Each matching series' last point in `[mint, maxt]` (stale markers included): what an
+    /// instant selector reads. A source can answer it without copying whole windows.
+    fn select_last(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<(Labels, i64, f64)> {
+        self.select(matchers, mint, maxt)
+            .into_iter()
+            .filter_map(|s| {
+                let (t, v) = *s.points.last()?;
+                Some((s.labels, t, v))
+            })
+            .collect()
+    }
 }
 
 /// Series held in memory: `rules test` input, tests, and small replays.

@@ -15,6 +15,7 @@
 //!              · data: the zstd bytes one flush produced
 //! ```
 
+use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
@@ -81,6 +82,9 @@ pub struct RecordedTarget {
     /// Absent in recordings made before network checks existed: those are all exporters.
     #[serde(default)]
     pub kind: RecordedKind,
+    /// The target's `labels`, which its series carry for Prometheus rules.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Mirror of `engine::SpecKind`, serialisable.
@@ -129,12 +133,26 @@ pub struct Header {
     /// config changed the built-in ones; a replay runs exactly these.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_set: Option<String>,
+    /// The Prometheus rule files the engine evaluated, their text as it was, so a replay on
+    /// any machine evaluates the same rules.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rule_files: Vec<RecordedRuleFile>,
+    /// Their default evaluation interval (groups without `interval`), in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_interval_ms: Option<i64>,
     /// In `TargetId` order.
     pub targets: Vec<RecordedTarget>,
     /// The live run's `[anomaly]` section, so a replay warms up, forecasts and raises
     /// `AnomalySustained` the same way. Absent in older recordings (and for the defaults).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anomaly: Option<RecordedAnomaly>,
+}
+
+/// One Prometheus rule file as the recording engine read it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedRuleFile {
+    pub name: String,
+    pub text: String,
 }
 
 /// Mirror of `config::Anomaly`, durations in milliseconds.

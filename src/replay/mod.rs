@@ -15,7 +15,7 @@ use crate::model::Millis;
 
 pub use format::{
     FORMAT_VERSION, FormatError, Header, Limits, Reader, Reason, Record, RecordedAnomaly,
-    RecordedKind, RecordedOid, RecordedTarget, Recorder,
+    RecordedKind, RecordedOid, RecordedRuleFile, RecordedTarget, Recorder,
 };
 pub use player::{OpenError, Player, Scan, Speed, SpeedError, scan, scan_with};
 
@@ -31,6 +31,8 @@ pub fn header_for(targets: &[TargetSpec], config_digest: String, started_at: Mil
         started_at,
         rules: "default".to_string(),
         rule_set: None,
+        rule_files: Vec::new(),
+        rule_interval_ms: None,
         anomaly: None,
         targets: targets
             .iter()
@@ -41,6 +43,7 @@ pub fn header_for(targets: &[TargetSpec], config_digest: String, started_at: Mil
                 timeout_ms: t.timeout_ms,
                 sample_limit: t.sample_limit,
                 kind: recorded_kind(&t.kind),
+                labels: t.labels.clone(),
             })
             .collect(),
     }

@@ -135,6 +135,7 @@ pub fn engine_for(header: &Header) -> Result<Engine, OpenError> {
         .targets
         .iter()
         .map(|t| TargetSpec {
+            labels: t.labels.clone(),
             name: t.name.clone(),
             host: t.host.clone(),
             interval_ms: t.interval_ms,
@@ -146,6 +147,17 @@ pub fn engine_for(header: &Header) -> Result<Engine, OpenError> {
     let mut engine = Engine::new(specs, rules);
     if let Some(a) = &header.anomaly {
         engine.set_anomaly_settings(&a.settings());
+    }
+    if !header.rule_files.is_empty() {
+        let files: Vec<(String, String)> = header
+            .rule_files
+            .iter()
+            .map(|f| (f.name.clone(), f.text.clone()))
+            .collect();
+        let interval = header.rule_interval_ms.unwrap_or(60_000);
+        engine
+            .set_rule_files(&files, interval)
+            .map_err(|e| OpenError::BadRules(e.to_string()))?;
     }
     Ok(engine)
 }

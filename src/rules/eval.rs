@@ -103,6 +103,28 @@ impl GroupState {
         self.alerts.get(i).into_iter().flat_map(|m| m.values())
     }
 
+    /// Every rule's alerts, by rule (empty for recording rules).
+    pub fn alert_maps(&self) -> &[BTreeMap<Labels, Alert>] {
+        &self.alerts
+    }
+
+    /// Put back what rule `i` knew of one alert before an evaluation (`None`: it did not
+    /// exist). The engine does this for alerts whose target could not be polled: no data
+    /// is not "the condition is false" (the console's documented difference).
+    pub fn restore(&mut self, i: usize, labels: &Labels, before: Option<Alert>) {
+        let Some(map) = self.alerts.get_mut(i) else {
+            return;
+        };
+        match before {
+            Some(a) => {
+                map.insert(labels.clone(), a);
+            }
+            None => {
+                map.remove(labels);
+            }
+        }
+    }
+
     /// Evaluate every rule at `t`, in order, writing results into `store`.
     pub fn eval(&mut self, t: i64, store: &mut dyn Store, cx: &EvalContext) {
         for i in 0..self.group.rules.len() {

@@ -24,6 +24,7 @@ const CT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 fn spec(name: &str) -> TargetSpec {
     TargetSpec {
+        labels: Default::default(),
         name: name.into(),
         host: name.into(),
         interval_ms: STEP,

@@ -16,6 +16,7 @@ const T0: i64 = 1_700_000_000_000;
 
 fn spec(name: &str, host: &str, kind: SpecKind) -> TargetSpec {
     TargetSpec {
+        labels: Default::default(),
         name: name.into(),
         host: host.into(),
         interval_ms: 15 * S,

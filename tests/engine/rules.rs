@@ -15,6 +15,7 @@ const CT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 fn spec(name: &str, host: &str) -> TargetSpec {
     TargetSpec {
+        labels: Default::default(),
         name: name.into(),
         host: host.into(),
         interval_ms: 15 * S,
@@ -664,4 +665,149 @@ fn printed_rules_read_back_to_the_same_rules() {
             .unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(back, specs, "{text}");
     }
+}
+
+const PROM_RULES: &str = r#"
+groups:
+  - name: node
+    interval: 15s
+    rules:
+      - record: host:load1:max
+        expr: max by (host) (node_load1)
+      - alert: LoadHigh
+        expr: host:load1:max > 0.4
+        for: 30s
+        labels:
+          severity: warning
+        annotations:
+          summary: "load {{ $value }} on {{ $labels.host }}"
+      - alert: ExporterGone
+        expr: up == 0
+        labels:
+          severity: critical
+      - alert: NoLoadAnywhere
+        expr: absent(node_load1)
+"#;
+
+fn prom_engine() -> Engine {
+    let mut e = engine(&[("web1", "web1")]);
+    e.set_rule_files(&[("node.yml".to_string(), PROM_RULES.to_string())], 15 * S)
+        .unwrap_or_else(|e| panic!("{e}"));
+    e
+}
+
+fn alert_states(e: &Engine) -> Vec<(String, String, String, AlertState)> {
+    e.snapshot()
+        .alerts
+        .iter()
+        .map(|a| (a.rule.clone(), a.host.clone(), a.labels.clone(), a.state))
+        .collect()
+}
+
+#[test]
+fn prometheus_rules_evaluate_over_polled_series() {
+    let mut e = prom_engine();
+    let mut n = Node::new();
+    // Aligned to the 15 s evaluation grid, as the evaluation times are.
+    let t0 = T0 - T0 % (15 * S);
+    let mut t = t0;
+    let mut events = Vec::new();
+    for _ in 0..4 {
+        n.step(0.1);
+        e.apply(&scrape(0, t, &n.body()));
+        events.extend(e.take_events());
+        t += 15 * S;
+    }
+    // load 0.42 > 0.4: pending at t0, firing once 30 s have passed.
+    let states = alert_states(&e);
+    assert_eq!(
+        states,
+        vec![(
+            "LoadHigh".into(),
+            "web1".into(),
+            "{severity=\"warning\"}".into(),
+            AlertState::Firing
+        )]
+    );
+    let snap = e.snapshot();
+    let load = snap.alerts.iter().find(|a| a.rule == "LoadHigh").unwrap();
+    assert_eq!(load.summary, "load 0.42 on web1");
+    assert_eq!(load.severity, Severity::Minor, "warning maps to minor");
+    assert_eq!(load.host, "web1");
+    assert_eq!(snap.hosts[0].severity, Severity::Minor);
+    let firing_at: Vec<i64> = events
+        .iter()
+        .filter_map(|ev| match ev {
+            Event::Alert(tr) if tr.rule == "LoadHigh" && tr.to == AlertState::Firing => Some(tr.at),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(firing_at, vec![t0 + 30 * S]);
+    // absent() of a present series is empty; nothing else fired.
+    assert!(
+        !states
+            .iter()
+            .any(|s| s.0 == "NoLoadAnywhere" || s.0 == "ExporterGone"),
+        "{states:?}"
+    );
+
+    // A failed poll: up == 0 fires at once (real data); LoadHigh holds rather than resolve.
+    e.apply(&failed(0, t));
+    t += 15 * S;
+    e.apply(&failed(0, t));
+    let states = alert_states(&e);
+    assert!(
+        states
+            .iter()
+            .any(|s| s.0 == "ExporterGone" && s.3 == AlertState::Firing),
+        "{states:?}"
+    );
+    assert!(
+        states
+            .iter()
+            .any(|s| s.0 == "LoadHigh" && s.3 == AlertState::Firing),
+        "held: {states:?}"
+    );
+
+    // Back, without node_load1 in the body: its series goes stale, LoadHigh resolves and
+    // the host-less absent() alert fires (shown without a host).
+    t += 15 * S;
+    let body: String = n
+        .body()
+        .lines()
+        .filter(|l| !l.contains("node_load1"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    e.apply(&scrape(0, t, &body));
+    let states = alert_states(&e);
+    assert!(!states.iter().any(|s| s.0 == "LoadHigh"), "{states:?}");
+    assert!(!states.iter().any(|s| s.0 == "ExporterGone"), "{states:?}");
+    assert!(
+        states.contains(&(
+            "NoLoadAnywhere".into(),
+            String::new(),
+            String::new(),
+            AlertState::Firing
+        )),
+        "{states:?}"
+    );
+}
+
+#[test]
+fn prometheus_rule_files_with_problems_are_refused() {
+    let mut e = engine(&[("web1", "web1")]);
+    let err = e
+        .set_rule_files(
+            &[(
+                "bad.yml".to_string(),
+                "groups:\n- name: g\n  rules:\n  - alert: X\n    expr: rate(up\n".to_string(),
+            )],
+            15 * S,
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("bad.yml: 5:11: group \"g\", rule 1, \"X\""),
+        "{err}"
+    );
 }

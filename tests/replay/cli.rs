@@ -197,6 +197,7 @@ mod anomaly {
     /// 200 polls of one exporter whose load follows a 5-minute cycle, with one spike.
     fn recording() -> Vec<u8> {
         let spec = TargetSpec {
+            labels: Default::default(),
             name: "web1".into(),
             host: "web1".into(),
             interval_ms: STEP,

@@ -16,7 +16,10 @@ fn header() -> Header {
         started_at: 1_700_000_000_000,
         rules: "default".into(),
         rule_set: None,
+        rule_files: Vec::new(),
+        rule_interval_ms: None,
         targets: vec![RecordedTarget {
+            labels: Default::default(),
             name: "a".into(),
             host: "a".into(),
             interval_ms: 15_000,

@@ -27,6 +27,7 @@ fn body() -> Bytes {
 
 fn spec(name: &str) -> TargetSpec {
     TargetSpec {
+        labels: Default::default(),
         name: name.into(),
         host: name.into(),
         interval_ms: 15_000,

@@ -239,3 +239,48 @@ fn own_rules_are_recorded_and_replayed_with() {
     let report = String::from_utf8_lossy(&replayed.stdout);
     assert!(report.contains("AnyMemoryUsed"), "{report}");
 }
+
+/// A Prometheus rule file named by `rule_files` is evaluated over the real node_exporter's
+/// series in `check --for`, travels in the recording, and replays to the same alert.
+#[test]
+fn rule_files_alert_live_and_in_the_replay() {
+    let ne = support::NodeExporter::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("rules")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("rules/node.yml"),
+        "groups:\n- name: node\n  rules:\n  - record: host:memory_available:ratio\n    expr: node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes\n  - alert: MemoryMeasured\n    expr: host:memory_available:ratio > 0\n    labels: {severity: info}\n    annotations:\n      summary: '{{ $labels.host }} has {{ $value | humanizePercentage }} available'\n",
+    )
+    .expect("write rules");
+    let cfg = dir.path().join("config.toml");
+    // A top-level key must come before the first [section].
+    let text = format!(
+        "rule_files = [\"rules/*.yml\"]\n{}",
+        config_text(dir.path(), &ne.url())
+    );
+    std::fs::write(&cfg, text).expect("write config");
+    let rec = dir.path().join("run.nsr");
+    let out = Command::new(env!("CARGO_BIN_EXE_nocscope"))
+        .args(["--config", cfg.to_str().expect("utf-8"), "--record"])
+        .arg(&rec)
+        .args(["check", "--for", "3s", "--no-store"])
+        .output()
+        .expect("run check");
+    let live = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        live.contains("MemoryMeasured"),
+        "{live}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(live.contains("available"), "{live}");
+    let data = std::fs::read(&rec).expect("recording");
+    let p = Player::open(data, Limits::default()).expect("open");
+    assert_eq!(p.header().rule_files.len(), 1);
+    let replayed = Command::new(env!("CARGO_BIN_EXE_nocscope"))
+        .args(["replay", "--headless"])
+        .arg(&rec)
+        .output()
+        .expect("replay");
+    let report = String::from_utf8_lossy(&replayed.stdout);
+    assert!(report.contains("MemoryMeasured"), "{report}");
+}

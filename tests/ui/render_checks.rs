@@ -19,6 +19,7 @@ const DAY: i64 = 86_400_000;
 
 fn spec(name: &str, kind: SpecKind) -> TargetSpec {
     TargetSpec {
+        labels: Default::default(),
         name: name.into(),
         host: "gw".into(),
         interval_ms: 15_000,

@@ -75,6 +75,7 @@ impl Node {
 
 pub fn spec(name: &str, host: &str) -> TargetSpec {
     TargetSpec {
+        labels: Default::default(),
         name: name.into(),
         host: host.into(),
         interval_ms: 15 * S,

@@ -627,11 +627,14 @@ impl Checker<'_> {
                     continue;
                 }
             };
-            if found.is_empty() {
+            // A glob that matches nothing loads nothing, as in Prometheus (a rules folder
+            // can be empty); a plain path that does not exist is a mistake.
+            let literal = !pattern.contains(['*', '?', '[']);
+            if found.is_empty() && literal {
                 self.problem(
                     &item.span(),
                     format!(
-                        "no rule file matches \"{}\" (looked for {})",
+                        "rule file \"{}\" does not exist (looked for {})",
                         pattern.escape_debug(),
                         full.display()
                     ),

@@ -1,0 +1,517 @@
+//! Prometheus rule files inside the engine: the series their selectors read, fed from every
+//! poll into an in-memory head (stale markers when a series leaves a good poll), groups
+//! evaluated at aligned multiples of their interval as time advances, recording results
+//! written back, and alerts mirrored into the engine's alert table so hosts, snapshots,
+//! events and the store treat them like any other. Pure: time comes with inputs.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use super::rules::{Check, Instance, Rule};
+use super::{Engine, SpecKind, TargetSpec, push_labels};
+use crate::model::{AlertState, AlertTransition, CycleBatch, Millis, Severity};
+use crate::promql::{Head, Labels, STALE_NAN};
+use crate::rules::eval::{self as reval, EvalContext, GroupState};
+use crate::rules::file::{RuleKind, parse_rule_file};
+
+/// Prometheus's lookback for instant selectors.
+const LOOKBACK_MS: i64 = 5 * 60_000;
+
+/// The rule groups and everything they keep between evaluations.
+#[derive(Clone, Debug)]
+pub struct PromRules {
+    groups: Vec<GroupState>,
+    next_eval: Vec<Millis>,
+    /// The engine rule index of each alerting rule, by group and rule.
+    slots: Vec<Vec<Option<usize>>>,
+    head: Head,
+    /// Metric names some rule reads (`None`: a selector without a name, so all).
+    names: Option<BTreeSet<String>>,
+    keep_ms: i64,
+    feeds: Vec<Feed>,
+    cx: EvalContext,
+    files: Vec<(String, String)>,
+    interval_ms: i64,
+    /// Alerts whose labels name no host (an aggregation dropped it): shown and announced,
+    /// never counted against a host.
+    unattached: BTreeMap<(usize, String), Instance>,
+}
+
+/// One target's series as rules see them.
+#[derive(Clone, Debug, Default)]
+struct Feed {
+    /// By the target's series index: the labels rules see, `None` when no rule reads it.
+    labels: Vec<Option<Labels>>,
+    /// Series indexes written by the last good poll, for stale markers.
+    seen: Vec<u32>,
+}
+
+/// Why rule files could not be installed: `file: problem` lines.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.join("\n"))]
+pub struct RuleFilesError(pub Vec<String>);
+
+/// DESIGN's mapping of Prometheus `severity` labels to the seven classes; an alert without
+/// one is major (it was worth writing a rule for).
+fn severity_of(label: Option<&str>) -> Severity {
+    match label {
+        Some("critical" | "page") => Severity::Critical,
+        Some("warning") => Severity::Minor,
+        Some("info" | "none") => Severity::Ok,
+        Some(s) => s.parse().unwrap_or(Severity::Major),
+        None => Severity::Major,
+    }
+}
+
+fn kind_name(k: &SpecKind) -> &'static str {
+    match k {
+        SpecKind::Exporter => "exporter",
+        SpecKind::Snmp { .. } => "snmp",
+        SpecKind::Icmp => "icmp",
+        SpecKind::Tcp => "tcp",
+        SpecKind::Http { .. } => "http",
+    }
+}
+
+/// The value of `instance` a target's series carry.
+fn instance_of(spec: &TargetSpec) -> &str {
+    spec.labels
+        .get("instance")
+        .map(String::as_str)
+        .unwrap_or(&spec.name)
+}
+
+impl PromRules {
+    /// The engine removed rule `ri`: later indexes move down by one.
+    pub(super) fn shift_slots_after(&mut self, ri: usize) {
+        for g in &mut self.slots {
+            for s in g.iter_mut().flatten() {
+                if *s > ri {
+                    *s -= 1;
+                }
+            }
+        }
+        self.unattached = std::mem::take(&mut self.unattached)
+            .into_iter()
+            .filter(|((r, _), _)| *r != ri)
+            .map(|((r, l), i)| ((if r > ri { r - 1 } else { r }, l), i))
+            .collect();
+    }
+
+    pub fn files(&self) -> &[(String, String)] {
+        &self.files
+    }
+
+    pub fn interval_ms(&self) -> i64 {
+        self.interval_ms
+    }
+
+    pub fn groups(&self) -> &[GroupState] {
+        &self.groups
+    }
+
+    /// Series and points held for rules.
+    pub fn head_size(&self) -> (usize, usize) {
+        (self.head.len(), self.head.points())
+    }
+
+    /// The labels a series gets: its own, then `job` (the target kind), `instance` (the
+    /// target name) and `host`, then the target's configured labels over those.
+    fn series_labels(&self, key: &str, spec: &TargetSpec) -> Option<Labels> {
+        let (name, rest) = match key.find('{') {
+            Some(i) => (key.get(..i)?, key.get(i..)?),
+            None => (key, ""),
+        };
+        if let Some(names) = &self.names
+            && !names.contains(name)
+        {
+            return None;
+        }
+        let mut l = Labels::new(super::rules::parse_label_string(rest));
+        l.set("__name__".into(), name.to_string());
+        for (k, v) in [
+            ("job", kind_name(&spec.kind)),
+            ("instance", spec.name.as_str()),
+            ("host", spec.host.as_str()),
+        ] {
+            if l.get(k).is_none() {
+                l.set(k.to_string(), v.to_string());
+            }
+        }
+        for (k, v) in &spec.labels {
+            l.set(k.clone(), v.clone());
+        }
+        Some(l)
+    }
+
+    /// Fold one poll's batch into the head.
+    fn feed(&mut self, ti: usize, spec: &TargetSpec, batch: &CycleBatch, up: bool) {
+        if self.feeds.len() <= ti {
+            self.feeds.resize_with(ti + 1, Feed::default);
+        }
+        for (idx, key) in &batch.new_series {
+            let labels = self.series_labels(key, spec);
+            let Some(feed) = self.feeds.get_mut(ti) else {
+                return;
+            };
+            let i = *idx as usize;
+            if feed.labels.len() <= i {
+                feed.labels.resize(i + 1, None);
+            }
+            if let Some(slot) = feed.labels.get_mut(i) {
+                *slot = labels;
+            }
+        }
+        let Some(feed) = self.feeds.get_mut(ti) else {
+            return;
+        };
+        let mut now_seen = Vec::new();
+        for (idx, t, v) in &batch.samples {
+            if let Some(Some(l)) = feed.labels.get(*idx as usize) {
+                self.head.push(l, *t, *v);
+                now_seen.push(*idx);
+            }
+        }
+        if up {
+            now_seen.sort_unstable();
+            now_seen.dedup();
+            for idx in &feed.seen {
+                if now_seen.binary_search(idx).is_err()
+                    && let Some(Some(l)) = feed.labels.get(*idx as usize)
+                {
+                    self.head.push(l, batch.at, STALE_NAN);
+                }
+            }
+            feed.seen = now_seen;
+        }
+        // A failed poll writes no stale markers: its series hold (the documented difference;
+        // `up` is 0 all the same).
+    }
+}
+
+impl Engine {
+    /// Install Prometheus rule files (name, text): each alerting rule becomes an engine rule
+    /// whose alerts prom.rs keeps. `interval_ms` is the evaluation interval of groups without
+    /// one. Replaces any installed before; meant to be called before the first input.
+    pub fn set_rule_files(
+        &mut self,
+        files: &[(String, String)],
+        interval_ms: i64,
+    ) -> Result<(), RuleFilesError> {
+        // Drop earlier Prometheus rules (always the last ones) and their alerts.
+        if let Some(first) = self.rules.iter().position(|r| r.check == Check::Prometheus) {
+            self.rules.truncate(first);
+            self.alerts.retain(|(ri, _, _), _| *ri < first);
+        }
+        self.prom = None;
+        if files.is_empty() {
+            return Ok(());
+        }
+        let mut problems = Vec::new();
+        let mut groups = Vec::new();
+        for (name, text) in files {
+            match parse_rule_file(name, text) {
+                Ok(f) => groups.extend(f.groups),
+                Err(ps) => problems.extend(ps.iter().filter(|p| !p.lint).map(|p| p.to_string())),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(RuleFilesError(problems));
+        }
+        let interval_ms = interval_ms.max(1000);
+        let mut names = Some(BTreeSet::new());
+        let mut keep_ms = 0i64;
+        let mut slots = Vec::new();
+        let mut states = Vec::new();
+        for g in groups {
+            let iv = g.interval_ms.unwrap_or(interval_ms).max(1000);
+            let mut gs = Vec::new();
+            for r in &g.rules {
+                let reach = crate::promql::reach(&r.expr);
+                match (&mut names, reach.names) {
+                    (Some(all), Some(n)) => all.extend(n),
+                    (n, None) => *n = None,
+                    (None, Some(_)) => {}
+                }
+                // The window, the lookback, and two intervals of slack so a point just
+                // outside the window at one evaluation is still there for the next.
+                keep_ms = keep_ms.max(reach.window_ms + LOOKBACK_MS + 2 * iv);
+                gs.push(match &r.kind {
+                    RuleKind::Alert(spec) => {
+                        let sev = r
+                            .labels
+                            .iter()
+                            .find(|(k, _)| k == "severity")
+                            .map(|(_, v)| v.as_str());
+                        self.rules.push(Rule {
+                            name: r.name.clone(),
+                            check: Check::Prometheus,
+                            threshold: f64::NAN,
+                            clear: f64::NAN,
+                            for_ms: spec.for_ms,
+                            keep_firing_for_ms: spec.keep_firing_for_ms,
+                            severity: severity_of(sev),
+                            labels: Vec::new(),
+                            annotations: Vec::new(),
+                        });
+                        Some(self.rules.len() - 1)
+                    }
+                    RuleKind::Record => None,
+                });
+            }
+            // Recording results are series later rules may read by name.
+            if let Some(all) = &mut names {
+                all.extend(
+                    g.rules
+                        .iter()
+                        .filter(|r| matches!(r.kind, RuleKind::Record))
+                        .map(|r| r.name.clone()),
+                );
+                all.extend(["ALERTS".to_string(), "ALERTS_FOR_STATE".to_string()]);
+            }
+            slots.push(gs);
+            states.push(GroupState::new(g));
+        }
+        let next_eval = vec![Millis::MIN; states.len()];
+        let mut p = PromRules {
+            groups: states,
+            next_eval,
+            slots,
+            head: Head::new(),
+            names,
+            keep_ms,
+            feeds: Vec::new(),
+            cx: EvalContext::default(),
+            files: files.to_vec(),
+            interval_ms,
+            unattached: BTreeMap::new(),
+        };
+        // The interval of a group without one, for `rate` over subqueries without a step.
+        p.cx.query.default_step_ms = interval_ms;
+        self.prom = Some(Box::new(p));
+        Ok(())
+    }
+
+    /// After a poll: feed its batch to the rules' head.
+    pub(super) fn feed_rules(&mut self, ti: usize) {
+        let Some(p) = self.prom.as_mut() else {
+            return;
+        };
+        let Some(t) = self.targets.get(ti) else {
+            return;
+        };
+        let Some(batch) = self.batches.iter().rev().find(|b| b.source == t.source) else {
+            return;
+        };
+        p.feed(ti, &t.spec, batch, t.up == Some(true));
+    }
+
+    /// Evaluate every group whose time has come, at the latest multiple of its interval.
+    /// Returns whether any group ran.
+    pub(super) fn run_rule_groups(&mut self, now: Millis) -> bool {
+        let Some(p) = self.prom.as_ref() else {
+            return false;
+        };
+        if !p.next_eval.iter().any(|n| *n <= now) {
+            return false;
+        }
+        // Targets that cannot be seen: their alerts hold instead of resolving.
+        let down: HashSet<String> = self
+            .targets
+            .iter()
+            .filter(|t| t.up == Some(false))
+            .map(|t| instance_of(&t.spec).to_string())
+            .collect();
+        let Some(mut p) = self.prom.take() else {
+            return false;
+        };
+        for g in 0..p.groups.len() {
+            let (Some(next), Some(group)) = (p.next_eval.get(g).copied(), p.groups.get_mut(g))
+            else {
+                continue;
+            };
+            if now < next {
+                continue;
+            }
+            let iv = group.group.interval_ms.unwrap_or(p.interval_ms).max(1000);
+            let t = now - now.rem_euclid(iv);
+            if let Some(n) = p.next_eval.get_mut(g) {
+                *n = t + iv;
+            }
+            let before = (!down.is_empty()).then(|| group.alert_maps().to_vec());
+            group.eval(t, &mut p.head, &p.cx);
+            if let Some(before) = before {
+                hold(group, &before, &down);
+            }
+            self.mirror(&mut p, g, t);
+        }
+        p.head.trim(now - p.keep_ms);
+        self.prom = Some(p);
+        true
+    }
+
+    /// Copy group `g`'s alerts into the engine's table, announcing each change.
+    fn mirror(&mut self, p: &mut PromRules, g: usize, t: Millis) {
+        let (Some(group), Some(slots)) = (p.groups.get(g), p.slots.get(g)) else {
+            return;
+        };
+        for (i, slot) in slots.iter().enumerate() {
+            let Some(ri) = *slot else { continue };
+            let mut now_active: BTreeMap<(Option<usize>, String), Instance> = BTreeMap::new();
+            for a in group.alerts(i) {
+                let state = match a.state {
+                    reval::AlertState::Pending => AlertState::Pending,
+                    reval::AlertState::Firing => AlertState::Firing,
+                    reval::AlertState::Inactive => continue,
+                };
+                let host = a
+                    .labels
+                    .get("host")
+                    .and_then(|h| self.hosts.iter().position(|x| x.name == h));
+                let mut labels = String::new();
+                let shown: Vec<(&str, &str)> = a
+                    .labels
+                    .iter()
+                    .filter(|(k, _)| *k != "alertname" && !(host.is_some() && *k == "host"))
+                    .collect();
+                if !shown.is_empty() {
+                    push_labels(&mut labels, shown);
+                }
+                let summary = ["summary", "description"]
+                    .iter()
+                    .find_map(|k| a.annotations.iter().find(|(n, _)| n == k))
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                now_active.insert(
+                    (host, labels),
+                    Instance {
+                        state,
+                        active_at: a.active_at,
+                        fired_at: a.fired_at,
+                        last_true: t,
+                        value: a.value,
+                        summary,
+                    },
+                );
+            }
+            let (name, severity) = match self.rules.get(ri) {
+                Some(r) => (r.name.clone(), r.severity),
+                None => continue,
+            };
+            // Gone since the last evaluation: resolved.
+            let gone_hosts: Vec<(usize, String)> = self
+                .alerts
+                .range((ri, 0, String::new())..(ri + 1, 0, String::new()))
+                .filter(|((_, h, l), _)| !now_active.contains_key(&(Some(*h), l.clone())))
+                .map(|((_, h, l), _)| (*h, l.clone()))
+                .collect();
+            let gone_loose: Vec<String> = p
+                .unattached
+                .range((ri, String::new())..(ri + 1, String::new()))
+                .filter(|((_, l), _)| !now_active.contains_key(&(None, l.clone())))
+                .map(|((_, l), _)| l.clone())
+                .collect();
+            for (h, labels) in gone_hosts {
+                if let Some(old) = self.alerts.remove(&(ri, h, labels.clone())) {
+                    let tr = transition(
+                        &name,
+                        &self.hosts[h].name,
+                        labels,
+                        &old,
+                        AlertState::Inactive,
+                        severity,
+                        t,
+                    );
+                    self.record_transition(Some(h), tr);
+                }
+            }
+            for labels in gone_loose {
+                if let Some(old) = p.unattached.remove(&(ri, labels.clone())) {
+                    let tr = transition(&name, "", labels, &old, AlertState::Inactive, severity, t);
+                    self.record_transition(None, tr);
+                }
+            }
+            for ((host, labels), inst) in now_active {
+                let old = match host {
+                    Some(h) => self.alerts.insert((ri, h, labels.clone()), inst.clone()),
+                    None => p.unattached.insert((ri, labels.clone()), inst.clone()),
+                };
+                let from = old.map(|o| o.state).unwrap_or(AlertState::Inactive);
+                if from != inst.state {
+                    let host_name = host.map(|h| self.hosts[h].name.as_str()).unwrap_or("");
+                    let mut tr =
+                        transition(&name, host_name, labels, &inst, inst.state, severity, t);
+                    tr.from = from;
+                    self.record_transition(host, tr);
+                }
+            }
+        }
+    }
+
+    /// Alerts not tied to a host, as the snapshot shows them.
+    pub(super) fn unattached_alerts(&self) -> Vec<(&Rule, &str, &Instance)> {
+        let Some(p) = &self.prom else {
+            return Vec::new();
+        };
+        p.unattached
+            .iter()
+            .filter_map(|((ri, l), i)| Some((self.rules.get(*ri)?, l.as_str(), i)))
+            .collect()
+    }
+
+    /// Whether some installed Prometheus rule reads series named `name`.
+    pub fn rule_reads(&self, name: &str) -> bool {
+        match &self.prom {
+            None => false,
+            Some(p) => p.names.as_ref().is_none_or(|n| n.contains(name)),
+        }
+    }
+
+    /// The installed Prometheus rules, for the rules view and reports.
+    pub fn prom_rules(&self) -> Option<&PromRules> {
+        self.prom.as_deref()
+    }
+}
+
+fn transition(
+    rule: &str,
+    host: &str,
+    labels: String,
+    inst: &Instance,
+    to: AlertState,
+    severity: Severity,
+    t: Millis,
+) -> AlertTransition {
+    AlertTransition {
+        at: t,
+        rule: rule.to_string(),
+        host: host.to_string(),
+        labels,
+        from: inst.state,
+        to,
+        severity,
+        value: inst.value,
+        active_at: inst.active_at,
+        summary: inst.summary.clone(),
+    }
+}
+
+/// Alerts of unseen targets that an evaluation would resolve keep their state.
+fn hold(group: &mut GroupState, before: &[BTreeMap<Labels, reval::Alert>], down: &HashSet<String>) {
+    for (i, prev) in before.iter().enumerate() {
+        for (labels, a) in prev {
+            if a.state == reval::AlertState::Inactive
+                || !labels.get("instance").is_some_and(|x| down.contains(x))
+            {
+                continue;
+            }
+            let resolved = group
+                .alert_maps()
+                .get(i)
+                .and_then(|m| m.get(labels))
+                .is_none_or(|x| x.state == reval::AlertState::Inactive);
+            if resolved {
+                group.restore(i, labels, Some(a.clone()));
+            }
+        }
+    }
+}
