@@ -28,6 +28,7 @@ pub enum Action {
     ViewHost,
     ViewMetrics,
     ViewAnomalies,
+    ViewRules,
     ZoomIn,
     ZoomOut,
     StepBack,
@@ -49,7 +50,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order help and the palette list them.
-    pub const ALL: [Action; 38] = [
+    pub const ALL: [Action; 39] = [
         Action::Quit,
         Action::Back,
         Action::Open,
@@ -71,6 +72,7 @@ impl Action {
         Action::ViewHost,
         Action::ViewMetrics,
         Action::ViewAnomalies,
+        Action::ViewRules,
         Action::ZoomIn,
         Action::ZoomOut,
         Action::StepBack,
@@ -134,6 +136,10 @@ impl Action {
             Action::ViewAnomalies => (
                 "view_anomalies",
                 "Anomalies: recent runs, newest first; Enter opens one",
+            ),
+            Action::ViewRules => (
+                "view_rules",
+                "Rules: each rule's alerts, last evaluation and error",
             ),
             Action::ZoomIn => ("zoom_in", "Show a shorter time range (down to 5m)"),
             Action::ZoomOut => ("zoom_out", "Show a longer time range (up to 30d)"),

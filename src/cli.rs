@@ -136,6 +136,11 @@ pub struct ReplayArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+    /// Replay against other rules: a Prometheus rule file (.yml, .yaml; repeat for more) in
+    /// place of the recorded ones, or a TOML file of [[rule]] sections merged over the
+    /// built-in rules in place of the recorded own rules
+    #[arg(long, value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -274,6 +279,60 @@ fn load_config(explicit: Option<&Path>) -> Result<Config, i32> {
         }
         EXIT_USAGE
     })
+}
+
+/// The recording with its rules replaced by `files` (see `ReplayArgs::rules`), every file
+/// checked first as `rules check` and `config check` would.
+fn with_rules(data: &[u8], files: &[PathBuf]) -> Result<Vec<u8>, String> {
+    let mut yaml: Vec<replay::RecordedRuleFile> = Vec::new();
+    let mut own: Option<String> = None;
+    for f in files {
+        let name = f.display().to_string();
+        let text = crate::capped::read_file(f, 16 << 20)
+            .map_err(|e| format!("nocscope replay: --rules {name}: {e}"))
+            .and_then(|b| {
+                String::from_utf8(b)
+                    .map_err(|_| format!("nocscope replay: --rules {name}: not UTF-8"))
+            })?;
+        let is_toml = f.extension().is_some_and(|x| x == "toml");
+        if is_toml {
+            let base = config::rules::default_rule_specs();
+            let specs =
+                config::check_rule_sections(&text, &name, &base).map_err(|e| e.to_string())?;
+            own = Some(config::rules::rules_toml(&specs, &[]));
+        } else {
+            if let Err(problems) = crate::rules::file::parse_rule_file(&name, &text) {
+                let lines: Vec<String> = problems
+                    .iter()
+                    .filter(|p| !p.lint)
+                    .map(|p| p.to_string())
+                    .collect();
+                if !lines.is_empty() {
+                    return Err(lines.join("\n"));
+                }
+            }
+            yaml.push(replay::RecordedRuleFile { name, text });
+        }
+    }
+    replay::with_header(data, |h| {
+        if let Some(set) = own {
+            h.rules = "recorded".to_string();
+            h.rule_set = Some(set);
+        }
+        if !yaml.is_empty() {
+            h.rule_files = yaml;
+            // A recording without rule files says nothing of an interval: the live engine
+            // would have used [defaults] interval, which the shortest target interval tells.
+            let shortest = h
+                .targets
+                .iter()
+                .map(|t| t.interval_ms)
+                .min()
+                .unwrap_or(15_000);
+            h.rule_interval_ms.get_or_insert(shortest);
+        }
+    })
+    .map_err(|e| format!("nocscope replay: {e}"))
 }
 
 /// The rules of `--config` (or the default config file when there is one), else the
@@ -735,6 +794,17 @@ fn replay_file(args: &ReplayArgs, cli: &Cli) -> i32 {
         Err(crate::capped::CappedError::Open(e) | crate::capped::CappedError::Read(e)) => {
             eprintln!("nocscope replay: {name}: {e}");
             return EXIT_USAGE;
+        }
+    };
+    let data = if args.rules.is_empty() {
+        data
+    } else {
+        match with_rules(&data, &args.rules) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("{}", clean_lines(&e));
+                return EXIT_USAGE;
+            }
         }
     };
     if args.headless {

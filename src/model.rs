@@ -679,6 +679,28 @@ pub struct Snapshot {
     /// the rules in force, so a chart never shows a line no rule fires at.
     #[serde(default)]
     pub thresholds: Vec<ChartThreshold>,
+    /// Every rule in force (own rules first, then each Prometheus group's), for the rules view.
+    #[serde(default)]
+    pub rules: Vec<RuleStatus>,
+}
+
+/// One rule as the rules view shows it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RuleStatus {
+    /// `own` for the built-in and `[[rule]]` rules, else `file;group`.
+    pub group: String,
+    pub name: String,
+    /// `alert`, `record` or `own`.
+    pub kind: String,
+    /// The condition: a PromQL expression, or what an own rule watches and its threshold.
+    pub expr: String,
+    pub firing: u32,
+    pub pending: u32,
+    /// Last evaluation (Prometheus rules; own rules run on every poll).
+    pub last_eval: Option<Millis>,
+    pub error: Option<String>,
+    /// Series (recording) or alerts (alerting) the last evaluation produced.
+    pub matched: u32,
 }
 
 /// One rule's threshold on one vital (`HostCpuHigh` at 80 on `cpu_pct`).

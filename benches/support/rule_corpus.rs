@@ -42,8 +42,8 @@ fn threshold(shape: usize, k: usize) -> f64 {
     }
 }
 
-pub fn rules_yaml(n: usize) -> String {
-    let groups = 10;
+/// `n` rules in `groups` groups of equal size.
+pub fn rules_yaml(n: usize, groups: usize) -> String {
     let mut out = String::from("groups:\n");
     for g in 0..groups {
         out.push_str(&format!("  - name: bench{g}\n    rules:\n"));

@@ -109,6 +109,41 @@ impl PromRules {
         &self.groups
     }
 
+    /// Each Prometheus rule as the rules view shows it.
+    pub fn rule_statuses(&self) -> Vec<crate::model::RuleStatus> {
+        let mut out = Vec::new();
+        for g in &self.groups {
+            let group = format!("{};{}", g.group.file, g.group.name);
+            for (i, r) in g.group.rules.iter().enumerate() {
+                let (mut firing, mut pending) = (0u32, 0u32);
+                for a in g.alerts(i) {
+                    match a.state {
+                        reval::AlertState::Firing => firing += 1,
+                        reval::AlertState::Pending => pending += 1,
+                        reval::AlertState::Inactive => {}
+                    }
+                }
+                let h = g.health.get(i);
+                out.push(crate::model::RuleStatus {
+                    group: group.clone(),
+                    name: r.name.clone(),
+                    kind: match r.kind {
+                        RuleKind::Alert(_) => "alert",
+                        RuleKind::Record => "record",
+                    }
+                    .to_string(),
+                    expr: r.expr_text.clone(),
+                    firing,
+                    pending,
+                    last_eval: h.and_then(|h| h.last_eval),
+                    error: h.and_then(|h| h.last_error.clone()),
+                    matched: h.map(|h| h.last_count as u32).unwrap_or(0),
+                });
+            }
+        }
+        out
+    }
+
     /// Series and points held for rules.
     pub fn head_size(&self) -> (usize, usize) {
         (self.head.len(), self.head.points())
@@ -210,7 +245,11 @@ impl Engine {
         let mut groups = Vec::new();
         for (name, text) in files {
             match parse_rule_file(name, text) {
-                Ok(f) => groups.extend(f.groups),
+                Ok(f) => {
+                    let too_long = crate::rules::file::window_problems(&f);
+                    problems.extend(too_long.iter().map(|p| p.to_string()));
+                    groups.extend(f.groups);
+                }
                 Err(ps) => problems.extend(ps.iter().filter(|p| !p.lint).map(|p| p.to_string())),
             }
         }

@@ -542,6 +542,45 @@ impl Engine {
     }
 }
 
+/// What an own rule watches and when it fires, in the words of its TOML (`cpu > 80 (clears
+/// at 75) for 2m`).
+pub fn describe(r: &Rule) -> String {
+    use crate::human::human_duration;
+    let what = match r.check {
+        Check::TargetDown(TargetClass::Exporter) => "exporter_down",
+        Check::TargetDown(TargetClass::Snmp) => "snmp_down",
+        Check::Above(VitalRef::Cpu) => "cpu",
+        Check::Above(VitalRef::Mem) => "mem",
+        Check::Above(VitalRef::Swap) => "swap",
+        Check::Above(VitalRef::Disk) => "disk",
+        Check::PingLoss => "ping_loss",
+        Check::PortClosed => "port_closed",
+        Check::HttpFailing => "http_failing",
+        Check::CertExpiry => "cert_days",
+        Check::InterfaceDown => "interface_down",
+        Check::FillsWithin(VitalRef::Mem) => "mem_fill_days",
+        Check::FillsWithin(_) => "disk_fill_days",
+        Check::AnomalySustained => "anomaly",
+        Check::Prometheus => "promql",
+    };
+    let mut s = match r.check {
+        Check::TargetDown(_)
+        | Check::PortClosed
+        | Check::HttpFailing
+        | Check::InterfaceDown
+        | Check::AnomalySustained => what.to_string(),
+        Check::CertExpiry | Check::FillsWithin(_) => format!("{what} < {}", r.threshold),
+        _ => format!("{what} > {}", r.threshold),
+    };
+    if r.clear != r.threshold && r.clear.is_finite() {
+        s.push_str(&format!(" (clears at {})", r.clear));
+    }
+    if r.for_ms > 0 {
+        s.push_str(&format!(" for {}", human_duration(r.for_ms)));
+    }
+    s
+}
+
 /// The inverse of `push_labels`: `{a="x",b="y\\"z"}` → pairs.
 pub fn parse_label_string(s: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();

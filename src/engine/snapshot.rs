@@ -3,6 +3,7 @@
 //! never changes it.
 
 use super::*;
+use crate::model::RuleStatus;
 
 impl Engine {
     /// The vital that tells most about a host right now: the one behind its worst firing
@@ -143,7 +144,43 @@ impl Engine {
             dropped_observations: self.dropped_observations,
             anomalies: self.scoring.events(),
             thresholds: self.chart_thresholds(),
+            rules: self.rule_statuses(),
         }
+    }
+
+    /// Every rule in force with its alerts and, for Prometheus rules, its last evaluation.
+    fn rule_statuses(&self) -> Vec<RuleStatus> {
+        let mut counts: Vec<(u32, u32)> = vec![(0, 0); self.rules.len()];
+        for ((ri, _, _), inst) in &self.alerts {
+            if let Some(c) = counts.get_mut(*ri) {
+                match inst.state {
+                    AlertState::Firing => c.0 += 1,
+                    AlertState::Pending => c.1 += 1,
+                    AlertState::Inactive => {}
+                }
+            }
+        }
+        let mut out: Vec<RuleStatus> = self
+            .rules
+            .iter()
+            .zip(&counts)
+            .filter(|(r, _)| r.check != Check::Prometheus)
+            .map(|(r, c)| RuleStatus {
+                group: "own".to_string(),
+                name: r.name.clone(),
+                kind: "own".to_string(),
+                expr: rules::describe(r),
+                firing: c.0,
+                pending: c.1,
+                last_eval: None,
+                error: None,
+                matched: c.0 + c.1,
+            })
+            .collect();
+        if let Some(p) = self.prom_rules() {
+            out.extend(p.rule_statuses());
+        }
+        out
     }
 
     /// Every vital threshold of the rules in force, lowest first per vital.

@@ -22,7 +22,8 @@ struct HeadSeries {
 pub struct Head {
     series: Vec<Option<HeadSeries>>,
     by_labels: HashMap<Labels, usize>,
-    postings: HashMap<(String, String), Vec<usize>>,
+    /// Label name → value → series ids in label order.
+    postings: HashMap<String, HashMap<String, Vec<usize>>>,
     free: Vec<usize>,
     points: usize,
 }
@@ -90,7 +91,9 @@ impl Head {
         for (k, v) in labels.iter() {
             let ids = self
                 .postings
-                .entry((k.to_string(), v.to_string()))
+                .entry(k.to_string())
+                .or_default()
+                .entry(v.to_string())
                 .or_default();
             let at = ids.partition_point(|i| key(i).is_some_and(|l| *l < labels));
             ids.insert(at, id);
@@ -118,12 +121,17 @@ impl Head {
             };
             self.by_labels.remove(&s.labels);
             for (k, v) in s.labels.iter() {
-                let key = (k.to_string(), v.to_string());
-                if let Some(ids) = self.postings.get_mut(&key) {
+                let Some(values) = self.postings.get_mut(k) else {
+                    continue;
+                };
+                if let Some(ids) = values.get_mut(v) {
                     ids.retain(|&i| i != id);
                     if ids.is_empty() {
-                        self.postings.remove(&key);
+                        values.remove(v);
                     }
+                }
+                if values.is_empty() {
+                    self.postings.remove(k);
                 }
             }
             self.free.push(id);
@@ -149,7 +157,8 @@ impl Head {
             }
             let list = self
                 .postings
-                .get(&(m.name.clone(), m.value.clone()))
+                .get(m.name.as_str())
+                .and_then(|values| values.get(m.value.as_str()))
                 .map(Vec::as_slice)
                 .unwrap_or(&[]);
             if best.is_none_or(|b| list.len() < b.len()) {
@@ -250,6 +259,36 @@ mod tests {
         let got = h.select(&super::super::eval::matchers_of(&vs), 10, 30);
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].points, vec![(10, 1.0), (20, 2.0), (30, 3.0)]);
+        // Every matcher kind, through the postings and without them.
+        let sel = |q: &str| -> Vec<String> {
+            let promql_parser::parser::Expr::VectorSelector(vs) =
+                promql_parser::parser::parse(q).unwrap()
+            else {
+                panic!()
+            };
+            h.select_last(&super::super::eval::matchers_of(&vs), 0, 40)
+                .into_iter()
+                .map(|(l, _, _)| l.to_string())
+                .collect()
+        };
+        assert_eq!(sel("up{job!=\"a\"}"), vec!["{__name__=\"up\", job=\"b\"}"]);
+        assert_eq!(
+            sel("{job=~\"a|b\", __name__=~\"lo.*\"}"),
+            vec!["{__name__=\"load\", job=\"a\"}"]
+        );
+        assert_eq!(sel("up{job=\"\"}"), Vec::<String>::new());
+        assert_eq!(
+            sel("up{other=\"\"}").len(),
+            2,
+            "an empty value matches series without the label"
+        );
+        assert_eq!(
+            sel("{job=\"a\"}"),
+            vec![
+                "{__name__=\"load\", job=\"a\"}",
+                "{__name__=\"up\", job=\"a\"}"
+            ]
+        );
         h.trim(45);
         assert!(h.is_empty());
         assert_eq!(h.points(), 0);

@@ -22,6 +22,27 @@ pub use player::{OpenError, Player, Scan, Speed, SpeedError, scan, scan_with};
 /// The bundled demo recording (fixtures/demo.nsr), so the bare `nocscope` works anywhere.
 pub static DEMO: &[u8] = include_bytes!("../../fixtures/demo.nsr");
 
+/// The same recording with its header changed by `change`: every record copied as it is; a
+/// damaged tail is dropped where the damage starts (the replay would stop there anyway).
+/// `replay --rules` uses it to replay old inputs against new rules.
+pub fn with_header(data: &[u8], change: impl FnOnce(&mut Header)) -> Result<Vec<u8>, FormatError> {
+    let mut reader = Reader::new(data, Limits::default())?;
+    let mut header = reader.header().clone();
+    change(&mut header);
+    let io = |e: io::Error| FormatError {
+        record: 0,
+        offset: 0,
+        reason: Reason::Io(e.to_string()),
+    };
+    let mut rec = Recorder::new(Vec::new(), &header).map_err(io)?;
+    while let Ok(Some(r)) = reader.next_record() {
+        if !matches!(r, Record::End { .. }) {
+            rec.record(&r).map_err(io)?;
+        }
+    }
+    rec.finish().map_err(io)
+}
+
 /// The header for a recording of an engine built from these targets with the default rules.
 pub fn header_for(targets: &[TargetSpec], config_digest: String, started_at: Millis) -> Header {
     Header {

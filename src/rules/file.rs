@@ -252,6 +252,34 @@ pub fn valid_metric_name(s: &str) -> bool {
         && c.all(|x| x.is_ascii_alphanumeric() || x == '_' || x == ':')
 }
 
+/// How far back a rule inside the console may read. The console keeps what its rules read in
+/// memory; windows longer than this need the history store, which rules cannot read yet.
+pub const MAX_WINDOW_MS: i64 = 24 * 3600 * 1000;
+
+/// Rules of `f` that read further back than [`MAX_WINDOW_MS`] (ranges, offsets and subqueries
+/// added up), as problems at the rule's expression: refused rather than run on less data.
+pub fn window_problems(f: &RuleFile) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for g in &f.groups {
+        for (i, r) in g.rules.iter().enumerate() {
+            let w = promql::reach(&r.expr).window_ms;
+            if w > MAX_WINDOW_MS {
+                out.push(Problem {
+                    file: f.name.clone(),
+                    pos: Some(r.pos),
+                    rule: Some((g.name.clone(), i + 1, r.name.clone())),
+                    message: format!(
+                        "the expression reads {} back; nocscope evaluates rules over at most 24h of recent samples held in memory (longer ranges need the history store, not supported yet)",
+                        super::duration::format_duration(w)
+                    ),
+                    lint: false,
+                });
+            }
+        }
+    }
+    out
+}
+
 /// Parse and validate a rule file's text. `file` is how problems name it.
 pub fn parse_rule_file(file: &str, text: &str) -> Result<RuleFile, Vec<Problem>> {
     let mut cx = Ctx {

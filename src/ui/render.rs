@@ -6,7 +6,7 @@
 //! ```text
 //! ┌ header: nocscope │ LIVE/PAUSED/REPLAY │ clock │ up n/m │ drop │ store │ view range ┐
 //! │ banner (only while paused)                                                          │
-//! │ body: views::{overview, host, alerts, targets, metrics, anomalies}::render           │
+//! │ body: views::{overview, host, alerts, targets, metrics, anomalies, rules}::render    │
 //! │   (help overlays the body when open)                                                │
 //! └ status bar: prompt, or message, or filter + key hints                              ┘
 //! ```
@@ -77,6 +77,7 @@ pub fn render(frame: &mut Frame<'_>, snap: &Snapshot, state: &UiState, theme: &T
         View::Targets => views::targets::render(frame, body, snap, state, theme),
         View::Metrics => views::metrics::render(frame, body, state, theme),
         View::Anomalies => views::anomalies::render(frame, body, state, theme),
+        View::Rules => views::rules::render(frame, body, snap, state, theme),
     }
     status_bar(frame, foot, state, theme);
     if state.help {

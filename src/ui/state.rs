@@ -14,6 +14,7 @@ use super::views::anomalies::{AnomaliesState, anomaly_id};
 use super::views::host::HostState;
 use super::views::metrics::MetricsState;
 use super::views::overview::OverviewState;
+use super::views::rules::RulesState;
 use super::views::targets::TargetsState;
 use crate::action::Action;
 
@@ -44,6 +45,7 @@ pub enum View {
     Targets,
     Metrics,
     Anomalies,
+    Rules,
 }
 
 impl View {
@@ -55,6 +57,7 @@ impl View {
             View::Targets => "targets",
             View::Metrics => "metrics",
             View::Anomalies => "anomalies",
+            View::Rules => "rules",
         }
     }
 }
@@ -128,6 +131,7 @@ pub struct UiState {
     pub host: HostState,
     pub alerts: AlertsState,
     pub targets: TargetsState,
+    pub rules: RulesState,
     pub metrics: MetricsState,
     pub anomalies: AnomaliesState,
     /// Alert and anomaly starts with their hosts, sorted by time, for `[` and `]`.
@@ -160,6 +164,7 @@ impl UiState {
             host: HostState::default(),
             alerts: AlertsState::default(),
             targets: TargetsState::default(),
+            rules: RulesState::default(),
             metrics: MetricsState::default(),
             anomalies: AnomaliesState::default(),
             jump_marks: Vec::new(),
@@ -229,6 +234,7 @@ impl UiState {
         self.alerts.count = snap.alerts.len();
         self.alerts.order = snap.alerts.iter().map(|a| a.host.clone()).collect();
         self.targets.count = snap.targets.len();
+        self.rules.count = snap.rules.len();
         self.targets.hosts = snap.targets.iter().map(|t| t.host.clone()).collect();
         let mut times: Vec<(Millis, String)> = snap
             .alerts
@@ -291,6 +297,7 @@ impl UiState {
             View::Overview => self.overview.rows.len(),
             View::Alerts => self.alerts.count,
             View::Targets => self.targets.count,
+            View::Rules => self.rules.count,
             View::Metrics => self.metric_rows().len(),
             View::Anomalies => self.anomalies.rows.len(),
             View::Host => 0,
@@ -305,6 +312,7 @@ impl UiState {
             View::Overview => Some(&mut self.overview.selected),
             View::Alerts => Some(&mut self.alerts.sel),
             View::Targets => Some(&mut self.targets.sel),
+            View::Rules => Some(&mut self.rules.sel),
             View::Metrics => Some(&mut self.metrics.sel),
             View::Anomalies => Some(&mut self.anomalies.sel),
             View::Host => None,
@@ -564,6 +572,7 @@ pub fn update(state: &mut UiState, action: Action) -> Option<Command> {
             View::Host => update(state, Action::ViewMetrics),
             View::Metrics => state.series_history(),
             View::Anomalies => state.open_anomaly(),
+            View::Rules => None,
         },
         Action::Up
         | Action::Down
@@ -635,6 +644,11 @@ pub fn update(state: &mut UiState, action: Action) -> Option<Command> {
         Action::ViewAnomalies => {
             state.help = false;
             state.view = View::Anomalies;
+            None
+        }
+        Action::ViewRules => {
+            state.help = false;
+            state.view = View::Rules;
             None
         }
         Action::ViewHost => {

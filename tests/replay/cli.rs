@@ -377,3 +377,60 @@ mod anomaly {
         assert!(with_none.snapshot.anomalies.is_empty());
     }
 }
+
+/// `replay --rules` replays old inputs against new rules: a TOML file changes the built-in
+/// rules (here HostCpuHigh off), a Prometheus rule file adds its own alerts.
+#[test]
+fn replay_against_new_rules() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo.nsr");
+    let own = dir.path().join("quiet.toml");
+    std::fs::write(&own, "[[rule]]\nname = \"HostCpuHigh\"\ndisabled = true\n").expect("write");
+    let prom = dir.path().join("load.yml");
+    std::fs::write(
+        &prom,
+        "groups:\n- name: g\n  rules:\n  - alert: AnyScrape\n    expr: up{job=\"exporter\"} == 1\n    labels: {severity: info}\n",
+    )
+    .expect("write");
+    let demo_s = demo.to_str().expect("utf-8");
+    let before = nocscope(&["replay", "--headless", demo_s], dir.path());
+    assert!(text(&before.stdout).contains("HostCpuHigh"));
+    let after = nocscope(
+        &[
+            "replay",
+            "--headless",
+            "--rules",
+            own.to_str().expect("utf-8"),
+            "--rules",
+            prom.to_str().expect("utf-8"),
+            demo_s,
+        ],
+        dir.path(),
+    );
+    assert_eq!(after.status.code(), Some(0), "{}", text(&after.stderr));
+    let out = text(&after.stdout);
+    assert!(!out.contains("HostCpuHigh"), "{out}");
+    assert!(out.contains("AnyScrape"), "{out}");
+    // A broken rule file is refused with its position, before anything replays.
+    std::fs::write(
+        &prom,
+        "groups:\n- name: g\n  rules:\n  - alert: X\n    expr: up ==\n",
+    )
+    .expect("write");
+    let bad = nocscope(
+        &[
+            "replay",
+            "--headless",
+            "--rules",
+            prom.to_str().expect("utf-8"),
+            demo_s,
+        ],
+        dir.path(),
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("load.yml: 5:11: group \"g\", rule 1, \"X\""),
+        "{}",
+        text(&bad.stderr)
+    );
+}

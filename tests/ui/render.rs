@@ -67,6 +67,7 @@ const SCENES: &[(&str, &str)] = &[
     ("anomalies", "6"),
     ("anomalies_filtered", "6 / m e m <Enter> j"),
     ("anomaly_jump", "+ + 6 j j <Enter>"),
+    ("rules", "7 j"),
 ];
 
 #[test]
@@ -80,6 +81,54 @@ fn snapshots_of_every_view() {
             let t = draw(&snap, &s, w, h);
             insta::assert_snapshot!(format!("{name}_{w}x{h}"), t.backend());
         }
+    }
+}
+
+/// The rules view with Prometheus groups beside the own rules: a firing alert rule, a
+/// recording rule, and one whose last evaluation failed (its error shown in place of the
+/// condition).
+#[test]
+fn snapshots_of_the_rules_view_with_prometheus_groups() {
+    use nocscope::model::RuleStatus;
+    let e = engine();
+    let mut snap = with_anomalies(e.snapshot());
+    let group = "rules/node.yml;node".to_string();
+    snap.rules.extend([
+        RuleStatus {
+            group: group.clone(),
+            name: "instance:load1:ratio".into(),
+            kind: "record".into(),
+            expr: "node_load1 / count by (instance) (node_cpu_seconds_total{mode=\"idle\"})".into(),
+            last_eval: Some(snap.now - 7_000),
+            matched: 7,
+            ..RuleStatus::default()
+        },
+        RuleStatus {
+            group: group.clone(),
+            name: "HostHighLoad".into(),
+            kind: "alert".into(),
+            expr: "instance:load1:ratio > 2".into(),
+            firing: 2,
+            pending: 1,
+            last_eval: Some(snap.now - 7_000),
+            matched: 3,
+            ..RuleStatus::default()
+        },
+        RuleStatus {
+            group,
+            name: "DiskJoin".into(),
+            kind: "alert".into(),
+            expr: "node_filesystem_avail_bytes + on (instance) node_uname_info".into(),
+            last_eval: Some(snap.now - 7_000),
+            error: Some("found duplicate series for the match group {instance=\"web1\"} on the left hand-side of the operation".into()),
+            ..RuleStatus::default()
+        },
+    ]);
+    for (w, h) in [(80u16, 24u16), (200, 50)] {
+        let mut s = state(&snap);
+        keys(&mut s, &e, "7 G");
+        let t = draw(&snap, &s, w, h);
+        insta::assert_snapshot!(format!("rules_prometheus_{w}x{h}"), t.backend());
     }
 }
 

@@ -669,7 +669,15 @@ impl Checker<'_> {
                         continue;
                     }
                 };
-                match crate::rules::file::parse_rule_file(&name, &text) {
+                let parsed = crate::rules::file::parse_rule_file(&name, &text).and_then(|f| {
+                    let too_long = crate::rules::file::window_problems(&f);
+                    if too_long.is_empty() {
+                        Ok(f)
+                    } else {
+                        Err(too_long)
+                    }
+                });
+                match parsed {
                     Ok(_) => out.push(RuleFileText { path, text }),
                     Err(problems) => {
                         for p in problems.iter().filter(|p| !p.lint) {

@@ -8,4 +8,5 @@ pub mod anomalies;
 pub mod host;
 pub mod metrics;
 pub mod overview;
+pub mod rules;
 pub mod targets;
