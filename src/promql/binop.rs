@@ -197,6 +197,11 @@ fn vector_vector(
     m: &BinModifier,
     return_bool: bool,
 ) -> Result<Vec<Sample>, EvalError> {
+    // Nothing can match, and Prometheus returns before it looks for duplicates on either
+    // side (found by the property test against its VectorBinop).
+    if lhs.is_empty() || rhs.is_empty() {
+        return Ok(Vec::new());
+    }
     let (on, match_names) = sig_fn(m);
     let (one_to_many, include) = match &m.card {
         VectorMatchCardinality::OneToMany(l) => (true, Some(names(l))),

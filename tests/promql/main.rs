@@ -2,6 +2,7 @@
 //! tests against a real promtool and Prometheus (issue #13) land beside these.
 
 mod promtool;
+mod props;
 
 use nocscope::promql::{self, EvalOptions, Labels, MemSource, STALE_NAN, Series, Value};
 
