@@ -491,6 +491,11 @@ async fn check_async(
     };
     let mut engine = Engine::from_config(config);
     bind_models(&mut engine, models());
+    if recording.is_none()
+        && let Some(s) = store
+    {
+        crate::app::resume_alerts(&mut engine, s, scheduler::wall_clock_ms());
+    }
     let format = args.format;
     let mut sinks = Sinks {
         store: store.map(|s| s.sender()),

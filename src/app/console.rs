@@ -216,6 +216,9 @@ async fn console(config: Config, options: ConsoleOptions, keymap: Keymap) -> i32
     let (model_tx, model_rx) = mpsc::channel::<ModelBinding>(8);
     let mut trainer = None;
     if options.record.is_none() {
+        if let Some(s) = store.as_ref() {
+            super::resume_alerts(&mut engine, s, scheduler::wall_clock_ms());
+        }
         bindings.extend(host_models(&config));
         if store.is_some() {
             trainer = start_trainer(&config, &store_path, model_tx);

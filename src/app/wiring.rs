@@ -113,6 +113,34 @@ pub fn host_models(config: &Config) -> Vec<ModelBinding> {
 }
 
 /// Binds models, telling the operator on stderr about any that could not be used.
+/// Prometheus's `rules.alert.for-outage-tolerance`: after a longer gap the old `for` clocks
+/// say nothing about now, and alerts start over.
+pub const FOR_OUTAGE_TOLERANCE_MS: i64 = 3_600_000;
+
+/// Resume the alerts the last run left pending or firing, from the store, when that run
+/// polled within the outage tolerance of `now`. Not for recordings: a replay starts from
+/// what the recording holds, and resumed state is not in it. Returns how many resumed.
+pub fn resume_alerts(engine: &mut Engine, store: &Store, now: crate::model::Millis) -> usize {
+    let reader = match store.reader() {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!("alert states not resumed: {e}");
+            return 0;
+        }
+    };
+    let recent = matches!(reader.last_poll_at(), Ok(Some(t)) if now - t <= FOR_OUTAGE_TOLERANCE_MS);
+    if !recent {
+        return 0;
+    }
+    match reader.active_alerts() {
+        Ok(active) => engine.restore_alerts(&active),
+        Err(e) => {
+            tracing::warn!("alert states not resumed: {e}");
+            0
+        }
+    }
+}
+
 pub fn bind_models(engine: &mut Engine, models: Vec<ModelBinding>) {
     if models.is_empty() {
         return;

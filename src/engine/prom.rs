@@ -486,6 +486,78 @@ impl Engine {
         }
     }
 
+    /// Resume alerts a previous run left pending or firing (their latest stored transitions),
+    /// so a restart does not re-arm `for`: each goes back into its rule with its `active_at`,
+    /// and the next evaluation carries on from there — or resolves it if its condition no
+    /// longer holds. Alerts of rules or hosts no longer configured are skipped. Call before
+    /// the first input. Returns how many were resumed.
+    pub fn restore_alerts(&mut self, active: &[AlertTransition]) -> usize {
+        let mut restored = 0;
+        for tr in active {
+            if tr.to == AlertState::Inactive {
+                continue;
+            }
+            let Some(h) = self.hosts.iter().position(|x| x.name == tr.host) else {
+                continue;
+            };
+            let Some(ri) = self.rules.iter().position(|r| r.name == tr.rule) else {
+                continue;
+            };
+            let inst = Instance {
+                state: tr.to,
+                active_at: tr.active_at,
+                fired_at: (tr.to == AlertState::Firing).then_some(tr.at),
+                last_true: tr.at,
+                value: tr.value,
+                summary: tr.summary.clone(),
+            };
+            let is_prom = self
+                .rules
+                .get(ri)
+                .is_some_and(|r| r.check == Check::Prometheus);
+            if is_prom && !self.restore_prom_alert(ri, tr, &inst) {
+                continue;
+            }
+            self.alerts.insert((ri, h, tr.labels.clone()), inst);
+            restored += 1;
+        }
+        restored
+    }
+
+    /// Put a stored alert back into the Prometheus group that owns rule `ri`.
+    fn restore_prom_alert(&mut self, ri: usize, tr: &AlertTransition, inst: &Instance) -> bool {
+        let Some(p) = self.prom.as_mut() else {
+            return false;
+        };
+        let mut labels = Labels::new(super::rules::parse_label_string(&tr.labels));
+        labels.set("alertname".into(), tr.rule.clone());
+        labels.set("host".into(), tr.host.clone());
+        for (g, slots) in p.slots.iter().enumerate() {
+            let Some(i) = slots.iter().position(|s| *s == Some(ri)) else {
+                continue;
+            };
+            let Some(group) = p.groups.get_mut(g) else {
+                return false;
+            };
+            let alert = reval::Alert {
+                labels: labels.clone(),
+                annotations: Vec::new(),
+                state: match inst.state {
+                    AlertState::Firing => reval::AlertState::Firing,
+                    _ => reval::AlertState::Pending,
+                },
+                active_at: inst.active_at,
+                fired_at: inst.fired_at,
+                resolved_at: None,
+                keep_firing_since: None,
+                value: inst.value,
+            };
+            group.restore(i, &labels, Some(alert));
+            return true;
+        }
+        false
+    }
+
     /// Alerts not tied to a host, as the snapshot shows them.
     pub(super) fn unattached_alerts(&self) -> Vec<(&Rule, &str, &Instance)> {
         let Some(p) = &self.prom else {

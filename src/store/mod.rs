@@ -537,12 +537,42 @@ impl Reader {
         from: Millis,
         to: Millis,
     ) -> Result<Vec<AlertTransition>, StoreError> {
+        self.transitions_where(
+            "SELECT at, rule, host, labels, from_state, to_state, severity, value, active_at,
+             summary FROM alert_transitions WHERE at BETWEEN ?1 AND ?2 ORDER BY at, rowid",
+            params![from, to],
+        )
+    }
+
+    /// The alerts that were pending or firing when the store was last written: each alert's
+    /// latest transition, where it did not end inactive. A restarted console resumes their
+    /// `for` clocks from these (Prometheus keeps `ALERTS_FOR_STATE` for the same reason).
+    pub fn active_alerts(&self) -> Result<Vec<AlertTransition>, StoreError> {
+        self.transitions_where(
+            "SELECT at, rule, host, labels, from_state, to_state, severity, value, active_at,
+             summary FROM alert_transitions
+             WHERE rowid IN (SELECT max(rowid) FROM alert_transitions GROUP BY rule, host, labels)
+               AND to_state != 'inactive'
+             ORDER BY rowid",
+            params![],
+        )
+    }
+
+    /// When the last poll was written, if any.
+    pub fn last_poll_at(&self) -> Result<Option<Millis>, StoreError> {
+        self.conn
+            .query_row("SELECT max(at) FROM polls", [], |r| r.get(0))
+            .map_err(|e| rd("query the last poll", e))
+    }
+
+    fn transitions_where(
+        &self,
+        sql: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<AlertTransition>, StoreError> {
         let mut st = self
             .conn
-            .prepare_cached(
-                "SELECT at, rule, host, labels, from_state, to_state, severity, value, active_at,
-                 summary FROM alert_transitions WHERE at BETWEEN ?1 AND ?2 ORDER BY at, rowid",
-            )
+            .prepare_cached(sql)
             .map_err(|e| rd("query alert transitions", e))?;
         type Row = (
             Millis,
@@ -557,7 +587,7 @@ impl Reader {
             String,
         );
         let rows: Vec<Row> = st
-            .query_map(params![from, to], |r| {
+            .query_map(args, |r| {
                 Ok((
                     r.get(0)?,
                     r.get(1)?,

@@ -811,3 +811,87 @@ fn prometheus_rule_files_with_problems_are_refused() {
         "{err}"
     );
 }
+
+/// An alert the last run left pending resumes with its `for` clock: HostMemoryHigh, pending
+/// for 90 s before the restart, fires 30 s after it rather than 2 minutes after.
+#[test]
+fn a_resumed_pending_alert_keeps_its_for_clock() {
+    use nocscope::model::AlertTransition;
+    let mut e = engine(&[("web1", "web1")]);
+    let t = T0;
+    let resumed = e.restore_alerts(&[AlertTransition {
+        at: t - 90 * S,
+        rule: "HostMemoryHigh".into(),
+        host: "web1".into(),
+        labels: String::new(),
+        from: AlertState::Inactive,
+        to: AlertState::Pending,
+        severity: Severity::Minor,
+        value: 65.0,
+        active_at: t - 90 * S,
+        summary: String::new(),
+    }]);
+    assert_eq!(resumed, 1);
+    let mut n = Node::new();
+    n.mem_avail = 3.0e9; // 62.5 % used: over 60, under 75
+    e.apply(&scrape(0, t, &n.body()));
+    let pending = |e: &Engine| {
+        e.snapshot()
+            .alerts
+            .iter()
+            .find(|a| a.rule == "HostMemoryHigh")
+            .map(|a| (a.state, a.active_at))
+    };
+    assert_eq!(pending(&e), Some((AlertState::Pending, t - 90 * S)));
+    e.apply(&scrape(0, t + 15 * S, &n.body()));
+    assert_eq!(pending(&e).map(|p| p.0), Some(AlertState::Pending));
+    e.apply(&scrape(0, t + 30 * S, &n.body()));
+    assert_eq!(pending(&e), Some((AlertState::Firing, t - 90 * S)));
+    // A rule or host no longer configured is skipped.
+    let mut e2 = engine(&[("web1", "web1")]);
+    let gone = AlertTransition {
+        at: t,
+        rule: "NoSuchRule".into(),
+        host: "web1".into(),
+        labels: String::new(),
+        from: AlertState::Inactive,
+        to: AlertState::Firing,
+        severity: Severity::Minor,
+        value: 1.0,
+        active_at: t,
+        summary: String::new(),
+    };
+    assert_eq!(e2.restore_alerts(&[gone]), 0);
+}
+
+/// A Prometheus alert resumes in its group too: pending for 20 s of a 30 s `for` before the
+/// restart, it fires at the first evaluation 10 s later.
+#[test]
+fn a_resumed_prometheus_alert_keeps_its_for_clock() {
+    use nocscope::model::AlertTransition;
+    let mut e = prom_engine();
+    let t0 = T0 - T0 % (15 * S);
+    let resumed = e.restore_alerts(&[AlertTransition {
+        at: t0 - 15 * S,
+        rule: "LoadHigh".into(),
+        host: "web1".into(),
+        labels: "{severity=\"warning\"}".into(),
+        from: AlertState::Inactive,
+        to: AlertState::Pending,
+        severity: Severity::Minor,
+        value: 0.42,
+        active_at: t0 - 30 * S,
+        summary: String::new(),
+    }]);
+    assert_eq!(resumed, 1);
+    let mut n = Node::new();
+    n.step(0.1);
+    e.apply(&scrape(0, t0, &n.body()));
+    let state = e
+        .snapshot()
+        .alerts
+        .iter()
+        .find(|a| a.rule == "LoadHigh")
+        .map(|a| (a.state, a.active_at));
+    assert_eq!(state, Some((AlertState::Firing, t0 - 30 * S)));
+}

@@ -855,3 +855,58 @@ fn grouped_batches_commit_without_a_flush() {
     assert!(visible, "an unflushed group was never committed");
     store.close().expect("close");
 }
+
+/// A restarted console resumes what was pending or firing: each alert's latest transition,
+/// unless it ended inactive.
+#[test]
+fn active_alerts_are_the_latest_transitions_not_ended() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("h.db"), opts(MIN)).expect("open");
+    let tr = |at: i64, rule: &str, from: AlertState, to: AlertState| AlertTransition {
+        at,
+        rule: rule.into(),
+        host: "db1".into(),
+        labels: String::new(),
+        from,
+        to,
+        severity: Severity::Major,
+        value: 1.0,
+        active_at: T0,
+        summary: String::new(),
+    };
+    let alerts = vec![
+        tr(
+            T0,
+            "StillPending",
+            AlertState::Inactive,
+            AlertState::Pending,
+        ),
+        tr(T0, "Fired", AlertState::Inactive, AlertState::Pending),
+        tr(T0 + 5, "Fired", AlertState::Pending, AlertState::Firing),
+        tr(T0, "Over", AlertState::Inactive, AlertState::Firing),
+        tr(T0 + 9, "Over", AlertState::Firing, AlertState::Inactive),
+    ];
+    let b = CycleBatch {
+        source: Arc::from("db1"),
+        at: T0,
+        alerts,
+        ..CycleBatch::default()
+    };
+    store.sender().try_send(b).expect("send");
+    store.flush().expect("flush");
+    let r = store.reader().expect("reader");
+    let got: Vec<(String, AlertState)> = r
+        .active_alerts()
+        .expect("active")
+        .into_iter()
+        .map(|t| (t.rule, t.to))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("StillPending".to_string(), AlertState::Pending),
+            ("Fired".to_string(), AlertState::Firing)
+        ]
+    );
+    assert_eq!(r.last_poll_at().expect("polls"), None);
+}
