@@ -1,6 +1,7 @@
 //! The PromQL evaluator against worked examples of Prometheus's semantics. The differential
 //! tests against a real promtool and Prometheus (issue #13) land beside these.
 
+mod prometheus_api;
 mod promtool;
 mod props;
 
