@@ -632,6 +632,10 @@ pub const SPARK_POINTS: usize = 60;
 /// One alert instance that is pending or firing.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AlertView {
+    /// Its state changed too often lately (Icinga's percent state change over 30 %, until
+    /// it falls under 25 %): shown as flapping, so nobody chases each flip.
+    #[serde(default)]
+    pub flapping: bool,
     pub rule: String,
     pub host: String,
     pub labels: String,

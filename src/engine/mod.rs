@@ -4,6 +4,7 @@
 
 pub mod anomaly;
 pub mod checks;
+pub mod flap;
 pub mod forecast;
 mod ingest;
 pub mod prom;
@@ -203,6 +204,8 @@ pub struct Engine {
     settings: config::Anomaly,
     /// Prometheus rule files, when the config names any.
     prom: Option<Box<prom::PromRules>>,
+    /// State-change history of alert instances that changed recently (flap detection).
+    flaps: BTreeMap<AlertKey, flap::Flap>,
 }
 
 impl Engine {
@@ -262,6 +265,7 @@ impl Engine {
             ignored_observations: 0,
             key_buf: String::with_capacity(256),
             prom: None,
+            flaps: BTreeMap::new(),
         }
     }
 
@@ -362,6 +366,30 @@ impl Engine {
             Input::Observation(o) => self.ingest(o),
             Input::Tick { now } => self.tick(*now),
         }
+    }
+
+    /// Record one evaluation of an alert instance for flap detection.
+    pub(super) fn observe_flap(&mut self, key: &AlertKey, active: bool) {
+        match self.flaps.get_mut(key) {
+            Some(f) => {
+                f.observe(active);
+                if f.is_quiet() {
+                    self.flaps.remove(key);
+                }
+            }
+            // A history starts at the first change away from inactive.
+            None if active => {
+                let mut f = flap::Flap::new(false);
+                f.observe(true);
+                self.flaps.insert(key.clone(), f);
+            }
+            None => {}
+        }
+    }
+
+    /// Whether an alert instance is flapping.
+    pub(super) fn is_flapping(&self, key: &AlertKey) -> bool {
+        self.flaps.get(key).is_some_and(|f| f.flapping)
     }
 
     pub fn tick(&mut self, now: Millis) {

@@ -469,6 +469,25 @@ impl Engine {
                     self.record_transition(None, tr);
                 }
             }
+            // Flap detection: every alert of this rule with a history, and every active one.
+            let mut seen: Vec<(usize, usize, String)> = Vec::new();
+            for (host, labels) in now_active.keys() {
+                if let Some(h) = host {
+                    seen.push((ri, *h, labels.clone()));
+                }
+            }
+            let quiet: Vec<(usize, usize, String)> = self
+                .flaps
+                .range((ri, 0, String::new())..(ri + 1, 0, String::new()))
+                .map(|(k, _)| k.clone())
+                .filter(|k| !seen.contains(k))
+                .collect();
+            for k in &seen {
+                self.observe_flap(k, true);
+            }
+            for k in &quiet {
+                self.observe_flap(k, false);
+            }
             for ((host, labels), inst) in now_active {
                 let old = match host {
                     Some(h) => self.alerts.insert((ri, h, labels.clone()), inst.clone()),

@@ -530,12 +530,20 @@ impl Engine {
                 };
                 let active = inst.is_active();
                 self.record_transition(Some(h), tr);
+                if value.is_some() {
+                    self.observe_flap(&key, active);
+                }
                 if !active {
                     self.alerts.remove(&key);
                 }
                 continue;
             }
-            if !inst.is_active() {
+            let active = inst.is_active();
+            // No data is no evaluation: a held instance's history does not move.
+            if value.is_some() {
+                self.observe_flap(&key, active);
+            }
+            if !active {
                 self.alerts.remove(&key);
             }
         }

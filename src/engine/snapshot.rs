@@ -84,7 +84,9 @@ impl Engine {
             .alerts
             .iter()
             .filter(|(_, i)| i.is_active())
-            .map(|((ri, hi, labels), i)| AlertView {
+            .map(|(key, i)| (key, i, self.is_flapping(key)))
+            .map(|((ri, hi, labels), i, flapping)| AlertView {
+                flapping,
                 rule: self.rules[*ri].name.clone(),
                 host: self.hosts[*hi].name.clone(),
                 labels: labels.clone(),
@@ -100,6 +102,7 @@ impl Engine {
             self.unattached_alerts()
                 .into_iter()
                 .map(|(rule, labels, i)| AlertView {
+                    flapping: false,
                     rule: rule.name.clone(),
                     host: String::new(),
                     labels: labels.to_string(),

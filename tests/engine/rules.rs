@@ -895,3 +895,44 @@ fn a_resumed_prometheus_alert_keeps_its_for_clock() {
         .map(|a| (a.state, a.active_at));
     assert_eq!(state, Some((AlertState::Firing, t0 - 30 * S)));
 }
+
+/// An own rule whose condition flips at every poll is marked flapping once its percent state
+/// change passes 30 %, and unmarked when it has been steady long enough to fall under 25 %.
+#[test]
+fn an_alert_that_keeps_flipping_is_marked_flapping() {
+    let rules = rules_from(
+        "[[rule]]\nname = \"MemFlip\"\nwatch = \"mem\"\nabove = 50\nseverity = \"minor\"\n\n[[rule]]\nname = \"HostMemoryHigh\"\ndisabled = true\n\n[[rule]]\nname = \"HostMemoryCritical\"\ndisabled = true\n",
+    );
+    let mut e = Engine::new(vec![spec("web1", "web1")], rules);
+    let mut n = Node::new();
+    let mut t = T0;
+    let flapping = |e: &Engine| {
+        e.snapshot()
+            .alerts
+            .iter()
+            .find(|a| a.rule == "MemFlip")
+            .map(|a| a.flapping)
+    };
+    let mut marked_at = None;
+    for i in 0..12 {
+        n.mem_avail = if i % 2 == 0 { 2.0e9 } else { 6.0e9 }; // 75 % / 25 % used
+        e.apply(&scrape(0, t, &n.body()));
+        t += 15 * S;
+        if marked_at.is_none() && flapping(&e) == Some(true) {
+            marked_at = Some(i);
+        }
+    }
+    assert!(marked_at.is_some_and(|i| i >= 4), "{marked_at:?}");
+    // Steady above the threshold: still firing, no longer flapping after a while.
+    n.mem_avail = 2.0e9;
+    let mut cleared = false;
+    for _ in 0..20 {
+        e.apply(&scrape(0, t, &n.body()));
+        t += 15 * S;
+        if flapping(&e) == Some(false) {
+            cleared = true;
+            break;
+        }
+    }
+    assert!(cleared, "{:?}", flapping(&e));
+}

@@ -74,7 +74,12 @@ pub(in crate::ui) fn alert_table(
             cells.extend([
                 Cell::from(human_duration(now.saturating_sub(since))),
                 Cell::from(value),
-                Cell::from(format!("{} {}", clean(&a.labels), clean(&a.summary))),
+                Cell::from(format!(
+                    "{}{} {}",
+                    if a.flapping { "FLAPPING " } else { "" },
+                    clean(&a.labels),
+                    clean(&a.summary)
+                )),
             ]);
             let row = TableRow::new(cells);
             if sel {
