@@ -65,14 +65,15 @@ fn loaded_engine() -> (Engine, i64) {
     (e, t)
 }
 
-/// One cycle of 1,000 rules over 500 hosts; each iteration evaluates every group once, 15 s
-/// after the last.
+/// One cycle of 1,000 rules over 500 hosts: every group evaluated once, at the aligned time
+/// of the last scrape, over the same data each iteration (so the windows never age and the
+/// same 9,000 alerts are held each time).
 #[divan::bench(sample_count = 10, sample_size = 1)]
 fn cycle_1000_rules_500_hosts(bencher: divan::Bencher) {
-    let (mut e, mut t) = loaded_engine();
+    let (mut e, t) = loaded_engine();
+    let t = t - t.rem_euclid(15_000);
     bencher.counter(ItemsCount::new(RULES)).bench_local(|| {
-        t += 15_000;
-        e.tick(t);
+        e.evaluate_rule_groups_at(t);
         e.take_events().len()
     });
 }
@@ -184,11 +185,11 @@ fn main() {
     }
     // For profilers: five cycles and their times, nothing else.
     if std::env::var("NOCSCOPE_BENCH_CYCLES").is_ok() {
-        let (mut e, mut t) = loaded_engine();
+        let (mut e, t) = loaded_engine();
+        let t = t - t.rem_euclid(15_000);
         for _ in 0..5 {
-            t += 15_000;
             let start = std::time::Instant::now();
-            e.tick(t);
+            e.evaluate_rule_groups_at(t);
             eprintln!("cycle: {:?}", start.elapsed());
         }
         return;

@@ -118,10 +118,14 @@ pub(super) fn check_unique(v: &[Sample]) -> Result<(), EvalError> {
     if v.len() < 2 {
         return Ok(());
     }
-    let mut seen: Vec<&Labels> = v.iter().map(|s| &s.labels).collect();
-    seen.sort_unstable();
-    if seen.windows(2).any(|w| w[0] == w[1]) {
-        return Err(EvalError::DuplicateLabelset);
+    // Hashing each label set once beats sorting them (a comparison per step, each a string
+    // compare per label); this runs on every function and operator result.
+    let mut seen: std::collections::HashSet<&Labels, foldhash::fast::FixedState> =
+        std::collections::HashSet::with_capacity_and_hasher(v.len(), Default::default());
+    for s in v {
+        if !seen.insert(&s.labels) {
+            return Err(EvalError::DuplicateLabelset);
+        }
     }
     Ok(())
 }

@@ -149,9 +149,13 @@ impl Head {
     /// The series ids a selection must look at, in label order: the shortest list among the
     /// `=` matchers with a value (an empty value matches series without the label, which no
     /// list holds), else every series. `all` holds that sorted list when it is needed.
-    fn candidates<'a>(&'a self, matchers: &[Matcher], all: &'a mut Vec<usize>) -> &'a [usize] {
-        let mut best: Option<&[usize]> = None;
-        for m in matchers {
+    fn candidates<'a>(
+        &'a self,
+        matchers: &[Matcher],
+        all: &'a mut Vec<usize>,
+    ) -> (&'a [usize], Option<usize>) {
+        let mut best: Option<(&[usize], usize)> = None;
+        for (mi, m) in matchers.iter().enumerate() {
             if !matches!(m.op, MatchOp::Equal) || m.value.is_empty() {
                 continue;
             }
@@ -161,12 +165,13 @@ impl Head {
                 .and_then(|values| values.get(m.value.as_str()))
                 .map(Vec::as_slice)
                 .unwrap_or(&[]);
-            if best.is_none_or(|b| list.len() < b.len()) {
-                best = Some(list);
+            if best.is_none_or(|b| list.len() < b.0.len()) {
+                best = Some((list, mi));
             }
         }
         match best {
-            Some(list) => list,
+            // Every series of the list satisfies that matcher: the caller skips it.
+            Some((list, mi)) => (list, Some(mi)),
             None => {
                 let mut ids: Vec<usize> = (0..self.series.len()).collect();
                 let label = |i: &usize| {
@@ -177,7 +182,7 @@ impl Head {
                 };
                 ids.sort_by(|a, b| label(a).cmp(&label(b)));
                 *all = ids;
-                all
+                (all, None)
             }
         }
     }
@@ -186,13 +191,19 @@ impl Head {
 impl Source for Head {
     fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Series> {
         let mut all = Vec::new();
-        let candidates = self.candidates(matchers, &mut all);
+        let (candidates, done) = self.candidates(matchers, &mut all);
+        let rest: Vec<&Matcher> = matchers
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != done)
+            .map(|(_, m)| m)
+            .collect();
         let mut out = Vec::new();
         for &id in candidates {
             let Some(Some(s)) = self.series.get(id) else {
                 continue;
             };
-            if !matchers.iter().all(|m| m.is_match(s.labels.value(&m.name))) {
+            if !rest.iter().all(|m| m.is_match(s.labels.value(&m.name))) {
                 continue;
             }
             let lo = s.points.partition_point(|p| p.0 < mint);
@@ -212,11 +223,18 @@ impl Source for Head {
     fn select_last(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<(Labels, i64, f64)> {
         let mut all = Vec::new();
         let mut out = Vec::new();
-        for &id in self.candidates(matchers, &mut all) {
+        let (candidates, done) = self.candidates(matchers, &mut all);
+        let rest: Vec<&Matcher> = matchers
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != done)
+            .map(|(_, m)| m)
+            .collect();
+        for &id in candidates {
             let Some(Some(s)) = self.series.get(id) else {
                 continue;
             };
-            if !matchers.iter().all(|m| m.is_match(s.labels.value(&m.name))) {
+            if !rest.iter().all(|m| m.is_match(s.labels.value(&m.name))) {
                 continue;
             }
             let hi = s.points.partition_point(|p| p.0 <= maxt);
