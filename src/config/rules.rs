@@ -32,6 +32,8 @@ pub enum Watch {
     Disk,
     DiskFillDays,
     MemFillDays,
+    /// A raw series (the rule's `series` selector), one instance per matching series.
+    Series,
 }
 
 impl Watch {
@@ -66,9 +68,11 @@ impl Watch {
             Watch::Disk => "disk",
             Watch::DiskFillDays => "disk_fill_days",
             Watch::MemFillDays => "mem_fill_days",
+            Watch::Series => "series",
         }
     }
 
+    /// A `watch = …` value (a series is given with `series = …` instead).
     pub fn parse(s: &str) -> Option<Watch> {
         Watch::ALL.into_iter().find(|w| w.key() == s)
     }
@@ -99,6 +103,10 @@ impl Watch {
 pub struct RuleSpec {
     pub name: String,
     pub watch: Watch,
+    /// The selector of a `series` rule (`node_load1{job="node"}`), else `None`.
+    pub series: Option<String>,
+    /// Fires below the threshold (days-left watches, or a series rule with `below`).
+    pub below: bool,
     pub threshold: f64,
     pub clear: f64,
     pub for_: Duration,
@@ -165,18 +173,17 @@ pub fn rules_toml(rules: &[RuleSpec], files: &[RuleFileText]) -> String {
         }
     }
     for r in rules {
-        let _ = write!(
-            out,
-            "\n[[rule]]\nname = {}\nwatch = {}\n",
-            toml_string(&r.name),
-            toml_string(r.watch.key())
-        );
+        let _ = write!(out, "\n[[rule]]\nname = {}\n", toml_string(&r.name));
+        match &r.series {
+            Some(sel) => {
+                let _ = writeln!(out, "series = {}", toml_string(sel));
+            }
+            None => {
+                let _ = writeln!(out, "watch = {}", toml_string(r.watch.key()));
+            }
+        }
         if !r.watch.is_flag() {
-            let dir = if r.watch.fires_below() {
-                "below"
-            } else {
-                "above"
-            };
+            let dir = if r.below { "below" } else { "above" };
             let _ = writeln!(out, "{dir} = {}", toml_number(r.threshold));
             if r.clear != r.threshold {
                 let _ = writeln!(out, "clear = {}", toml_number(r.clear));

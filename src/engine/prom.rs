@@ -291,6 +291,8 @@ impl Engine {
                             severity: severity_of(sev),
                             labels: Vec::new(),
                             annotations: Vec::new(),
+                            below: false,
+                            series: None,
                         });
                         Some(self.rules.len() - 1)
                     }

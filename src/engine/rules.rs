@@ -35,6 +35,37 @@ pub enum Check {
     /// An alerting rule from a Prometheus rule file: prom.rs evaluates it and mirrors its
     /// alerts here; the per-host evaluation skips it.
     Prometheus,
+    /// The last value of each raw series of the host's targets that matches the rule's
+    /// selector (one instance per series).
+    Series,
+}
+
+/// A `series` rule's selector: the metric name and the other matchers.
+#[derive(Clone, Debug)]
+pub struct SeriesSelector {
+    pub text: String,
+    pub name: String,
+    pub matchers: Vec<promql_parser::label::Matcher>,
+}
+
+impl PartialEq for SeriesSelector {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl SeriesSelector {
+    /// Config validation parsed it already; `None` only for text that is not a selector.
+    pub fn parse(text: &str) -> Option<SeriesSelector> {
+        let crate::promql::Expr::VectorSelector(vs) = crate::promql::parse(text).ok()? else {
+            return None;
+        };
+        Some(SeriesSelector {
+            text: text.to_string(),
+            name: vs.name.clone()?,
+            matchers: vs.matchers.matchers.clone(),
+        })
+    }
 }
 
 /// Which targets a `TargetDown` rule watches.
@@ -81,6 +112,10 @@ pub struct Rule {
     pub labels: Vec<(String, Template)>,
     /// `summary` replaces the built-in summary; the others are kept for the alert's detail.
     pub annotations: Vec<(String, Template)>,
+    /// Fires below the threshold instead of above.
+    pub below: bool,
+    /// The selector of a `Series` rule.
+    pub series: Option<SeriesSelector>,
 }
 
 /// The engine's reading of a validated `[[rule]]`.
@@ -99,6 +134,7 @@ pub fn rule_from_spec(spec: &RuleSpec) -> Rule {
         Watch::Disk => Check::Above(VitalRef::Disk),
         Watch::DiskFillDays => Check::FillsWithin(VitalRef::Disk),
         Watch::MemFillDays => Check::FillsWithin(VitalRef::Mem),
+        Watch::Series => Check::Series,
     };
     // Config validation parsed every template already; one that fails now is dropped
     // rather than taking the rule down with it.
@@ -117,6 +153,8 @@ pub fn rule_from_spec(spec: &RuleSpec) -> Rule {
         severity: spec.severity,
         labels: templates(&spec.labels),
         annotations: templates(&spec.annotations),
+        below: spec.below,
+        series: spec.series.as_deref().and_then(SeriesSelector::parse),
     }
 }
 
@@ -151,6 +189,8 @@ pub fn anomaly_rule(for_ms: i64) -> Rule {
         severity: Severity::Minor,
         labels: Vec::new(),
         annotations: Vec::new(),
+        below: false,
+        series: None,
     }
 }
 
@@ -163,9 +203,10 @@ impl Rule {
     /// The condition for a value: above `threshold` to start, above `clear` to stay active.
     pub fn condition(&self, value: f64, active: bool) -> bool {
         let limit = if active { self.clear } else { self.threshold };
-        match self.check {
-            Check::CertExpiry | Check::FillsWithin(_) => value < limit,
-            _ => value > limit,
+        if self.below {
+            value < limit
+        } else {
+            value > limit
         }
     }
 }
@@ -444,6 +485,97 @@ impl Engine {
                     }
                 }
                 Check::Prometheus => {}
+                Check::Series => {
+                    let Some(sel) = &rule.series else { continue };
+                    for &ti in &host.targets {
+                        let t = &self.targets[ti];
+                        if t.last_poll.is_none() {
+                            continue;
+                        }
+                        let visible = t.up == Some(true) && !t.is_stale(now);
+                        let mut prefix = String::new();
+                        push_labels(&mut prefix, [("target", t.spec.name.as_str())]);
+                        prefix.pop();
+                        let mut seen = Vec::new();
+                        // The index is a hash map: sort, so instances are evaluated (and their
+                        // transitions announced) in the same order on every run and replay.
+                        let mut keys: Vec<(&str, u32)> = t
+                            .index
+                            .ids
+                            .iter()
+                            .filter(|(k, _)| k.starts_with(sel.name.as_str()))
+                            .map(|(k, i)| (&**k, *i))
+                            .collect();
+                        keys.sort_unstable();
+                        for (key, idx) in keys {
+                            let Some(rest) = key.strip_prefix(sel.name.as_str()) else {
+                                continue;
+                            };
+                            if !(rest.is_empty() || rest.starts_with('{')) {
+                                continue;
+                            }
+                            let pairs = parse_label_string(rest);
+                            let value_of = |n: &str| {
+                                pairs
+                                    .iter()
+                                    .find(|(k, _)| k == n)
+                                    .map(|(_, v)| v.as_str())
+                                    .unwrap_or("")
+                            };
+                            if !sel.matchers.iter().all(|m| m.is_match(value_of(&m.name))) {
+                                continue;
+                            }
+                            // Only series the last poll carried count; the rest are gone.
+                            let Some(st) = t
+                                .states
+                                .get(idx as usize)
+                                .filter(|st| st.has_last && st.last_poll == t.poll_seq)
+                            else {
+                                continue;
+                            };
+                            let mut labels = prefix.clone();
+                            for (k, v) in &pairs {
+                                let mut one = String::new();
+                                push_labels(&mut one, [(k.as_str(), v.as_str())]);
+                                labels.push(',');
+                                labels.push_str(one.get(1..one.len() - 1).unwrap_or(""));
+                            }
+                            labels.push('}');
+                            seen.push(labels.clone());
+                            let cmp = if rule.below { "<" } else { ">" };
+                            let summary = format!(
+                                "{key} = {} ({cmp} {})",
+                                crate::promql::go_float(st.last_value),
+                                rule.threshold
+                            );
+                            evals.push(Evaluation {
+                                rule: ri,
+                                labels,
+                                value: visible.then_some(st.last_value),
+                                summary,
+                            });
+                        }
+                        // A series that left the exporter resolves once the target is seen.
+                        let gone = if rule.below {
+                            f64::INFINITY
+                        } else {
+                            f64::NEG_INFINITY
+                        };
+                        let range = (ri, h, String::new())..(ri, h + 1, String::new());
+                        for ((_, _, labels), inst) in self.alerts.range(range) {
+                            let mine = labels.starts_with(&prefix)
+                                && matches!(labels.as_bytes().get(prefix.len()), Some(b',' | b'}'));
+                            if mine && !seen.contains(labels) {
+                                evals.push(Evaluation {
+                                    rule: ri,
+                                    labels: labels.clone(),
+                                    value: visible.then_some(gone),
+                                    summary: inst.summary.clone(),
+                                });
+                            }
+                        }
+                    }
+                }
                 Check::PingLoss
                 | Check::PortClosed
                 | Check::HttpFailing
@@ -570,6 +702,11 @@ pub fn describe(r: &Rule) -> String {
         Check::FillsWithin(_) => "disk_fill_days",
         Check::AnomalySustained => "anomaly",
         Check::Prometheus => "promql",
+        Check::Series => r
+            .series
+            .as_ref()
+            .map(|s| s.text.as_str())
+            .unwrap_or("series"),
     };
     let mut s = match r.check {
         Check::TargetDown(_)
@@ -577,7 +714,7 @@ pub fn describe(r: &Rule) -> String {
         | Check::HttpFailing
         | Check::InterfaceDown
         | Check::AnomalySustained => what.to_string(),
-        Check::CertExpiry | Check::FillsWithin(_) => format!("{what} < {}", r.threshold),
+        _ if r.below => format!("{what} < {}", r.threshold),
         _ => format!("{what} > {}", r.threshold),
     };
     if r.clear != r.threshold && r.clear.is_finite() {

@@ -654,7 +654,7 @@ annotations = { summary = "memory {{ printf \"%.0f\" $value }}% on {{ $labels.ho
 fn printed_rules_read_back_to_the_same_rules() {
     use nocscope::config::rules::{default_rule_specs, rules_toml};
     let config = nocscope::config::parse(
-        "[[rule]]\nname = \"Odd\"\nwatch = \"cert_days\"\nbelow = 7.5\nclear = 9\nkeep_firing_for = \"90s\"\nseverity = \"info\"\nlabels = { \"x\" = \"a \\\"q\\\" \\\\ b\" }\n",
+        "[[rule]]\nname = \"Odd\"\nwatch = \"cert_days\"\nbelow = 7.5\nclear = 9\nkeep_firing_for = \"90s\"\nseverity = \"info\"\nlabels = { \"x\" = \"a \\\"q\\\" \\\\ b\" }\n\n[[rule]]\nname = \"S\"\nseries = 'up{job=\"a\"}'\nbelow = 1\nseverity = \"major\"\n",
         "t.toml",
         std::path::Path::new("."),
     )
@@ -935,4 +935,71 @@ fn an_alert_that_keeps_flipping_is_marked_flapping() {
         }
     }
     assert!(cleared, "{:?}", flapping(&e));
+}
+
+/// An own rule over a raw series: one instance per matching series, its labels those of the
+/// series, hysteresis as for vitals, and `below` when the rule says so.
+#[test]
+fn own_rules_over_raw_series() {
+    let rules = rules_from(
+        r#"
+[[rule]]
+name = "LoadHigh"
+series = "node_load1"
+above = 0.4
+clear = 0.3
+severity = "major"
+
+[[rule]]
+name = "RootFreeLow"
+series = 'node_filesystem_avail_bytes{mountpoint="/"}'
+below = 60e9
+severity = "minor"
+"#,
+    );
+    let mut e = Engine::new(vec![spec("web1", "web1")], rules);
+    let mut n = Node::new();
+    e.apply(&scrape(0, T0, &n.body()));
+    let active: Vec<(String, String, AlertState)> = e
+        .snapshot()
+        .alerts
+        .iter()
+        .filter(|a| a.rule == "LoadHigh" || a.rule == "RootFreeLow")
+        .map(|a| (a.rule.clone(), a.labels.clone(), a.state))
+        .collect();
+    assert_eq!(
+        active,
+        vec![
+            (
+                "LoadHigh".into(),
+                "{target=\"web1\"}".into(),
+                AlertState::Firing
+            ),
+            (
+                "RootFreeLow".into(),
+                "{target=\"web1\",device=\"/dev/vda1\",fstype=\"ext4\",mountpoint=\"/\"}".into(),
+                AlertState::Firing
+            ),
+        ]
+    );
+    let summary = e
+        .snapshot()
+        .alerts
+        .iter()
+        .find(|a| a.rule == "LoadHigh")
+        .map(|a| a.summary.clone());
+    assert_eq!(summary.as_deref(), Some("node_load1 = 0.42 (> 0.4)"));
+    // 50 GB free → 70 GB: over the 60 GB threshold, so it resolves.
+    n.fs_free = 70e9;
+    e.apply(&scrape(0, T0 + 15 * S, &n.body()));
+    assert!(!e.snapshot().alerts.iter().any(|a| a.rule == "RootFreeLow"));
+    // The series leaves the body: its instance resolves while the target answers.
+    let body: String = n
+        .body()
+        .lines()
+        .filter(|l| !l.contains("node_load1"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    e.apply(&scrape(0, T0 + 30 * S, &body));
+    assert!(!e.snapshot().alerts.iter().any(|a| a.rule == "LoadHigh"));
 }

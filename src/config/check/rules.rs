@@ -20,6 +20,7 @@ use crate::rules::template::Template;
 const RULE_KEYS: &[&str] = &[
     "name",
     "watch",
+    "series",
     "above",
     "below",
     "clear",
@@ -39,6 +40,7 @@ struct Partial {
     name: String,
     span: Range<usize>,
     watch: Option<Watch>,
+    series: Option<String>,
     threshold: Option<(bool, f64, Range<usize>)>,
     clear: Option<(f64, Range<usize>)>,
     for_: Option<Duration>,
@@ -47,6 +49,23 @@ struct Partial {
     labels: Option<BTreeMap<String, String>>,
     annotations: Option<BTreeMap<String, String>>,
     disabled: bool,
+}
+
+/// A `series` value must be a plain selector: a metric name with optional matchers, no
+/// offset, `@`, range or function.
+fn series_selector(text: &str) -> Result<(), String> {
+    match crate::promql::parse(text) {
+        Ok(crate::promql::Expr::VectorSelector(vs))
+            if vs.offset.is_none() && vs.at.is_none() && vs.name.is_some() =>
+        {
+            Ok(())
+        }
+        Ok(_) => Err(format!(
+            "\"{}\" is not a series selector; write a metric name with optional matchers, like node_load1{{job=\"node\"}}",
+            text.escape_debug()
+        )),
+        Err(e) => Err(format!("\"{}\": {e}", text.escape_debug())),
+    }
 }
 
 /// Severity names: the seven classes, and Prometheus's `warning`/`info` as DESIGN maps them.
@@ -238,6 +257,39 @@ impl Checker<'_> {
             },
             None => None,
         };
+        let series = match f.value("series") {
+            Some(v) => match self.string(v, "series", &section) {
+                Some(text) => match series_selector(text) {
+                    Ok(()) if watch.is_some() => {
+                        self.problem(
+                            &v.span(),
+                            format!(
+                                "{} sets both `watch` and `series`; a rule watches one thing",
+                                section.0
+                            ),
+                        );
+                        ok = false;
+                        None
+                    }
+                    Ok(()) => Some(text.to_string()),
+                    Err(why) => {
+                        self.problem(&v.span(), format!("`series` in {}: {why}", section.0));
+                        ok = false;
+                        None
+                    }
+                },
+                None => {
+                    ok = false;
+                    None
+                }
+            },
+            None => None,
+        };
+        let watch = if series.is_some() {
+            Some(Watch::Series)
+        } else {
+            watch
+        };
         let mut threshold = None;
         for (key, below) in [("above", false), ("below", true)] {
             if let Some(v) = f.value(key) {
@@ -355,6 +407,7 @@ impl Checker<'_> {
             name,
             span: span.clone(),
             watch,
+            series,
             threshold,
             clear,
             for_,
@@ -443,8 +496,11 @@ impl Checker<'_> {
     fn merge(&mut self, mut r: RuleSpec, p: &Partial) -> Option<RuleSpec> {
         if let Some(w) = p.watch {
             r.watch = w;
+            r.series = p.series.clone();
+            r.below = w.fires_below();
         }
-        if let Some((_, x, _)) = p.threshold {
+        if let Some((below, x, _)) = p.threshold {
+            r.below = below;
             r.threshold = x;
             // A new threshold without a new clear level recovers at the threshold itself;
             // keeping the old clear level could put it on the wrong side.
@@ -509,9 +565,15 @@ impl Checker<'_> {
                 }
             }
         };
+        let below = match (watch, p.threshold.as_ref()) {
+            (Watch::Series, Some((b, _, _))) => *b,
+            _ => watch.fires_below(),
+        };
         let r = RuleSpec {
             name: p.name.clone(),
             watch,
+            series: p.series.clone(),
+            below,
             threshold,
             clear,
             for_: p.for_.unwrap_or_default(),
@@ -545,7 +607,9 @@ impl Checker<'_> {
             r.clear = 0.5;
             return Some(r);
         }
+        // A series rule fires whichever way its threshold key says.
         if let Some((below, _, span)) = &p.threshold
+            && w != Watch::Series
             && *below != w.fires_below()
         {
             let (wrong, right, why) = if w.fires_below() {
@@ -562,7 +626,7 @@ impl Checker<'_> {
             );
             return None;
         }
-        let wrong_side = if w.fires_below() {
+        let wrong_side = if r.below {
             r.clear < r.threshold
         } else {
             r.clear > r.threshold
@@ -573,7 +637,7 @@ impl Checker<'_> {
                 .as_ref()
                 .map(|c| c.1.clone())
                 .unwrap_or(p.span.clone());
-            let side = if w.fires_below() {
+            let side = if r.below {
                 "at or above"
             } else {
                 "at or below"
