@@ -636,6 +636,10 @@ pub struct AlertView {
     /// it falls under 25 %): shown as flapping, so nobody chases each flip.
     #[serde(default)]
     pub flapping: bool,
+    /// Its data is missing (the target could not be polled): the state is held where it was,
+    /// and the console says unknown rather than pretend to know.
+    #[serde(default)]
+    pub held: bool,
     pub rule: String,
     pub host: String,
     pub labels: String,

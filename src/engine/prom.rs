@@ -391,10 +391,11 @@ impl Engine {
             }
             let before = (!down.is_empty()).then(|| group.alert_maps().to_vec());
             group.eval(t, &mut p.head, &p.cx);
-            if let Some(before) = before {
-                hold(group, &before, &down);
-            }
-            self.mirror(&mut p, g, t);
+            let held = match before {
+                Some(before) => hold(group, &before, &down),
+                None => HashSet::new(),
+            };
+            self.mirror(&mut p, g, t, &held);
         }
         p.head.trim(now - p.keep_ms);
         self.prom = Some(p);
@@ -402,7 +403,7 @@ impl Engine {
     }
 
     /// Copy group `g`'s alerts into the engine's table, announcing each change.
-    fn mirror(&mut self, p: &mut PromRules, g: usize, t: Millis) {
+    fn mirror(&mut self, p: &mut PromRules, g: usize, t: Millis, held: &HashSet<(usize, Labels)>) {
         let (Some(group), Some(slots)) = (p.groups.get(g), p.slots.get(g)) else {
             return;
         };
@@ -433,9 +434,11 @@ impl Engine {
                     .find_map(|k| a.annotations.iter().find(|(n, _)| n == k))
                     .map(|(_, v)| v.clone())
                     .unwrap_or_default();
+                let held = held.contains(&(i, a.labels.clone()));
                 now_active.insert(
                     (host, labels),
                     Instance {
+                        held,
                         state,
                         active_at: a.active_at,
                         fired_at: a.fired_at,
@@ -536,6 +539,7 @@ impl Engine {
                 continue;
             };
             let inst = Instance {
+                held: false,
                 state: tr.to,
                 active_at: tr.active_at,
                 fired_at: (tr.to == AlertState::Firing).then_some(tr.at),
@@ -638,8 +642,14 @@ fn transition(
     }
 }
 
-/// Alerts of unseen targets that an evaluation would resolve keep their state.
-fn hold(group: &mut GroupState, before: &[BTreeMap<Labels, reval::Alert>], down: &HashSet<String>) {
+/// Alerts of unseen targets that an evaluation would resolve keep their state; returns
+/// which (rule, labels) were held.
+fn hold(
+    group: &mut GroupState,
+    before: &[BTreeMap<Labels, reval::Alert>],
+    down: &HashSet<String>,
+) -> HashSet<(usize, Labels)> {
+    let mut held = HashSet::new();
     for (i, prev) in before.iter().enumerate() {
         for (labels, a) in prev {
             if a.state == reval::AlertState::Inactive
@@ -654,7 +664,9 @@ fn hold(group: &mut GroupState, before: &[BTreeMap<Labels, reval::Alert>], down:
                 .is_none_or(|x| x.state == reval::AlertState::Inactive);
             if resolved {
                 group.restore(i, labels, Some(a.clone()));
+                held.insert((i, labels.clone()));
             }
         }
     }
+    held
 }

@@ -221,11 +221,15 @@ pub struct Instance {
     pub last_true: Millis,
     pub value: f64,
     pub summary: String,
+    /// Its last evaluation had no data (the target could not be seen): the state is held,
+    /// and shown as unknown rather than believed.
+    pub held: bool,
 }
 
 impl Instance {
     pub fn new() -> Self {
         Instance {
+            held: false,
             state: AlertState::Inactive,
             active_at: 0,
             fired_at: None,
@@ -641,6 +645,7 @@ impl Engine {
             let key = (ri, h, labels);
             let inst = self.alerts.entry(key.clone()).or_default();
             let cond = value.map(|x| rule.condition(x, inst.is_active()));
+            inst.held = value.is_none();
             if let Some(x) = value {
                 inst.value = x;
                 if x.is_finite() {

@@ -87,6 +87,7 @@ impl Engine {
             .map(|(key, i)| (key, i, self.is_flapping(key)))
             .map(|((ri, hi, labels), i, flapping)| AlertView {
                 flapping,
+                held: i.held,
                 rule: self.rules[*ri].name.clone(),
                 host: self.hosts[*hi].name.clone(),
                 labels: labels.clone(),
@@ -103,6 +104,7 @@ impl Engine {
                 .into_iter()
                 .map(|(rule, labels, i)| AlertView {
                     flapping: false,
+                    held: i.held,
                     rule: rule.name.clone(),
                     host: String::new(),
                     labels: labels.to_string(),

@@ -768,6 +768,18 @@ fn prometheus_rules_evaluate_over_polled_series() {
             .any(|s| s.0 == "LoadHigh" && s.3 == AlertState::Firing),
         "held: {states:?}"
     );
+    let held: Vec<(String, bool)> = e
+        .snapshot()
+        .alerts
+        .iter()
+        .map(|a| (a.rule.clone(), a.held))
+        .collect();
+    // up == 0 is real data; LoadHigh still reads its last samples within the lookback.
+    assert!(
+        held.contains(&("ExporterGone".to_string(), false)),
+        "real data: {held:?}"
+    );
+    assert!(held.contains(&("LoadHigh".to_string(), false)), "{held:?}");
 
     // Back, without node_load1 in the body: its series goes stale, LoadHigh resolves and
     // the host-less absent() alert fires (shown without a host).
@@ -1002,4 +1014,57 @@ severity = "minor"
         .collect();
     e.apply(&scrape(0, T0 + 30 * S, &body));
     assert!(!e.snapshot().alerts.iter().any(|a| a.rule == "LoadHigh"));
+}
+
+/// While a target cannot be polled, its pending alerts hold and say so (unknown), and the
+/// mark goes when data comes back.
+#[test]
+fn alerts_without_data_are_held_and_marked() {
+    let mut e = engine(&[("web1", "web1")]);
+    let mut n = Node::new();
+    n.mem_avail = 3.0e9; // 62.5 %: HostMemoryHigh pending
+    e.apply(&scrape(0, T0, &n.body()));
+    let mem = |e: &Engine| {
+        e.snapshot()
+            .alerts
+            .iter()
+            .find(|a| a.rule == "HostMemoryHigh")
+            .map(|a| (a.state, a.held))
+    };
+    assert_eq!(mem(&e), Some((AlertState::Pending, false)));
+    e.apply(&failed(0, T0 + 15 * S));
+    assert_eq!(mem(&e), Some((AlertState::Pending, true)));
+    e.apply(&scrape(0, T0 + 30 * S, &n.body()));
+    assert_eq!(mem(&e), Some((AlertState::Pending, false)));
+}
+
+/// Past the 5-minute lookback an unseen target's series give nothing, and a Prometheus alert
+/// over them would resolve; it holds instead, marked as held.
+#[test]
+fn a_prometheus_alert_of_an_unseen_target_holds_past_the_lookback() {
+    let mut e = engine(&[("web1", "web1")]);
+    let rules = "groups:\n- name: g\n  interval: 15s\n  rules:\n  - alert: Load\n    expr: node_load1 > 0.4\n";
+    e.set_rule_files(&[("g.yml".to_string(), rules.to_string())], 15 * S)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let t0 = T0 - T0 % (15 * S);
+    let n = Node::new();
+    e.apply(&scrape(0, t0, &n.body()));
+    let load = |e: &Engine| {
+        e.snapshot()
+            .alerts
+            .iter()
+            .find(|a| a.rule == "Load")
+            .map(|a| (a.state, a.held))
+    };
+    assert_eq!(load(&e), Some((AlertState::Firing, false)));
+    for k in 1..=26 {
+        e.apply(&failed(0, t0 + k * 15 * S));
+    }
+    assert_eq!(
+        load(&e),
+        Some((AlertState::Firing, true)),
+        "6.5 minutes without data"
+    );
+    e.apply(&scrape(0, t0 + 27 * 15 * S, &n.body()));
+    assert_eq!(load(&e), Some((AlertState::Firing, false)));
 }

@@ -75,7 +75,12 @@ pub(in crate::ui) fn alert_table(
                 Cell::from(human_duration(now.saturating_sub(since))),
                 Cell::from(value),
                 Cell::from(format!(
-                    "{}{} {}",
+                    "{}{}{} {}",
+                    if a.held {
+                        "UNKNOWN (no data, held) "
+                    } else {
+                        ""
+                    },
                     if a.flapping { "FLAPPING " } else { "" },
                     clean(&a.labels),
                     clean(&a.summary)
