@@ -288,12 +288,7 @@ fn with_rules(data: &[u8], files: &[PathBuf]) -> Result<Vec<u8>, String> {
     let mut own: Option<String> = None;
     for f in files {
         let name = f.display().to_string();
-        let text = crate::capped::read_file(f, 16 << 20)
-            .map_err(|e| format!("nocscope replay: --rules {name}: {e}"))
-            .and_then(|b| {
-                String::from_utf8(b)
-                    .map_err(|_| format!("nocscope replay: --rules {name}: not UTF-8"))
-            })?;
+        let text = rules::read(f).map_err(|e| format!("nocscope replay: --rules {e}"))?;
         let is_toml = f.extension().is_some_and(|x| x == "toml");
         if is_toml {
             let base = config::rules::default_rule_specs();
@@ -301,15 +296,10 @@ fn with_rules(data: &[u8], files: &[PathBuf]) -> Result<Vec<u8>, String> {
                 config::check_rule_sections(&text, &name, &base).map_err(|e| e.to_string())?;
             own = Some(config::rules::rules_toml(&specs, &[]));
         } else {
-            if let Err(problems) = crate::rules::file::parse_rule_file(&name, &text) {
-                let lines: Vec<String> = problems
-                    .iter()
-                    .filter(|p| !p.lint)
-                    .map(|p| p.to_string())
-                    .collect();
-                if !lines.is_empty() {
-                    return Err(lines.join("\n"));
-                }
+            // Checked as the engine will load it, so a refusal comes with its position here.
+            if let Err(problems) = crate::rules::file::load_rule_file(&name, &text) {
+                let lines: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+                return Err(lines.join("\n"));
             }
             yaml.push(replay::RecordedRuleFile { name, text });
         }
@@ -351,10 +341,16 @@ fn print_rules(explicit: Option<&Path>) -> i32 {
     EXIT_OK
 }
 
-/// Sanitise line by line, keeping the line breaks.
+/// Sanitise text from outside for the terminal, keeping its line breaks and tabs (reports
+/// and printed files are laid out with them).
 fn clean_lines(text: &str) -> String {
     text.split('\n')
-        .map(|l| sanitize(l).into_owned())
+        .map(|line| {
+            line.split('\t')
+                .map(|part| sanitize(part).into_owned())
+                .collect::<Vec<_>>()
+                .join("\t")
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }

@@ -68,6 +68,18 @@ impl fmt::Display for Severity {
     }
 }
 
+impl Severity {
+    /// A severity as rules name it: the seven classes, or Prometheus's `warning` (minor) and
+    /// `info` (ok) as DESIGN maps them.
+    pub fn from_label(s: &str) -> Option<Severity> {
+        match s {
+            "warning" => Some(Severity::Minor),
+            "info" => Some(Severity::Ok),
+            _ => s.parse().ok(),
+        }
+    }
+}
+
 impl FromStr for Severity {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

@@ -4,11 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
+use super::{EXIT_OK, EXIT_PROBLEM, clean_lines};
 use crate::rules::file::parse_rule_file;
 use crate::rules::unittest::run_test_file;
-use crate::sanitize::sanitize;
-
-use super::{EXIT_OK, EXIT_PROBLEM};
 
 /// Largest rule or test file read; larger is refused rather than read into memory.
 const MAX_FILE: u64 = 64 << 20;
@@ -38,7 +36,8 @@ pub fn run(cmd: &RulesCommand) -> i32 {
     }
 }
 
-fn read(path: &Path) -> Result<String, String> {
+/// A rule or test file as UTF-8 text, refused past the cap.
+pub(super) fn read(path: &Path) -> Result<String, String> {
     let name = path.display();
     let bytes = crate::capped::read_file(path, MAX_FILE).map_err(|e| match e {
         crate::capped::CappedError::TooLarge { cap } => {
@@ -52,26 +51,14 @@ fn read(path: &Path) -> Result<String, String> {
         .map_err(|e| format!("{name}: not UTF-8 (byte {})", e.utf8_error().valid_up_to()))
 }
 
-/// Text from files goes through `sanitize` (a rule file can hold escape sequences); the
-/// report's own line breaks and tabs are kept.
-fn clean(s: &str) -> String {
-    s.split('\n')
-        .map(|line| {
-            line.split('\t')
-                .map(|part| sanitize(part).into_owned())
-                .collect::<Vec<_>>()
-                .join("\t")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
+// Text from files goes through `sanitize` (a rule file can hold escape sequences); the
+// report's own line breaks and tabs are kept.
 fn out(s: &str) {
-    println!("{}", clean(s));
+    println!("{}", clean_lines(s));
 }
 
 fn err(s: &str) {
-    eprintln!("{}", clean(s));
+    eprintln!("{}", clean_lines(s));
 }
 
 fn check(files: &[PathBuf]) -> i32 {

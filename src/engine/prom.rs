@@ -11,7 +11,7 @@ use super::{Engine, SpecKind, TargetSpec, push_labels};
 use crate::model::{AlertState, AlertTransition, CycleBatch, Millis, Severity};
 use crate::promql::{Head, Labels, STALE_NAN};
 use crate::rules::eval::{self as reval, EvalContext, GroupState};
-use crate::rules::file::{RuleKind, parse_rule_file};
+use crate::rules::file::{RuleKind, load_rule_file};
 
 /// Prometheus's lookback for instant selectors.
 const LOOKBACK_MS: i64 = 5 * 60_000;
@@ -29,7 +29,7 @@ pub struct PromRules {
     keep_ms: i64,
     feeds: Vec<Feed>,
     cx: EvalContext,
-    files: Vec<(String, String)>,
+    /// The interval of groups without one.
     interval_ms: i64,
     /// Alerts whose labels name no host (an aggregation dropped it): shown and announced,
     /// never counted against a host.
@@ -50,14 +50,14 @@ struct Feed {
 #[error("{}", .0.join("\n"))]
 pub struct RuleFilesError(pub Vec<String>);
 
-/// DESIGN's mapping of Prometheus `severity` labels to the seven classes; an alert without
-/// one is major (it was worth writing a rule for).
+/// A Prometheus alert's class from its `severity` label (DESIGN's mapping, plus the
+/// community rules' `page` and `none`); one without a label we know is major (it was worth
+/// writing a rule for).
 fn severity_of(label: Option<&str>) -> Severity {
     match label {
-        Some("critical" | "page") => Severity::Critical,
-        Some("warning") => Severity::Minor,
-        Some("info" | "none") => Severity::Ok,
-        Some(s) => s.parse().unwrap_or(Severity::Major),
+        Some("page") => Severity::Critical,
+        Some("none") => Severity::Ok,
+        Some(s) => Severity::from_label(s).unwrap_or(Severity::Major),
         None => Severity::Major,
     }
 }
@@ -95,18 +95,6 @@ impl PromRules {
             .filter(|((r, _), _)| *r != ri)
             .map(|((r, l), i)| ((if r > ri { r - 1 } else { r }, l), i))
             .collect();
-    }
-
-    pub fn files(&self) -> &[(String, String)] {
-        &self.files
-    }
-
-    pub fn interval_ms(&self) -> i64 {
-        self.interval_ms
-    }
-
-    pub fn groups(&self) -> &[GroupState] {
-        &self.groups
     }
 
     /// Each Prometheus rule as the rules view shows it.
@@ -244,13 +232,9 @@ impl Engine {
         let mut problems = Vec::new();
         let mut groups = Vec::new();
         for (name, text) in files {
-            match parse_rule_file(name, text) {
-                Ok(f) => {
-                    let too_long = crate::rules::file::window_problems(&f);
-                    problems.extend(too_long.iter().map(|p| p.to_string()));
-                    groups.extend(f.groups);
-                }
-                Err(ps) => problems.extend(ps.iter().filter(|p| !p.lint).map(|p| p.to_string())),
+            match load_rule_file(name, text) {
+                Ok(f) => groups.extend(f.groups),
+                Err(ps) => problems.extend(ps.iter().map(|p| p.to_string())),
             }
         }
         if !problems.is_empty() {
@@ -322,7 +306,6 @@ impl Engine {
             keep_ms,
             feeds: Vec::new(),
             cx: EvalContext::default(),
-            files: files.to_vec(),
             interval_ms,
             unattached: BTreeMap::new(),
         };
@@ -486,12 +469,10 @@ impl Engine {
                 }
             }
             // Flap detection: every alert of this rule with a history, and every active one.
-            let mut seen: Vec<(usize, usize, String)> = Vec::new();
-            for (host, labels) in now_active.keys() {
-                if let Some(h) = host {
-                    seen.push((ri, *h, labels.clone()));
-                }
-            }
+            let seen: BTreeSet<(usize, usize, String)> = now_active
+                .keys()
+                .filter_map(|(host, labels)| host.map(|h| (ri, h, labels.clone())))
+                .collect();
             let quiet: Vec<(usize, usize, String)> = self
                 .flaps
                 .range((ri, 0, String::new())..(ri + 1, 0, String::new()))

@@ -252,6 +252,20 @@ pub fn valid_metric_name(s: &str) -> bool {
         && c.all(|x| x.is_ascii_alphanumeric() || x == '_' || x == ':')
 }
 
+/// A rule file as the console's engine runs it: [`parse_rule_file`] (whose errors are never
+/// lint; lint stays in `warnings`), plus the refusal of rules that read further back than
+/// [`MAX_WINDOW_MS`]. `rules test` runs promtool's semantics and uses [`parse_rule_file`]
+/// alone.
+pub fn load_rule_file(file: &str, text: &str) -> Result<RuleFile, Vec<Problem>> {
+    let f = parse_rule_file(file, text)?;
+    let too_long = window_problems(&f);
+    if too_long.is_empty() {
+        Ok(f)
+    } else {
+        Err(too_long)
+    }
+}
+
 /// How far back a rule inside the console may read. The console keeps what its rules read in
 /// memory; windows longer than this need the history store, which rules cannot read yet.
 pub const MAX_WINDOW_MS: i64 = 24 * 3600 * 1000;

@@ -68,15 +68,6 @@ fn series_selector(text: &str) -> Result<(), String> {
     }
 }
 
-/// Severity names: the seven classes, and Prometheus's `warning`/`info` as DESIGN maps them.
-fn severity(s: &str) -> Option<Severity> {
-    match s {
-        "warning" => Some(Severity::Minor),
-        "info" => Some(Severity::Ok),
-        _ => s.parse().ok(),
-    }
-}
-
 /// Check a text that holds only `[[rule]]` sections (the embedded defaults), merged over
 /// `base`.
 pub fn parse_rule_sections(
@@ -338,7 +329,7 @@ impl Checker<'_> {
         let keep_firing_for = duration(self, "keep_firing_for");
         let severity = match f.value("severity") {
             Some(v) => match self.string(v, "severity", &section) {
-                Some(s) => match severity(s) {
+                Some(s) => match Severity::from_label(s) {
                     Some(sev) => Some(sev),
                     None => {
                         self.problem(
@@ -733,18 +724,10 @@ impl Checker<'_> {
                         continue;
                     }
                 };
-                let parsed = crate::rules::file::parse_rule_file(&name, &text).and_then(|f| {
-                    let too_long = crate::rules::file::window_problems(&f);
-                    if too_long.is_empty() {
-                        Ok(f)
-                    } else {
-                        Err(too_long)
-                    }
-                });
-                match parsed {
+                match crate::rules::file::load_rule_file(&name, &text) {
                     Ok(_) => out.push(RuleFileText { path, text }),
                     Err(problems) => {
-                        for p in problems.iter().filter(|p| !p.lint) {
+                        for p in &problems {
                             let (line, col) = p.pos.map(|x| (x.line, x.col)).unwrap_or((0, 0));
                             let message = match &p.rule {
                                 Some((g, i, n)) => {
