@@ -67,10 +67,12 @@ fn loaded_engine() -> (Engine, i64) {
 
 /// One cycle of 1,000 rules over 500 hosts: every group evaluated once, at the aligned time
 /// of the last scrape, over the same data each iteration (so the windows never age and the
-/// same 9,000 alerts are held each time).
-#[divan::bench(sample_count = 10, sample_size = 1)]
-fn cycle_1000_rules_500_hosts(bencher: divan::Bencher) {
+/// same 9,000 alerts are held each time). `shared`: common subexpressions evaluated once per
+/// instant (the default); without, every rule is evaluated on its own.
+#[divan::bench(sample_count = 10, sample_size = 1, args = [true, false])]
+fn cycle_1000_rules_500_hosts(bencher: divan::Bencher, shared: bool) {
     let (mut e, t) = loaded_engine();
+    e.set_rule_sharing(shared);
     let t = t - t.rem_euclid(15_000);
     bencher.counter(ItemsCount::new(RULES)).bench_local(|| {
         e.evaluate_rule_groups_at(t);
@@ -183,11 +185,12 @@ fn main() {
         export(&dir);
         return;
     }
-    // For profilers: five cycles and their times, nothing else.
-    if std::env::var("NOCSCOPE_BENCH_CYCLES").is_ok() {
+    // For profilers: N cycles (default five) and their times, nothing else.
+    if let Ok(n) = std::env::var("NOCSCOPE_BENCH_CYCLES") {
         let (mut e, t) = loaded_engine();
+        e.set_rule_sharing(std::env::var("NOCSCOPE_BENCH_UNSHARED").is_err());
         let t = t - t.rem_euclid(15_000);
-        for _ in 0..5 {
+        for _ in 0..n.parse().unwrap_or(5) {
             let start = std::time::Instant::now();
             e.evaluate_rule_groups_at(t);
             eprintln!("cycle: {:?}", start.elapsed());

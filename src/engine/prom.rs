@@ -34,6 +34,12 @@ pub struct PromRules {
     /// Alerts whose labels name no host (an aggregation dropped it): shown and announced,
     /// never counted against a host.
     unattached: BTreeMap<(usize, String), Instance>,
+    /// Subexpressions the rules share (a threshold's warning and critical variants read the
+    /// same `rate(...)`): evaluated once per instant. Cleared before each cycle, since polls
+    /// change the head between cycles.
+    memo: crate::promql::Memo,
+    /// Host name → engine host index, for alerts' `host` labels (thousands per cycle).
+    host_index: std::collections::HashMap<String, usize>,
 }
 
 /// One target's series as rules see them.
@@ -242,6 +248,7 @@ impl Engine {
         }
         let interval_ms = interval_ms.max(1000);
         let mut names = Some(BTreeSet::new());
+        let mut reads_alerts = false;
         let mut keep_ms = 0i64;
         let mut slots = Vec::new();
         let mut states = Vec::new();
@@ -250,6 +257,10 @@ impl Engine {
             let mut gs = Vec::new();
             for r in &g.rules {
                 let reach = crate::promql::reach(&r.expr);
+                reads_alerts |= reach
+                    .names
+                    .as_ref()
+                    .is_none_or(|n| n.contains("ALERTS") || n.contains("ALERTS_FOR_STATE"));
                 match (&mut names, reach.names) {
                     (Some(all), Some(n)) => all.extend(n),
                     (n, None) => *n = None,
@@ -296,8 +307,24 @@ impl Engine {
             slots.push(gs);
             states.push(GroupState::new(g));
         }
+        for g in &mut states {
+            g.alert_series = reads_alerts;
+        }
         let next_eval = vec![Millis::MIN; states.len()];
+        let memo = crate::promql::Memo::new(
+            states
+                .iter()
+                .flat_map(|g| g.group.rules.iter().map(|r| r.expr.clone()))
+                .collect(),
+        );
         let mut p = PromRules {
+            memo,
+            host_index: self
+                .hosts
+                .iter()
+                .enumerate()
+                .map(|(i, h)| (h.name.clone(), i))
+                .collect(),
             groups: states,
             next_eval,
             slots,
@@ -359,6 +386,7 @@ impl Engine {
         let Some(mut p) = self.prom.take() else {
             return false;
         };
+        p.memo.clear();
         for g in 0..p.groups.len() {
             let (Some(next), Some(group)) = (p.next_eval.get(g).copied(), p.groups.get_mut(g))
             else {
@@ -373,13 +401,15 @@ impl Engine {
                 *n = t + iv;
             }
             let before = (!down.is_empty()).then(|| group.alert_maps().to_vec());
-            group.eval(t, &mut p.head, &p.cx);
+            group.eval_memo(t, &mut p.head, &p.cx, Some(&p.memo));
             let held = match before {
                 Some(before) => hold(group, &before, &down),
                 None => HashSet::new(),
             };
             self.mirror(&mut p, g, t, &held);
         }
+        // Values are only valid for this cycle's head; do not hold their memory until the next.
+        p.memo.clear();
         p.head.trim(now - p.keep_ms);
         self.prom = Some(p);
         true
@@ -402,7 +432,7 @@ impl Engine {
                 let host = a
                     .labels
                     .get("host")
-                    .and_then(|h| self.hosts.iter().position(|x| x.name == h));
+                    .and_then(|h| p.host_index.get(h).copied());
                 let mut labels = String::new();
                 let shown: Vec<(&str, &str)> = a
                     .labels
@@ -417,7 +447,7 @@ impl Engine {
                     .find_map(|k| a.annotations.iter().find(|(n, _)| n == k))
                     .map(|(_, v)| v.clone())
                     .unwrap_or_default();
-                let held = held.contains(&(i, a.labels.clone()));
+                let held = !held.is_empty() && held.contains(&(i, a.labels.clone()));
                 now_active.insert(
                     (host, labels),
                     Instance {
@@ -435,11 +465,16 @@ impl Engine {
                 Some(r) => (r.name.clone(), r.severity),
                 None => continue,
             };
+            // Looked up once per known alert below; borrowed keys, not a copy of each.
+            let active_keys: HashSet<(usize, &str), foldhash::fast::FixedState> = now_active
+                .keys()
+                .filter_map(|(h, l)| h.map(|h| (h, l.as_str())))
+                .collect();
             // Gone since the last evaluation: resolved.
             let gone_hosts: Vec<(usize, String)> = self
                 .alerts
                 .range((ri, 0, String::new())..(ri + 1, 0, String::new()))
-                .filter(|((_, h, l), _)| !now_active.contains_key(&(Some(*h), l.clone())))
+                .filter(|((_, h, l), _)| !active_keys.contains(&(*h, l.as_str())))
                 .map(|((_, h, l), _)| (*h, l.clone()))
                 .collect();
             let gone_loose: Vec<String> = p
@@ -469,15 +504,16 @@ impl Engine {
                 }
             }
             // Flap detection: every alert of this rule with a history, and every active one.
-            let seen: BTreeSet<(usize, usize, String)> = now_active
-                .keys()
-                .filter_map(|(host, labels)| host.map(|h| (ri, h, labels.clone())))
-                .collect();
             let quiet: Vec<(usize, usize, String)> = self
                 .flaps
                 .range((ri, 0, String::new())..(ri + 1, 0, String::new()))
+                .filter(|((_, h, l), _)| !active_keys.contains(&(*h, l.as_str())))
                 .map(|(k, _)| k.clone())
-                .filter(|k| !seen.contains(k))
+                .collect();
+            drop(active_keys);
+            let seen: Vec<(usize, usize, String)> = now_active
+                .keys()
+                .filter_map(|(host, labels)| host.map(|h| (ri, h, labels.clone())))
                 .collect();
             for k in &seen {
                 self.observe_flap(k, true);
@@ -568,6 +604,7 @@ impl Engine {
                 resolved_at: None,
                 keep_firing_since: None,
                 value: inst.value,
+                series: None,
             };
             group.restore(i, &labels, Some(alert));
             return true;
@@ -592,6 +629,22 @@ impl Engine {
             None => false,
             Some(p) => p.names.as_ref().is_none_or(|n| n.contains(name)),
         }
+    }
+
+    /// Whether rules share the values of common subexpressions within an instant (on by
+    /// default). Results are the same either way; off shows what each rule costs alone (the
+    /// benchmark reports both) and lets tests hold the two paths to the same answers.
+    pub fn set_rule_sharing(&mut self, on: bool) {
+        let Some(p) = self.prom.as_mut() else { return };
+        let roots = if on {
+            p.groups
+                .iter()
+                .flat_map(|g| g.group.rules.iter().map(|r| r.expr.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        p.memo = crate::promql::Memo::new(roots);
     }
 
     /// The installed Prometheus rules, for the rules view and reports.

@@ -182,13 +182,14 @@ fn groups(
         &top_less
     };
     let k = usize::try_from(k).unwrap_or(usize::MAX);
-    let mut order: Vec<String> = Vec::new();
-    let mut by_key: HashMap<String, Group> = HashMap::new();
+    // Groups in the order they were first seen (Prometheus's output order), found by their
+    // label set.
+    let mut groups: Vec<Group> = Vec::new();
+    let mut by_key: HashMap<Labels, usize, foldhash::fast::FixedState> = HashMap::default();
     for s in input {
         let labels = key_labels(&s.labels, modifier);
-        let key = labels.to_string();
-        let Some(g) = by_key.get_mut(&key) else {
-            order.push(key.clone());
+        let Some(g) = by_key.get(&labels).and_then(|&i| groups.get_mut(i)) else {
+            by_key.insert(labels.clone(), groups.len());
             let mut g = Group {
                 labels,
                 value: s.v,
@@ -205,7 +206,7 @@ fn groups(
                 T_TOPK | T_BOTTOMK => g.heap.push(s),
                 _ => {}
             }
-            by_key.insert(key, g);
+            groups.push(g);
             continue;
         };
         match op {
@@ -258,10 +259,7 @@ fn groups(
         }
     }
     let mut out = Vec::new();
-    for key in order {
-        let Some(mut g) = by_key.remove(&key) else {
-            continue;
-        };
+    for mut g in groups {
         let v = match op {
             T_AVG => g.mean,
             T_STDVAR => g.value / g.count as f64,

@@ -2,7 +2,11 @@
 //! vector matching (`on`, `ignoring`, `group_left`, `group_right`) with Prometheus's
 //! cardinality errors and result labels.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
+/// Matching hashes a signature per sample per side; a fast hasher matters here, and the
+/// keys are our own strings, not an attacker's choice of collisions.
+type Fast = foldhash::fast::FixedState;
 
 use promql_parser::label::Labels as LabelList;
 use promql_parser::parser::token::{
@@ -11,7 +15,7 @@ use promql_parser::parser::token::{
 };
 use promql_parser::parser::{BinModifier, BinaryExpr, LabelModifier, VectorMatchCardinality};
 
-use super::eval::{EvalError, Evaluator, check_unique};
+use super::eval::{EvalError, Evaluator, check_unique, one_name};
 use super::labels::{Labels, METRIC_NAME};
 use super::value::{Sample, Value};
 
@@ -110,6 +114,8 @@ fn vector_scalar(
     scalar_left: bool,
     return_bool: bool,
 ) -> Result<Vec<Sample>, EvalError> {
+    // A filter keeps distinct label sets distinct; only dropping names can merge two.
+    let check = (drops_name(op) || return_bool) && !one_name(vec.iter().map(|s| &s.labels));
     let mut out = Vec::with_capacity(vec.len());
     for s in vec {
         let (l, r) = if scalar_left {
@@ -134,7 +140,9 @@ fn vector_scalar(
         };
         out.push(Sample { labels, t: s.t, v });
     }
-    check_unique(&out)?;
+    if check {
+        check_unique(&out)?;
+    }
     Ok(out)
 }
 
@@ -153,8 +161,7 @@ fn set_and(l: Vec<Sample>, r: Vec<Sample>, m: &BinModifier) -> Vec<Sample> {
         return Vec::new();
     }
     let (on, names) = sig_fn(m);
-    let right: std::collections::HashSet<String> =
-        r.iter().map(|s| s.labels.signature(on, &names)).collect();
+    let right: HashSet<String, Fast> = r.iter().map(|s| s.labels.signature(on, &names)).collect();
     l.into_iter()
         .filter(|s| right.contains(&s.labels.signature(on, &names)))
         .collect()
@@ -168,8 +175,7 @@ fn set_or(l: Vec<Sample>, r: Vec<Sample>, m: &BinModifier) -> Vec<Sample> {
         return l;
     }
     let (on, names) = sig_fn(m);
-    let left: std::collections::HashSet<String> =
-        l.iter().map(|s| s.labels.signature(on, &names)).collect();
+    let left: HashSet<String, Fast> = l.iter().map(|s| s.labels.signature(on, &names)).collect();
     let mut out = l;
     out.extend(
         r.into_iter()
@@ -183,8 +189,7 @@ fn set_unless(l: Vec<Sample>, r: Vec<Sample>, m: &BinModifier) -> Vec<Sample> {
         return l;
     }
     let (on, names) = sig_fn(m);
-    let right: std::collections::HashSet<String> =
-        r.iter().map(|s| s.labels.signature(on, &names)).collect();
+    let right: HashSet<String, Fast> = r.iter().map(|s| s.labels.signature(on, &names)).collect();
     l.into_iter()
         .filter(|s| !right.contains(&s.labels.signature(on, &names)))
         .collect()
@@ -211,7 +216,8 @@ fn vector_vector(
     let one_to_one = include.is_none();
     // The "one" side goes on the right; group_right swaps the operands.
     let (many, one) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
-    let mut right: HashMap<String, &Sample> = HashMap::with_capacity(one.len());
+    let mut right: HashMap<String, &Sample, Fast> =
+        HashMap::with_capacity_and_hasher(one.len(), Fast::default());
     for s in &one {
         let sig = s.labels.signature(on, &match_names);
         if let Some(dup) = right.get(&sig) {
@@ -229,7 +235,7 @@ fn vector_vector(
         }
         right.insert(sig, s);
     }
-    let mut matched: HashMap<String, Option<Vec<Labels>>> = HashMap::new();
+    let mut matched: HashMap<String, Option<Vec<Labels>>, Fast> = HashMap::default();
     let mut out = Vec::new();
     for ls in &many {
         let sig = ls.labels.signature(on, &match_names);

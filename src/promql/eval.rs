@@ -9,6 +9,7 @@ use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::{AtModifier, Expr, Offset, SubqueryExpr, VectorSelector};
 
 use super::labels::{Labels, METRIC_NAME};
+use super::memo::Memo;
 use super::value::{Sample, Series, Source, Value, is_stale};
 use super::{aggr, binop, funcs, ms};
 
@@ -63,10 +64,23 @@ pub fn instant(
     t: i64,
     opts: &EvalOptions,
 ) -> Result<Value, EvalError> {
+    instant_memo(expr, source, t, opts, None)
+}
+
+/// [`instant`], reusing the values of subexpressions `memo` knows that were already
+/// evaluated at this instant (by another rule). The result is the same either way.
+pub fn instant_memo(
+    expr: &Expr,
+    source: &dyn Source,
+    t: i64,
+    opts: &EvalOptions,
+    memo: Option<&Memo>,
+) -> Result<Value, EvalError> {
     let ev = Evaluator {
         source,
         opts,
         query_time: t,
+        memo,
     };
     ev.eval(expr, t)
 }
@@ -86,6 +100,7 @@ pub(super) struct Evaluator<'a> {
     pub opts: &'a EvalOptions,
     /// The query's own time: what `@ start()` and `@ end()` mean for an instant query.
     query_time: i64,
+    memo: Option<&'a Memo>,
 }
 
 pub(super) fn system_time_ms(t: &SystemTime) -> i64 {
@@ -111,6 +126,19 @@ pub(super) fn matchers_of(vs: &VectorSelector) -> Vec<Matcher> {
     }
     out.extend(vs.matchers.matchers.iter().cloned());
     out
+}
+
+/// Whether every label set carries the same metric name (or none does). Evaluation keeps
+/// each vector's label sets distinct, so when this holds for an input, dropping the name
+/// from each cannot make two equal, and the duplicate check can be skipped: it hashes every
+/// label of every sample, the largest cost of a `rate` over many series.
+pub(super) fn one_name<'a>(labels: impl IntoIterator<Item = &'a Labels>) -> bool {
+    let mut it = labels.into_iter();
+    let Some(first) = it.next() else {
+        return true;
+    };
+    let name = first.metric_name();
+    it.all(|l| l.metric_name() == name)
 }
 
 /// Labels equal to the duplicate check Prometheus runs on every function and operator output.
@@ -141,6 +169,19 @@ impl Evaluator<'_> {
     }
 
     pub fn eval(&self, e: &Expr, t: i64) -> Result<Value, EvalError> {
+        let Some((memo, id)) = self.memo.and_then(|m| Some((m, m.id(e)?))) else {
+            return self.eval_node(e, t);
+        };
+        let key = (id, t, self.query_time);
+        if let Some(v) = memo.get(key) {
+            return Ok(v);
+        }
+        let v = self.eval_node(e, t)?;
+        memo.put(key, &v);
+        Ok(v)
+    }
+
+    fn eval_node(&self, e: &Expr, t: i64) -> Result<Value, EvalError> {
         match e {
             Expr::NumberLiteral(n) => Ok(Value::Scalar(n.val)),
             Expr::StringLiteral(s) => Ok(Value::String(s.val.clone())),

@@ -7,7 +7,7 @@ use promql_parser::label::MatchOp;
 use promql_parser::parser::{Call, Expr};
 
 use super::aggr::quantile;
-use super::eval::{EvalError, Evaluator, Range, check_unique, matchers_of};
+use super::eval::{EvalError, Evaluator, Range, check_unique, matchers_of, one_name};
 use super::labels::{Labels, METRIC_NAME};
 use super::value::{Sample, Value};
 
@@ -377,7 +377,8 @@ fn label_join(ev: &Evaluator<'_>, c: &Call, t: i64) -> Result<Vec<Sample>, EvalE
 /// Prometheus's `bucketQuantile` over classic `le` buckets, per series group without `le`.
 fn histogram_quantile(q: f64, v: Vec<Sample>, t: i64) -> Vec<Sample> {
     let mut order: Vec<Labels> = Vec::new();
-    let mut groups: std::collections::HashMap<Labels, Vec<(f64, f64)>> = Default::default();
+    let mut groups: std::collections::HashMap<Labels, Vec<(f64, f64)>, foldhash::fast::FixedState> =
+        Default::default();
     for s in v {
         let Some(le) = s.labels.get("le").and_then(parse_go_float) else {
             continue;
@@ -506,7 +507,9 @@ fn range_function(ev: &Evaluator<'_>, c: &Call, t: i64) -> Result<Vec<Sample>, E
         };
         out.push(Sample { labels, t, v });
     }
-    check_unique(&out)?;
+    if !one_name(range.series.iter().map(|s| &s.labels)) {
+        check_unique(&out)?;
+    }
     Ok(out)
 }
 

@@ -21,7 +21,7 @@ struct HeadSeries {
 #[derive(Clone, Debug, Default)]
 pub struct Head {
     series: Vec<Option<HeadSeries>>,
-    by_labels: HashMap<Labels, usize>,
+    by_labels: HashMap<Labels, usize, foldhash::fast::FixedState>,
     /// Label name → value → series ids in label order.
     postings: HashMap<String, HashMap<String, Vec<usize>>>,
     free: Vec<usize>,
@@ -211,9 +211,19 @@ impl Source for Head {
             if lo >= hi {
                 continue;
             }
+            // The deque's two halves as slices: two copies of plain memory, not a walk.
+            let (a, b) = s.points.as_slices();
+            let mut points = Vec::with_capacity(hi - lo);
+            if lo < a.len() {
+                points.extend_from_slice(a.get(lo..hi.min(a.len())).unwrap_or_default());
+            }
+            if hi > a.len() {
+                let from = lo.max(a.len()) - a.len();
+                points.extend_from_slice(b.get(from..hi - a.len()).unwrap_or_default());
+            }
             out.push(Series {
                 labels: s.labels.clone(),
-                points: s.points.range(lo..hi).copied().collect(),
+                points,
             });
         }
         // Every list is in label order already; without one, the ids were sorted above.

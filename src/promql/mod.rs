@@ -10,13 +10,15 @@ mod eval;
 mod funcs;
 mod head;
 mod labels;
+mod memo;
 mod reach;
 mod value;
 
 pub use check::{Unsupported, check_supported};
-pub use eval::{EvalError, EvalOptions, instant};
+pub use eval::{EvalError, EvalOptions, instant, instant_memo};
 pub use head::Head;
 pub use labels::{Labels, go_quote};
+pub use memo::Memo;
 pub use reach::{Reach, reach};
 pub use value::{MemSource, STALE_NAN, Sample, Series, Source, Value, go_float, is_stale};
 

@@ -4,12 +4,14 @@
 //! pending → firing`, `for`, `keep_firing_for`, 15 minutes of resolved retention, `limit`).
 //! Time is an argument; series are read and written through [`Store`]; never reads a clock.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use crate::promql::{self, EvalOptions, Labels, MemSource, STALE_NAN, Sample, Source, Value};
 
 use super::file::{Group, Rule, RuleKind};
 use super::template::AlertData;
+
+type LabelSet = HashSet<Labels, foldhash::fast::FixedState>;
 
 /// How long a resolved alert is kept so it can be reported as resolved.
 const RESOLVED_RETENTION_MS: i64 = 15 * 60 * 1000;
@@ -59,6 +61,10 @@ pub struct Alert {
     pub resolved_at: Option<i64>,
     pub keep_firing_since: Option<i64>,
     pub value: f64,
+    /// The label sets of its `ALERTS` series (pending, firing) and `ALERTS_FOR_STATE`,
+    /// made on first use: they depend only on the labels and the rule, and building them
+    /// each evaluation was most of an alert's cost.
+    pub series: Option<Box<[Labels; 3]>>,
 }
 
 /// What a rule evaluation sees besides the data.
@@ -83,8 +89,14 @@ pub struct RuleHealth {
 pub struct GroupState {
     pub group: Group,
     alerts: Vec<BTreeMap<Labels, Alert>>,
-    previous: Vec<BTreeSet<Labels>>,
+    /// The series each rule wrote last time, for stale markers (hashed: a rule over many
+    /// hosts writes thousands, every evaluation).
+    previous: Vec<LabelSet>,
     pub health: Vec<RuleHealth>,
+    /// Whether alerting rules write their `ALERTS` / `ALERTS_FOR_STATE` series. Prometheus
+    /// always does (and `rules test` must, a test may query them); the engine turns it off
+    /// when no rule reads them, since its head exists only for rules to read.
+    pub alert_series: bool,
 }
 
 impl GroupState {
@@ -93,8 +105,9 @@ impl GroupState {
         GroupState {
             group,
             alerts: vec![BTreeMap::new(); n],
-            previous: vec![BTreeSet::new(); n],
+            previous: vec![LabelSet::default(); n],
             health: vec![RuleHealth::default(); n],
+            alert_series: true,
         }
     }
 
@@ -127,16 +140,45 @@ impl GroupState {
 
     /// Evaluate every rule at `t`, in order, writing results into `store`.
     pub fn eval(&mut self, t: i64, store: &mut dyn Store, cx: &EvalContext) {
+        self.eval_memo(t, store, cx, None);
+    }
+
+    /// [`GroupState::eval`], sharing subexpression values through `memo` (which must index
+    /// these rules' expressions to help; results are the same without it). Writes tell the
+    /// memo which metric names changed, so later rules never see a value from before.
+    pub fn eval_memo(
+        &mut self,
+        t: i64,
+        store: &mut dyn Store,
+        cx: &EvalContext,
+        memo: Option<&promql::Memo>,
+    ) {
         for i in 0..self.group.rules.len() {
             let Some(rule) = self.group.rules.get(i) else {
                 continue;
             };
             let result = match &rule.kind {
-                RuleKind::Record => eval_recording(rule, t, &*store, cx, self.group.limit),
+                RuleKind::Record => {
+                    let q = Query {
+                        store: &*store,
+                        cx,
+                        memo,
+                    };
+                    eval_recording(rule, t, &q, self.group.limit)
+                }
                 RuleKind::Alert(_) => {
                     let active = self.alerts.get_mut(i);
                     match active {
-                        Some(a) => eval_alerting(rule, t, &*store, cx, self.group.limit, a),
+                        Some(a) => {
+                            let limit = self.group.limit;
+                            let series = self.alert_series;
+                            let q = Query {
+                                store: &*store,
+                                cx,
+                                memo,
+                            };
+                            eval_alerting(rule, t, &q, limit, series, a)
+                        }
                         None => Ok(Vec::new()),
                     }
                 }
@@ -168,14 +210,23 @@ impl GroupState {
                         .unwrap_or(0),
                 };
             }
-            let mut returned = BTreeSet::new();
+            let mut returned =
+                LabelSet::with_capacity_and_hasher(samples.len(), Default::default());
+            let mut names: BTreeSet<&str> = BTreeSet::new();
             for s in &samples {
                 store.append(&s.labels, t, s.v);
                 returned.insert(s.labels.clone());
+                names.extend(s.labels.metric_name());
             }
             if let Some(prev) = self.previous.get_mut(i) {
                 for gone in prev.difference(&returned) {
                     store.append(gone, t, STALE_NAN);
+                    names.extend(gone.metric_name());
+                }
+                if let Some(m) = memo {
+                    for n in names {
+                        m.written(n);
+                    }
                 }
                 *prev = returned;
             }
@@ -185,8 +236,17 @@ impl GroupState {
 
 /// An instant query as a rule sees it: a scalar becomes one sample without labels, anything
 /// but a vector or scalar is an error.
-fn query(rule: &Rule, t: i64, store: &dyn Source, cx: &EvalContext) -> Result<Vec<Sample>, String> {
-    match promql::instant(&rule.expr, store, t, &cx.query).map_err(|e| e.to_string())? {
+/// Where a rule's query reads: the series, the context, and the memo of shared values.
+struct Query<'a> {
+    store: &'a dyn Source,
+    cx: &'a EvalContext,
+    memo: Option<&'a promql::Memo>,
+}
+
+fn query(rule: &Rule, t: i64, q: &Query<'_>) -> Result<Vec<Sample>, String> {
+    match promql::instant_memo(&rule.expr, q.store, t, &q.cx.query, q.memo)
+        .map_err(|e| e.to_string())?
+    {
         Value::Vector(v) => Ok(v),
         Value::Scalar(x) => Ok(vec![Sample {
             labels: Labels::default(),
@@ -197,14 +257,8 @@ fn query(rule: &Rule, t: i64, store: &dyn Source, cx: &EvalContext) -> Result<Ve
     }
 }
 
-fn eval_recording(
-    rule: &Rule,
-    t: i64,
-    store: &dyn Source,
-    cx: &EvalContext,
-    limit: usize,
-) -> Result<Vec<Sample>, String> {
-    let mut v = query(rule, t, store, cx)?;
+fn eval_recording(rule: &Rule, t: i64, q: &Query<'_>, limit: usize) -> Result<Vec<Sample>, String> {
+    let mut v = query(rule, t, q)?;
     for s in &mut v {
         s.labels.set("__name__".into(), rule.name.clone());
         for (k, val) in &rule.labels {
@@ -239,62 +293,83 @@ fn expand(t: &super::template::Template, data: &AlertData) -> String {
 fn eval_alerting(
     rule: &Rule,
     t: i64,
-    store: &dyn Source,
-    cx: &EvalContext,
+    q: &Query<'_>,
     limit: usize,
+    write_series: bool,
     active: &mut BTreeMap<Labels, Alert>,
 ) -> Result<Vec<Sample>, String> {
     let RuleKind::Alert(spec) = &rule.kind else {
         return Ok(Vec::new());
     };
-    let res = query(rule, t, store, cx)?;
-    let external = label_map(&cx.external_labels);
-    let mut fresh: BTreeMap<Labels, Alert> = BTreeMap::new();
+    let res = query(rule, t, q)?;
+    let cx = q.cx;
+    // Template data is built only for a sample that needs a template expanded: most
+    // evaluations of an active alert see the value it had last time, and an annotation is
+    // a function of the labels and the value alone (`query` is refused), so it is kept.
+    let mut external: Option<BTreeMap<String, String>> = None;
+    let mut data_of = |s: &Sample| AlertData {
+        labels: label_map(&s.labels),
+        external_labels: external
+            .get_or_insert_with(|| label_map(&cx.external_labels))
+            .clone(),
+        external_url: cx.external_url.clone(),
+        value: s.v,
+    };
+    let mut seen = LabelSet::with_capacity_and_hasher(res.len(), Default::default());
+    let mut fresh: Vec<(Labels, Sample, Option<AlertData>)> = Vec::with_capacity(res.len());
     for s in res {
-        let data = AlertData {
-            labels: label_map(&s.labels),
-            external_labels: external.clone(),
-            external_url: cx.external_url.clone(),
-            value: s.v,
-        };
+        let mut data: Option<AlertData> = None;
         let mut lb = s.labels.without_name();
         for ((k, _), tpl) in rule.labels.iter().zip(&spec.label_templates) {
-            lb.set(k.clone(), expand(tpl, &data));
+            let v = match tpl.literal() {
+                Some(text) => text,
+                None => expand(tpl, data.get_or_insert_with(|| data_of(&s))),
+            };
+            lb.set(k.clone(), v);
         }
         lb.set("alertname".into(), rule.name.clone());
-        let mut annotations: Vec<(String, String)> = spec
-            .annotations
-            .iter()
-            .map(|(k, tpl)| (k.clone(), expand(tpl, &data)))
-            .collect();
-        annotations.sort();
-        if fresh.contains_key(&lb) {
+        if !seen.insert(lb.clone()) {
             return Err(
                 "vector contains metrics with the same labelset after applying alert labels".into(),
             );
         }
-        fresh.insert(
-            lb.clone(),
-            Alert {
-                labels: lb,
-                annotations,
-                state: AlertState::Pending,
-                active_at: t,
-                fired_at: None,
-                resolved_at: None,
-                keep_firing_since: None,
-                value: s.v,
-            },
-        );
+        fresh.push((lb, s, data));
     }
-    for (k, a) in &fresh {
-        match active.get_mut(k) {
+    let annotate =
+        |s: &Sample, data: Option<AlertData>, data_of: &mut dyn FnMut(&Sample) -> AlertData| {
+            let data = data.unwrap_or_else(|| data_of(s));
+            let mut a: Vec<(String, String)> = spec
+                .annotations
+                .iter()
+                .map(|(k, tpl)| (k.clone(), expand(tpl, &data)))
+                .collect();
+            a.sort();
+            a
+        };
+    for (k, s, data) in fresh {
+        match active.get_mut(&k) {
             Some(old) if old.state != AlertState::Inactive => {
-                old.value = a.value;
-                old.annotations = a.annotations.clone();
+                if old.value.to_bits() != s.v.to_bits() {
+                    old.annotations = annotate(&s, data, &mut data_of);
+                }
+                old.value = s.v;
             }
             _ => {
-                active.insert(k.clone(), a.clone());
+                let annotations = annotate(&s, data, &mut data_of);
+                active.insert(
+                    k.clone(),
+                    Alert {
+                        labels: k,
+                        annotations,
+                        state: AlertState::Pending,
+                        active_at: t,
+                        fired_at: None,
+                        resolved_at: None,
+                        keep_firing_since: None,
+                        value: s.v,
+                        series: None,
+                    },
+                );
             }
         }
     }
@@ -302,7 +377,7 @@ fn eval_alerting(
     let mut counted = 0usize;
     let mut remove = Vec::new();
     for (k, a) in active.iter_mut() {
-        if !fresh.contains_key(k) {
+        if !seen.contains(k) {
             let mut keep_firing = false;
             if a.state == AlertState::Firing && spec.keep_firing_for_ms > 0 {
                 let since = *a.keep_firing_since.get_or_insert(t);
@@ -328,10 +403,35 @@ fn eval_alerting(
             a.state = AlertState::Firing;
             a.fired_at = Some(t);
         }
-        out.push(alert_sample(rule, a, "ALERTS", Some(a.state), 1.0, t));
+        if !write_series {
+            continue;
+        }
+        if a.series.is_none() {
+            a.series = Some(Box::new([
+                alert_labels(rule, a, "ALERTS", Some(AlertState::Pending)),
+                alert_labels(rule, a, "ALERTS", Some(AlertState::Firing)),
+                alert_labels(rule, a, "ALERTS_FOR_STATE", None),
+            ]));
+        }
+        let Some([pending, firing, for_state]) = a.series.as_deref() else {
+            continue;
+        };
+        let alerts = if a.state == AlertState::Firing {
+            firing
+        } else {
+            pending
+        };
+        out.push(Sample {
+            labels: alerts.clone(),
+            t,
+            v: 1.0,
+        });
         // Prometheus stores whole seconds here.
-        let active_s = a.active_at.div_euclid(1000) as f64;
-        out.push(alert_sample(rule, a, "ALERTS_FOR_STATE", None, active_s, t));
+        out.push(Sample {
+            labels: for_state.clone(),
+            t,
+            v: a.active_at.div_euclid(1000) as f64,
+        });
     }
     for k in remove {
         active.remove(&k);
@@ -343,14 +443,8 @@ fn eval_alerting(
     Ok(out)
 }
 
-fn alert_sample(
-    rule: &Rule,
-    a: &Alert,
-    metric: &str,
-    state: Option<AlertState>,
-    v: f64,
-    t: i64,
-) -> Sample {
+/// The labels of an alert's `ALERTS` (with its state) or `ALERTS_FOR_STATE` series.
+fn alert_labels(rule: &Rule, a: &Alert, metric: &str, state: Option<AlertState>) -> Labels {
     let mut l = Labels::new(rule.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     for (k, v) in a.labels.iter() {
         l.set(k.to_string(), v.to_string());
@@ -360,7 +454,7 @@ fn alert_sample(
     if let Some(s) = state {
         l.set("alertstate".into(), s.as_str().to_string());
     }
-    Sample { labels: l, t, v }
+    l
 }
 
 #[cfg(test)]

@@ -80,7 +80,8 @@ pub struct Group {
 pub struct Rule {
     /// The `record` metric name or the `alert` name.
     pub name: String,
-    pub expr: Expr,
+    /// Shared so a [`promql::Memo`] can hold the parsed nodes it recognises.
+    pub expr: std::sync::Arc<Expr>,
     pub expr_text: String,
     /// Labels as written (templates for an alert, plain values for a recording rule).
     pub labels: Vec<(String, String)>,
@@ -604,7 +605,7 @@ fn validate_rule(
     };
     Some(Rule {
         name,
-        expr: expr?,
+        expr: std::sync::Arc::new(expr?),
         expr_text: r.expr_s.clone(),
         labels: r
             .labels

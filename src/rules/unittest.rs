@@ -745,6 +745,14 @@ fn run_group(
         .chain(tg.exprs.iter().map(|e| e.eval_time))
         .max()
         .unwrap_or(0);
+    // The engine's evaluation path, memo included, so the differential tests against
+    // promtool also hold the memo to Prometheus's results.
+    let memo = promql::Memo::new(
+        groups
+            .iter()
+            .flat_map(|g| g.group.rules.iter().map(|r| r.expr.clone()))
+            .collect(),
+    );
     let mut store = MemSource::default();
     let mut loaded = vec![0usize; pending.len()];
     let mut errs = Vec::new();
@@ -764,8 +772,10 @@ fn run_group(
             }
         }
         let mut eval_errs = Vec::new();
+        // New input points: values from the last step no longer hold.
+        memo.clear();
         for g in &mut groups {
-            g.eval(ts, &mut store, &cx);
+            g.eval_memo(ts, &mut store, &cx, Some(&memo));
             for (r, h) in g.group.rules.iter().zip(&g.health) {
                 if let Some(e) = &h.last_error {
                     eval_errs.push(format!(

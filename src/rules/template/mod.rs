@@ -76,6 +76,18 @@ impl Template {
             .all(|i| matches!(i, Item::Text(_)))
     }
 
+    /// The text itself when the template is plain text (expanding it gives just that).
+    pub fn literal(&self) -> Option<String> {
+        let mut out = String::new();
+        for i in self.items.iter().skip(4) {
+            match i {
+                Item::Text(t) => out.push_str(t),
+                _ => return None,
+            }
+        }
+        Some(out)
+    }
+
     /// Expand with `data`; the error text is Prometheus's `error executing template …`.
     pub fn expand(&self, data: &AlertData) -> Result<String, String> {
         let env = Env {
