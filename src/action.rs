@@ -10,6 +10,7 @@ pub enum Action {
     Quit,
     Back,
     Open,
+    Describe,
     Close,
     Up,
     Down,
@@ -40,6 +41,7 @@ pub enum Action {
     Faster,
     Slower,
     ToggleLoop,
+    ReloadRules,
     ToggleMouse,
     PromptAccept,
     PromptCancel,
@@ -50,10 +52,11 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order help and the palette list them.
-    pub const ALL: [Action; 39] = [
+    pub const ALL: [Action; 41] = [
         Action::Quit,
         Action::Back,
         Action::Open,
+        Action::Describe,
         Action::Close,
         Action::Up,
         Action::Down,
@@ -84,6 +87,7 @@ impl Action {
         Action::Faster,
         Action::Slower,
         Action::ToggleLoop,
+        Action::ReloadRules,
         Action::ToggleMouse,
         Action::PromptAccept,
         Action::PromptCancel,
@@ -109,6 +113,10 @@ impl Action {
             Action::Open => (
                 "open",
                 "Open the host of the selected row, or chart the selected series",
+            ),
+            Action::Describe => (
+                "describe",
+                "Show the selected alert or rule in full: labels, annotations, expression",
             ),
             Action::Close => (
                 "close",
@@ -166,6 +174,10 @@ impl Action {
             Action::ToggleLoop => (
                 "toggle_loop",
                 "Replay: start over at the end of the recording, or stop there",
+            ),
+            Action::ReloadRules => (
+                "reload_rules",
+                "Read the rule files again; a broken one keeps the last good rules",
             ),
             Action::ToggleMouse => ("toggle_mouse", "Turn mouse support on or off"),
             Action::PromptAccept => ("prompt_accept", "Apply the filter or run the command"),

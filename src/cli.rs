@@ -304,24 +304,39 @@ fn with_rules(data: &[u8], files: &[PathBuf]) -> Result<Vec<u8>, String> {
             yaml.push(replay::RecordedRuleFile { name, text });
         }
     }
-    replay::with_header(data, |h| {
-        if let Some(set) = own {
-            h.rules = "recorded".to_string();
-            h.rule_set = Some(set);
-        }
-        if !yaml.is_empty() {
-            h.rule_files = yaml;
-            // A recording without rule files says nothing of an interval: the live engine
-            // would have used [defaults] interval, which the shortest target interval tells.
-            let shortest = h
-                .targets
-                .iter()
-                .map(|t| t.interval_ms)
-                .min()
-                .unwrap_or(15_000);
-            h.rule_interval_ms.get_or_insert(shortest);
-        }
-    })
+    let new_files = !yaml.is_empty();
+    let keep = |r: &replay::Record| {
+        !(new_files
+            && matches!(
+                r,
+                replay::Record::Input {
+                    input: Input::Rules(_),
+                    ..
+                }
+            ))
+    };
+    replay::with_header(
+        data,
+        |h| {
+            if let Some(set) = own {
+                h.rules = "recorded".to_string();
+                h.rule_set = Some(set);
+            }
+            if !yaml.is_empty() {
+                h.rule_files = yaml;
+                // A recording without rule files says nothing of an interval: the live engine
+                // would have used [defaults] interval, which the shortest target interval tells.
+                let shortest = h
+                    .targets
+                    .iter()
+                    .map(|t| t.interval_ms)
+                    .min()
+                    .unwrap_or(15_000);
+                h.rule_interval_ms.get_or_insert(shortest);
+            }
+        },
+        keep,
+    )
     .map_err(|e| format!("nocscope replay: {e}"))
 }
 

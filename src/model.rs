@@ -99,7 +99,35 @@ impl FromStr for Severity {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Input {
     Observation(Observation),
-    Tick { now: Millis },
+    Tick {
+        now: Millis,
+    },
+    /// The Prometheus rule files were read again (the console's `reload_rules`). Recorded
+    /// like any input, so a replay switches rules where the live run did. Last in the enum:
+    /// recordings store the variant's index.
+    Rules(RuleReload),
+}
+
+/// A reload of the Prometheus rule files: their text as read, or why reading failed (the
+/// engine then keeps the rules it has and says so).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RuleReload {
+    pub at: Millis,
+    /// (file name, text), in the order the config's globs found them.
+    pub files: Vec<(String, String)>,
+    /// The evaluation interval of groups without one.
+    pub interval_ms: i64,
+    /// Set when the files could not be read or checked: nothing changes.
+    pub error: Option<String>,
+}
+
+/// How the last rule reload went, for the console.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RuleReloadStatus {
+    pub at: Millis,
+    pub ok: bool,
+    /// What was loaded ("3 files, 40 rules") or what failed, with file:line.
+    pub message: String,
 }
 
 /// One thing a collector saw, timestamped when the poll started (Prometheus semantics).
@@ -661,6 +689,9 @@ pub struct AlertView {
     pub fired_at: Option<Millis>,
     pub value: f64,
     pub summary: String,
+    /// Every annotation, rendered (the summary among them), for the alert's detail.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub annotations: Vec<(String, String)>,
 }
 
 /// Health of one configured target as of its last poll.
@@ -702,6 +733,9 @@ pub struct Snapshot {
     /// Every rule in force (own rules first, then each Prometheus group's), for the rules view.
     #[serde(default)]
     pub rules: Vec<RuleStatus>,
+    /// The last reload of the rule files, if there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_reload: Option<RuleReloadStatus>,
 }
 
 /// One rule as the rules view shows it.
@@ -721,6 +755,16 @@ pub struct RuleStatus {
     pub error: Option<String>,
     /// Series (recording) or alerts (alerting) the last evaluation produced.
     pub matched: u32,
+    /// `for` and `keep_firing_for`, in milliseconds.
+    #[serde(default)]
+    pub for_ms: i64,
+    #[serde(default)]
+    pub keep_firing_for_ms: i64,
+    /// Labels and annotations as written (templates, before rendering).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub annotations: Vec<(String, String)>,
 }
 
 /// One rule's threshold on one vital (`HostCpuHigh` at 80 on `cpu_pct`).

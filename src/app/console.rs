@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicU64;
 
 use tokio::sync::{mpsc, watch};
 
-use super::history::Services;
+use super::history::{RuleReloader, Services};
 use super::player::{ReplayLink, spawn_player};
 use super::pump::{EngineLink, INPUT_QUEUE, Pump, PumpOptions, Sinks, spawn_engine};
 use super::recording::LiveRecording;
@@ -116,6 +116,7 @@ async fn console_replay(player: Player, options: ConsoleOptions, keymap: Keymap)
     let services = Services {
         memory: link.memory.clone(),
         store: None,
+        reload: None,
     };
     let code = run_terminal(&link, state, &options, &services, stop_rx, Some(replay)).await;
     signals.abort();
@@ -202,6 +203,12 @@ async fn console(config: Config, options: ConsoleOptions, keymap: Keymap) -> i32
     // The scheduler's observations go straight onto the engine's queue.
     let dropped = Arc::new(AtomicU64::new(0));
     let (in_tx, in_rx) = mpsc::channel(INPUT_QUEUE);
+    // `R` reloads the rule files through the same queue, so a reload lands between polls.
+    let reload = config.source.clone().map(|path| RuleReloader {
+        config: path,
+        inputs: in_tx.clone(),
+        clock: scheduler::wall_clock_ms,
+    });
     let mut tasks = scheduler::spawn(
         Arc::new(config.clone()),
         client,
@@ -258,6 +265,7 @@ async fn console(config: Config, options: ConsoleOptions, keymap: Keymap) -> i32
     let services = Services {
         memory: link.memory.clone(),
         store: store.as_ref().map(|_| store_path.clone()),
+        reload,
     };
 
     let code = run_terminal(&link, state, &options, &services, stop_rx, None).await;

@@ -19,6 +19,64 @@ pub struct Services {
     pub memory: mpsc::Sender<MemoryAsk>,
     /// The SQLite file, opened read-only per query on a blocking thread.
     pub store: Option<PathBuf>,
+    /// Rule reloads (a live console with a config file).
+    pub reload: Option<RuleReloader>,
+}
+
+/// Reads the config's rule files again and hands them to the engine as an input, so the
+/// reload lands between two polls and in the recording like everything else. The engine
+/// checks them; a config or rule file that does not load travels as the reload's error.
+#[derive(Clone)]
+pub struct RuleReloader {
+    pub config: PathBuf,
+    pub inputs: mpsc::Sender<crate::model::Input>,
+    pub clock: fn() -> crate::model::Millis,
+}
+
+impl RuleReloader {
+    /// Read the rule files (a blocking read of small files; done off the UI task) and send
+    /// the reload. The outcome arrives with the next snapshot.
+    pub(super) fn reload(&self) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let path = me.config.clone();
+            let loaded = tokio::task::spawn_blocking(move || crate::config::load(&path))
+                .await
+                .map_err(|e| e.to_string());
+            let at = (me.clock)();
+            let reload = match loaded {
+                Ok(Ok(c)) => crate::model::RuleReload {
+                    at,
+                    files: c
+                        .rule_files
+                        .iter()
+                        .map(|f| (f.path.display().to_string(), f.text.clone()))
+                        .collect(),
+                    interval_ms: i64::try_from(c.defaults.interval.as_millis()).unwrap_or(i64::MAX),
+                    error: None,
+                },
+                Ok(Err(e)) => failed(at, e.to_string()),
+                Err(e) => failed(at, e),
+            };
+            if me
+                .inputs
+                .send(crate::model::Input::Rules(reload))
+                .await
+                .is_err()
+            {
+                tracing::warn!("rule reload: the engine has stopped");
+            }
+        });
+    }
+}
+
+fn failed(at: crate::model::Millis, error: String) -> crate::model::RuleReload {
+    crate::model::RuleReload {
+        at,
+        files: Vec::new(),
+        interval_ms: 0,
+        error: Some(crate::sanitize::sanitize(&error).into_owned()),
+    }
 }
 
 /// An answer for the UI loop, tagged with the request's id (stale ones are dropped there).

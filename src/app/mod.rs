@@ -13,7 +13,7 @@ mod ui_loop;
 mod wiring;
 
 pub use console::{ConsoleOptions, run_console, run_console_replay};
-pub use history::Services;
+pub use history::{RuleReloader, Services};
 pub use player::{PLAYER_STEP, ReplayLink, replay_status, spawn_player, steer};
 pub use pump::{
     EngineLink, EventSink, INPUT_QUEUE, MemoryAsk, Pump, PumpOptions, Sinks, answer_from_memory,

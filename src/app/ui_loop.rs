@@ -46,6 +46,16 @@ fn carry_out(cmd: Command, state: &mut UiState, out: &mut Outlets<'_>) -> bool {
             }
             return true;
         }
+        Command::ReloadRules => {
+            state.message = Some(match &out.services.reload {
+                Some(r) => {
+                    r.reload();
+                    "reading the rule files again…".to_string()
+                }
+                None => "rule reload needs a live console with a config file".to_string(),
+            });
+            return true;
+        }
         // `update` has already set `state.quit`; the loop ends on it.
         Command::Quit => {}
     }

@@ -123,7 +123,7 @@ struct SeriesState {
 }
 
 /// Session-local numbering of series for one store source.
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
 struct SeriesIndex {
     ids: HashMap<Box<str>, u32, foldhash::fast::RandomState>,
 }
@@ -206,6 +206,8 @@ pub struct Engine {
     prom: Option<Box<prom::PromRules>>,
     /// State-change history of alert instances that changed recently (flap detection).
     flaps: BTreeMap<AlertKey, flap::Flap>,
+    /// How the last reload of the rule files went.
+    rule_reload: Option<crate::model::RuleReloadStatus>,
 }
 
 impl Engine {
@@ -266,6 +268,7 @@ impl Engine {
             key_buf: String::with_capacity(256),
             prom: None,
             flaps: BTreeMap::new(),
+            rule_reload: None,
         }
     }
 
@@ -365,6 +368,7 @@ impl Engine {
         match input {
             Input::Observation(o) => self.ingest(o),
             Input::Tick { now } => self.tick(*now),
+            Input::Rules(r) => self.reload_rules(r),
         }
     }
 

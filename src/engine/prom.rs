@@ -40,6 +40,10 @@ pub struct PromRules {
     memo: crate::promql::Memo,
     /// Host name → engine host index, for alerts' `host` labels (thousands per cycle).
     host_index: std::collections::HashMap<String, usize>,
+    /// Recording rules' results go to the store as series of `rules/<host>` (or `rules`
+    /// when they name no host), so the metric browser lists and charts them; the series
+    /// index of each of those sources.
+    recorded: BTreeMap<String, super::SeriesIndex>,
 }
 
 /// One target's series as rules see them.
@@ -118,6 +122,10 @@ impl PromRules {
                     }
                 }
                 let h = g.health.get(i);
+                let spec = match &r.kind {
+                    RuleKind::Alert(s) => Some(s),
+                    RuleKind::Record => None,
+                };
                 out.push(crate::model::RuleStatus {
                     group: group.clone(),
                     name: r.name.clone(),
@@ -132,6 +140,17 @@ impl PromRules {
                     last_eval: h.and_then(|h| h.last_eval),
                     error: h.and_then(|h| h.last_error.clone()),
                     matched: h.map(|h| h.last_count as u32).unwrap_or(0),
+                    for_ms: spec.map(|s| s.for_ms).unwrap_or(0),
+                    keep_firing_for_ms: spec.map(|s| s.keep_firing_for_ms).unwrap_or(0),
+                    labels: r.labels.clone(),
+                    annotations: spec
+                        .map(|s| {
+                            s.annotations
+                                .iter()
+                                .map(|(k, t)| (k.clone(), t.source().to_string()))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                 });
             }
         }
@@ -318,6 +337,7 @@ impl Engine {
                 .collect(),
         );
         let mut p = PromRules {
+            recorded: BTreeMap::new(),
             memo,
             host_index: self
                 .hosts
@@ -339,6 +359,188 @@ impl Engine {
         // The interval of a group without one, for `rate` over subqueries without a step.
         p.cx.query.default_step_ms = interval_ms;
         self.prom = Some(Box::new(p));
+        Ok(())
+    }
+
+    /// Apply a reload of the rule files: the new rules replace the old, keeping what the old
+    /// knew of rules that stayed (by group, name and labels, as Prometheus does); a reload
+    /// that failed, or rules that do not load, change nothing. Either way the outcome is kept
+    /// for the console.
+    pub(super) fn reload_rules(&mut self, r: &crate::model::RuleReload) {
+        let outcome = match &r.error {
+            Some(e) => Err(e.clone()),
+            None => self
+                .reload_rule_files(&r.files, r.interval_ms)
+                .map_err(|e| e.to_string()),
+        };
+        let (ok, message) = match outcome {
+            Ok(()) => {
+                let rules = self
+                    .prom
+                    .as_ref()
+                    .map(|p| p.groups.iter().map(|g| g.group.rules.len()).sum::<usize>())
+                    .unwrap_or(0);
+                let files = r.files.len();
+                (
+                    true,
+                    format!(
+                        "rules reloaded: {files} file{}, {rules} rule{}",
+                        if files == 1 { "" } else { "s" },
+                        if rules == 1 { "" } else { "s" }
+                    ),
+                )
+            }
+            Err(e) => (
+                false,
+                format!("rule reload failed, the last good rules keep running: {e}"),
+            ),
+        };
+        self.rule_reload = Some(crate::model::RuleReloadStatus {
+            at: r.at,
+            ok,
+            message,
+        });
+    }
+
+    /// Replace the Prometheus rules while running. Alerts of rules that stayed carry on
+    /// (pending keeps its `for` clock, firing keeps firing); those of rules that went are
+    /// resolved and announced; the series held for rules are kept, so rates do not restart.
+    /// On error nothing changes.
+    pub fn reload_rule_files(
+        &mut self,
+        files: &[(String, String)],
+        interval_ms: i64,
+    ) -> Result<(), RuleFilesError> {
+        let first = self
+            .rules
+            .iter()
+            .position(|r| r.check == Check::Prometheus)
+            .unwrap_or(self.rules.len());
+        let old_rules = self.rules.split_off(first);
+        let old_alerts = self.alerts.split_off(&(first, 0, String::new()));
+        let old_flaps = self.flaps.split_off(&(first, 0, String::new()));
+        let old = self.prom.take();
+        if let Err(e) = self.set_rule_files(files, interval_ms) {
+            self.rules.truncate(first);
+            self.rules.extend(old_rules);
+            self.alerts.extend(old_alerts);
+            self.flaps.extend(old_flaps);
+            self.prom = old;
+            return Err(e);
+        }
+        // Old engine rule index → new, for the alerting rules that stayed.
+        let mut moved: BTreeMap<usize, usize> = BTreeMap::new();
+        let mut gone_loose = Vec::new();
+        if let (Some(old), Some(new)) = (old.as_deref(), self.prom.as_deref_mut()) {
+            for (ng, group) in new.groups.iter_mut().enumerate() {
+                let Some(og) = old.groups.iter().position(|o| {
+                    o.group.file == group.group.file && o.group.name == group.group.name
+                }) else {
+                    continue;
+                };
+                let (Some(old_group), Some(old_slots)) = (old.groups.get(og), old.slots.get(og))
+                else {
+                    continue;
+                };
+                group.adopt(old_group);
+                if let (Some(n), Some(o)) = (new.next_eval.get_mut(ng), old.next_eval.get(og)) {
+                    *n = *o;
+                }
+                for (i, slot) in new.slots.get(ng).into_iter().flatten().enumerate() {
+                    let (Some(ri), Some(j)) = (*slot, group.match_in(i, old_group)) else {
+                        continue;
+                    };
+                    if let Some(Some(old_ri)) = old_slots.get(j) {
+                        moved.insert(*old_ri, ri);
+                    }
+                }
+            }
+            for ((ri, l), inst) in &old.unattached {
+                match moved.get(ri) {
+                    Some(&to) => {
+                        new.unattached.insert((to, l.clone()), inst.clone());
+                    }
+                    None => gone_loose.push((*ri, l.clone(), inst.clone())),
+                }
+            }
+        }
+        for (ri, labels, inst) in gone_loose {
+            let Some(rule) = old_rules.get(ri - first) else {
+                continue;
+            };
+            let mut tr = transition(
+                &rule.name,
+                "",
+                labels,
+                &inst,
+                AlertState::Inactive,
+                rule.severity,
+                self.now,
+            );
+            tr.summary = "rule removed by a reload".to_string();
+            self.record_transition(None, tr);
+        }
+        if let Some(mut old) = old
+            && let Some(new) = self.prom.as_deref_mut()
+        {
+            // The series held for rules stay (a rate over them goes on); series only the new
+            // rules read start with the next poll. Each target's labels are worked out again
+            // for the new rules' names, from the series the engine already knows.
+            new.head = std::mem::take(&mut old.head);
+            new.recorded = std::mem::take(&mut old.recorded);
+            let mut feeds = Vec::with_capacity(self.targets.len());
+            for (ti, t) in self.targets.iter().enumerate() {
+                let mut feed = Feed {
+                    labels: vec![None; t.index.ids.len()],
+                    seen: old
+                        .feeds
+                        .get(ti)
+                        .map(|f| f.seen.clone())
+                        .unwrap_or_default(),
+                };
+                for (key, idx) in &t.index.ids {
+                    if let Some(slot) = feed.labels.get_mut(*idx as usize) {
+                        *slot = new.series_labels(key, &t.spec);
+                    }
+                }
+                feeds.push(feed);
+            }
+            new.feeds = feeds;
+        }
+        for ((ri, h, labels), inst) in old_alerts {
+            match moved.get(&ri) {
+                Some(&to) => {
+                    self.alerts.insert((to, h, labels), inst);
+                }
+                None if inst.is_active() => {
+                    let Some(rule) = old_rules.get(ri - first) else {
+                        continue;
+                    };
+                    let host = self
+                        .hosts
+                        .get(h)
+                        .map(|x| x.name.clone())
+                        .unwrap_or_default();
+                    let mut tr = transition(
+                        &rule.name,
+                        &host,
+                        labels,
+                        &inst,
+                        AlertState::Inactive,
+                        rule.severity,
+                        self.now,
+                    );
+                    tr.summary = "rule removed by a reload".to_string();
+                    self.record_transition(Some(h), tr);
+                }
+                None => {}
+            }
+        }
+        for ((ri, h, labels), f) in old_flaps {
+            if let Some(&to) = moved.get(&ri) {
+                self.flaps.insert((to, h, labels), f);
+            }
+        }
         Ok(())
     }
 
@@ -406,6 +608,7 @@ impl Engine {
                 Some(before) => hold(group, &before, &down),
                 None => HashSet::new(),
             };
+            self.batches.extend(recorded_batches(&mut p, g, t));
             self.mirror(&mut p, g, t, &held);
         }
         // Values are only valid for this cycle's head; do not hold their memory until the next.
@@ -458,6 +661,7 @@ impl Engine {
                         last_true: t,
                         value: a.value,
                         summary,
+                        annotations: a.annotations.clone(),
                     },
                 );
             }
@@ -563,6 +767,7 @@ impl Engine {
                 last_true: tr.at,
                 value: tr.value,
                 summary: tr.summary.clone(),
+                annotations: Default::default(),
             };
             let is_prom = self
                 .rules
@@ -594,7 +799,7 @@ impl Engine {
             };
             let alert = reval::Alert {
                 labels: labels.clone(),
-                annotations: Vec::new(),
+                annotations: Default::default(),
                 state: match inst.state {
                     AlertState::Firing => reval::AlertState::Firing,
                     _ => reval::AlertState::Pending,
@@ -651,6 +856,53 @@ impl Engine {
     pub fn prom_rules(&self) -> Option<&PromRules> {
         self.prom.as_deref()
     }
+}
+
+/// The store batches of group `g`'s recording results at `t`, one per source.
+fn recorded_batches(p: &mut PromRules, g: usize, t: Millis) -> Vec<CycleBatch> {
+    let Some(group) = p.groups.get(g) else {
+        return Vec::new();
+    };
+    let mut by_source: BTreeMap<String, CycleBatch> = BTreeMap::new();
+    for (i, rule) in group.group.rules.iter().enumerate() {
+        if !matches!(rule.kind, RuleKind::Record) {
+            continue;
+        }
+        for labels in group.written(i) {
+            let Some((at, v)) = p.head.last(labels) else {
+                continue;
+            };
+            if at != t || crate::promql::is_stale(v) {
+                continue;
+            }
+            let source = match labels.get("host").filter(|h| p.host_index.contains_key(*h)) {
+                Some(h) => format!("rules/{h}"),
+                None => "rules".to_string(),
+            };
+            let mut key = labels.metric_name().unwrap_or_default().to_string();
+            let rest: Vec<(&str, &str)> = labels.iter().filter(|(k, _)| *k != "__name__").collect();
+            if !rest.is_empty() {
+                push_labels(&mut key, rest);
+            }
+            let batch = by_source
+                .entry(source.clone())
+                .or_insert_with(|| CycleBatch {
+                    source: source.as_str().into(),
+                    at: t,
+                    poll: None,
+                    new_series: Vec::new(),
+                    samples: Vec::new(),
+                    alerts: Vec::new(),
+                });
+            let idx = p
+                .recorded
+                .entry(source)
+                .or_default()
+                .get_or_insert(&key, &mut batch.new_series);
+            batch.samples.push((idx, t, v));
+        }
+    }
+    by_source.into_values().collect()
 }
 
 fn transition(

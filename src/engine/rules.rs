@@ -221,6 +221,9 @@ pub struct Instance {
     pub last_true: Millis,
     pub value: f64,
     pub summary: String,
+    /// Every annotation rendered at the last evaluation with data (shared with the rule
+    /// evaluator's copy: thousands of alerts are mirrored each cycle).
+    pub annotations: std::sync::Arc<Vec<(String, String)>>,
     /// Its last evaluation had no data (the target could not be seen): the state is held,
     /// and shown as unknown rather than believed.
     pub held: bool,
@@ -236,6 +239,7 @@ impl Instance {
             last_true: 0,
             value: f64::NAN,
             summary: String::new(),
+            annotations: Default::default(),
         }
     }
 
@@ -637,11 +641,12 @@ impl Engine {
         } in evals
         {
             let rule = &self.rules[ri];
-            let (labels, summary) = if rule.labels.is_empty() && rule.annotations.is_empty() {
-                (labels, summary)
-            } else {
-                templated(rule, &self.hosts[h].name, labels, value, summary)
-            };
+            let (labels, summary, annotations) =
+                if rule.labels.is_empty() && rule.annotations.is_empty() {
+                    (labels, summary, Vec::new())
+                } else {
+                    templated(rule, &self.hosts[h].name, labels, value, summary)
+                };
             let key = (ri, h, labels);
             let inst = self.alerts.entry(key.clone()).or_default();
             let cond = value.map(|x| rule.condition(x, inst.is_active()));
@@ -650,6 +655,9 @@ impl Engine {
                 inst.value = x;
                 if x.is_finite() {
                     inst.summary = summary;
+                    if !annotations.is_empty() {
+                        inst.annotations = std::sync::Arc::new(annotations);
+                    }
                 }
             }
             if let Some((from, to)) = inst.step(cond, now, rule.for_ms, rule.keep_firing_for_ms) {
@@ -776,7 +784,7 @@ fn templated(
     labels: String,
     value: Option<f64>,
     summary: String,
-) -> (String, String) {
+) -> (String, String, Vec<(String, String)>) {
     let mut pairs = parse_label_string(&labels);
     let mut data = AlertData {
         labels: pairs.iter().cloned().collect(),
@@ -805,7 +813,20 @@ fn templated(
         Some((_, t)) if value.is_some_and(f64::is_finite) => expand(t),
         _ => summary,
     };
-    (out, summary)
+    let mut annotations: Vec<(String, String)> = rule
+        .annotations
+        .iter()
+        .map(|(k, t)| {
+            let v = if k == "summary" {
+                summary.clone()
+            } else {
+                expand(t)
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    annotations.sort();
+    (out, summary, annotations)
 }
 
 /// Per-item values of a per-target check: (labels, value, summary). `prefix` is the target's

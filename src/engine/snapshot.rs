@@ -97,6 +97,7 @@ impl Engine {
                 fired_at: i.fired_at,
                 value: i.value,
                 summary: i.summary.clone(),
+                annotations: (*i.annotations).clone(),
             })
             .collect();
         alerts.extend(
@@ -114,6 +115,7 @@ impl Engine {
                     fired_at: i.fired_at,
                     value: i.value,
                     summary: i.summary.clone(),
+                    annotations: (*i.annotations).clone(),
                 }),
         );
         alerts.sort_by(|a, b| {
@@ -150,6 +152,7 @@ impl Engine {
             anomalies: self.scoring.events(),
             thresholds: self.chart_thresholds(),
             rules: self.rule_statuses(),
+            rule_reload: self.rule_reload.clone(),
         }
     }
 
@@ -180,6 +183,18 @@ impl Engine {
                 last_eval: None,
                 error: None,
                 matched: c.0 + c.1,
+                for_ms: r.for_ms,
+                keep_firing_for_ms: r.keep_firing_for_ms,
+                labels: r
+                    .labels
+                    .iter()
+                    .map(|(k, t)| (k.clone(), t.source().to_string()))
+                    .collect(),
+                annotations: r
+                    .annotations
+                    .iter()
+                    .map(|(k, t)| (k.clone(), t.source().to_string()))
+                    .collect(),
             })
             .collect();
         if let Some(p) = self.prom_rules() {

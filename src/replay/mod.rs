@@ -22,10 +22,15 @@ pub use player::{OpenError, Player, Scan, Speed, SpeedError, scan, scan_with};
 /// The bundled demo recording (fixtures/demo.nsr), so the bare `nocscope` works anywhere.
 pub static DEMO: &[u8] = include_bytes!("../../fixtures/demo.nsr");
 
-/// The same recording with its header changed by `change`: every record copied as it is; a
-/// damaged tail is dropped where the damage starts (the replay would stop there anyway).
-/// `replay --rules` uses it to replay old inputs against new rules.
-pub fn with_header(data: &[u8], change: impl FnOnce(&mut Header)) -> Result<Vec<u8>, FormatError> {
+/// The same recording with its header changed by `change`: every record that `keep` accepts
+/// copied as it is; a damaged tail is dropped where the damage starts (the replay would stop
+/// there anyway). `replay --rules` uses it to replay old inputs against new rules (and drops
+/// the recorded rule reloads, which would put the old rules back).
+pub fn with_header(
+    data: &[u8],
+    change: impl FnOnce(&mut Header),
+    keep: impl Fn(&Record) -> bool,
+) -> Result<Vec<u8>, FormatError> {
     let mut reader = Reader::new(data, Limits::default())?;
     let mut header = reader.header().clone();
     change(&mut header);
@@ -36,7 +41,7 @@ pub fn with_header(data: &[u8], change: impl FnOnce(&mut Header)) -> Result<Vec<
     };
     let mut rec = Recorder::new(Vec::new(), &header).map_err(io)?;
     while let Ok(Some(r)) = reader.next_record() {
-        if !matches!(r, Record::End { .. }) {
+        if !matches!(r, Record::End { .. }) && keep(&r) {
             rec.record(&r).map_err(io)?;
         }
     }

@@ -54,7 +54,8 @@ impl AlertState {
 pub struct Alert {
     /// Identity: result labels without `__name__`, plus the rule's labels, plus `alertname`.
     pub labels: Labels,
-    pub annotations: Vec<(String, String)>,
+    /// Shared: the engine's alert table and snapshots hold the same list.
+    pub annotations: std::sync::Arc<Vec<(String, String)>>,
     pub state: AlertState,
     pub active_at: i64,
     pub fired_at: Option<i64>,
@@ -109,6 +110,52 @@ impl GroupState {
             health: vec![RuleHealth::default(); n],
             alert_series: true,
         }
+    }
+
+    /// Where rule `i` of this group was in `old` (the same group before a reload): the rule
+    /// of the same kind, name and labels, as Prometheus matches rules across a reload.
+    pub fn match_in(&self, i: usize, old: &GroupState) -> Option<usize> {
+        let r = self.group.rules.get(i)?;
+        old.group.rules.iter().position(|o| {
+            o.name == r.name
+                && o.labels == r.labels
+                && matches!(
+                    (&o.kind, &r.kind),
+                    (RuleKind::Record, RuleKind::Record) | (RuleKind::Alert(_), RuleKind::Alert(_))
+                )
+        })
+    }
+
+    /// Take over what `old` (this group before a reload) knew of each matching rule: its
+    /// alerts, so `for` is not re-armed and nothing fires twice; the series it wrote, for
+    /// stale markers; its last outcome.
+    pub fn adopt(&mut self, old: &GroupState) {
+        for i in 0..self.group.rules.len() {
+            let Some(j) = self.match_in(i, old) else {
+                continue;
+            };
+            if let (Some(to), Some(from)) = (self.alerts.get_mut(i), old.alerts.get(j)) {
+                *to = from.clone();
+                // Their series labels depended on the old rule; made again on first use.
+                for a in to.values_mut() {
+                    a.series = None;
+                }
+            }
+            if let (Some(to), Some(from)) = (self.previous.get_mut(i), old.previous.get(j)) {
+                *to = from.clone();
+            }
+            if let (Some(to), Some(from)) = (self.health.get_mut(i), old.health.get(j)) {
+                *to = from.clone();
+            }
+        }
+    }
+
+    /// The series rule `i` wrote at its last evaluation (recording rules' results), in
+    /// label order.
+    pub fn written(&self, i: usize) -> Vec<&Labels> {
+        let mut out: Vec<&Labels> = self.previous.get(i).into_iter().flatten().collect();
+        out.sort();
+        out
     }
 
     /// Alerts of rule `i` in label order (pending, firing and retained resolved ones).
@@ -344,7 +391,7 @@ fn eval_alerting(
                 .map(|(k, tpl)| (k.clone(), expand(tpl, &data)))
                 .collect();
             a.sort();
-            a
+            std::sync::Arc::new(a)
         };
     for (k, s, data) in fresh {
         match active.get_mut(&k) {

@@ -809,7 +809,7 @@ fn run_group(
                     }
                     let entry = got.entry(r.name.as_str()).or_default();
                     for a in g.alerts(i).filter(|a| a.state == AlertState::Firing) {
-                        entry.push((a.labels.clone(), a.annotations.clone()));
+                        entry.push((a.labels.clone(), (*a.annotations).clone()));
                     }
                 }
             }

@@ -36,6 +36,8 @@ pub enum Command {
     SetMouse(bool),
     /// Steer the replay player (replay mode only).
     Replay(ReplayControl),
+    /// Read the rule files again (live with a config only).
+    ReloadRules,
 }
 
 /// What the console asks of the replay player. The player owns time; the UI only asks.

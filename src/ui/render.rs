@@ -80,6 +80,9 @@ pub fn render(frame: &mut Frame<'_>, snap: &Snapshot, state: &UiState, theme: &T
         View::Rules => views::rules::render(frame, body, snap, state, theme),
     }
     status_bar(frame, foot, state, theme);
+    if state.detail_open() {
+        views::detail::render(frame, body, snap, state, theme);
+    }
     if state.help {
         help(frame, body, state, theme);
     }

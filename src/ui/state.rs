@@ -108,6 +108,11 @@ pub struct UiState {
     pub view: View,
     pub help: bool,
     pub help_scroll: usize,
+    /// The detail popup (`d`) over the alerts or rules view, and how far it is scrolled.
+    pub detail: bool,
+    pub detail_scroll: usize,
+    /// The time of the last rule reload outcome shown, so each is announced once.
+    pub rule_reload_seen: Option<Millis>,
     pub prompt: Option<Prompt>,
     pub run_mode: RunMode,
     /// The replay player's position, in replay mode once the player has reported.
@@ -149,6 +154,9 @@ impl UiState {
             view: View::Overview,
             help: false,
             help_scroll: 0,
+            detail: false,
+            detail_scroll: 0,
+            rule_reload_seen: None,
             prompt: None,
             run_mode: RunMode::Live,
             replay: None,
@@ -172,6 +180,11 @@ impl UiState {
             next_id: 0,
             target_labels: BTreeMap::new(),
         }
+    }
+
+    /// Whether the detail popup is showing (it belongs to the view it was opened over).
+    pub fn detail_open(&self) -> bool {
+        self.detail && super::views::detail::describable(self.view)
     }
 
     /// The keymap mode the state is in.
@@ -211,6 +224,15 @@ impl UiState {
     /// host, clamp the other lists.
     pub fn sync(&mut self, snap: &Snapshot) {
         self.now = snap.now;
+        // A reload's outcome is said once, when it arrives (the rules view keeps it).
+        if let Some(r) = &snap.rule_reload
+            && self.rule_reload_seen != Some(r.at)
+        {
+            if self.rule_reload_seen.is_some() || self.now - r.at < 60_000 {
+                self.message = Some(r.message.clone());
+            }
+            self.rule_reload_seen = Some(r.at);
+        }
         let keep = self.selected_host().map(str::to_string);
         self.overview.all_rows = snap
             .hosts
@@ -307,6 +329,9 @@ impl UiState {
     fn cursor(&mut self) -> Option<&mut usize> {
         if self.help {
             return Some(&mut self.help_scroll);
+        }
+        if self.detail_open() {
+            return Some(&mut self.detail_scroll);
         }
         match self.view {
             View::Overview => Some(&mut self.overview.selected),
@@ -546,6 +571,9 @@ pub fn update(state: &mut UiState, action: Action) -> Option<Command> {
             if state.help {
                 state.help = false;
                 None
+            } else if state.detail_open() {
+                state.detail = false;
+                None
             } else if state.view == View::Metrics {
                 state.view = View::Host;
                 state.host_history()
@@ -560,20 +588,39 @@ pub fn update(state: &mut UiState, action: Action) -> Option<Command> {
         Action::Close => {
             if state.help {
                 state.help = false;
+            } else if state.detail_open() {
+                state.detail = false;
             } else if !state.clear_view_filter() {
                 state.view = View::Overview;
             }
             None
         }
-        Action::Open => match state.view {
-            View::Overview => state.open_host(None),
-            View::Alerts => state.open_selected_alert(),
-            View::Targets => state.open_selected_target(),
-            View::Host => update(state, Action::ViewMetrics),
-            View::Metrics => state.series_history(),
-            View::Anomalies => state.open_anomaly(),
-            View::Rules => None,
-        },
+        Action::Describe => {
+            if state.detail_open() {
+                state.detail = false;
+            } else if !super::views::detail::describable(state.view) {
+                state.message = Some("d describes an alert (view 2) or a rule (view 7)".into());
+            } else if len == 0 {
+                state.message = Some("nothing selected to describe".into());
+            } else {
+                state.detail = true;
+                state.detail_scroll = 0;
+            }
+            None
+        }
+        Action::Open => {
+            // Enter leaves the list for what the row names; the popup stays behind.
+            state.detail = false;
+            match state.view {
+                View::Overview => state.open_host(None),
+                View::Alerts => state.open_selected_alert(),
+                View::Targets => state.open_selected_target(),
+                View::Host => update(state, Action::ViewMetrics),
+                View::Metrics => state.series_history(),
+                View::Anomalies => state.open_anomaly(),
+                View::Rules => None,
+            }
+        }
         Action::Up
         | Action::Down
         | Action::Top
@@ -582,9 +629,10 @@ pub fn update(state: &mut UiState, action: Action) -> Option<Command> {
         | Action::PageDown
         | Action::NextMatch
         | Action::PrevMatch => {
-            let help = state.help;
+            let help = state.help || state.detail_open();
             let cur = state.cursor()?;
-            // Help's length is the renderer's business; it clamps the scroll it draws.
+            // Help's and the detail's lengths are the renderer's business; it clamps the
+            // scroll it draws.
             let max = if help {
                 HELP_SCROLL_MAX
             } else {
@@ -628,31 +676,37 @@ pub fn update(state: &mut UiState, action: Action) -> Option<Command> {
         }
         Action::ViewOverview => {
             state.help = false;
+            state.detail = false;
             state.view = View::Overview;
             None
         }
         Action::ViewAlerts => {
             state.help = false;
+            state.detail = false;
             state.view = View::Alerts;
             None
         }
         Action::ViewTargets => {
             state.help = false;
+            state.detail = false;
             state.view = View::Targets;
             None
         }
         Action::ViewAnomalies => {
             state.help = false;
+            state.detail = false;
             state.view = View::Anomalies;
             None
         }
         Action::ViewRules => {
             state.help = false;
+            state.detail = false;
             state.view = View::Rules;
             None
         }
         Action::ViewHost => {
             state.help = false;
+            state.detail = false;
             let focus = if state.view == View::Overview || state.focus.is_none() {
                 None
             } else {
@@ -662,6 +716,7 @@ pub fn update(state: &mut UiState, action: Action) -> Option<Command> {
         }
         Action::ViewMetrics => {
             state.help = false;
+            state.detail = false;
             if state.focus.is_none() || state.view == View::Overview {
                 state.focus = state.selected_host().map(str::to_string);
             }
@@ -702,6 +757,7 @@ pub fn update(state: &mut UiState, action: Action) -> Option<Command> {
         Action::Faster => state.replay_only(ReplayControl::Faster),
         Action::Slower => state.replay_only(ReplayControl::Slower),
         Action::ToggleLoop => state.replay_only(ReplayControl::ToggleLoop),
+        Action::ReloadRules => Some(Command::ReloadRules),
         Action::StepBack => state.step_time(false),
         Action::StepForward => state.step_time(true),
         Action::PrevAlert => state.jump_alert(false),

@@ -609,7 +609,7 @@ watch = "mem"
 above = 70
 severity = "warning"
 labels = { team = "db-{{ $labels.host }}" }
-annotations = { summary = "memory {{ printf \"%.0f\" $value }}% on {{ $labels.host }}" }
+annotations = { summary = "memory {{ printf \"%.0f\" $value }}% on {{ $labels.host }}", runbook = "https://runbooks.example/{{ $labels.host }}/memory" }
 "#,
     );
     let mut e = Engine::new(vec![spec("web1", "web1")], rules);
@@ -639,6 +639,17 @@ annotations = { summary = "memory {{ printf \"%.0f\" $value }}% on {{ $labels.ho
             AlertState::Firing,
             "memory 80% on web1"
         )]
+    );
+    // Every annotation is rendered for the alert's detail, not only the summary.
+    assert_eq!(
+        snap.alerts[0].annotations,
+        vec![
+            (
+                "runbook".to_string(),
+                "https://runbooks.example/web1/memory".to_string()
+            ),
+            ("summary".to_string(), "memory 80% on web1".to_string()),
+        ]
     );
     assert_eq!(snap.hosts[0].severity, Severity::Minor);
     n.mem_avail = 0.4e9; // 95 %
@@ -814,6 +825,21 @@ fn prometheus_rules_evaluate_over_polled_series() {
     let snap = e.snapshot();
     let load = snap.alerts.iter().find(|a| a.rule == "LoadHigh").unwrap();
     assert_eq!(load.summary, "load 0.42 on web1");
+    // The detail's material: rendered annotations on the alert, templates on the rule.
+    assert_eq!(
+        load.annotations,
+        vec![("summary".to_string(), "load 0.42 on web1".to_string())]
+    );
+    let rule = snap.rules.iter().find(|r| r.name == "LoadHigh").unwrap();
+    assert_eq!(rule.for_ms, 30 * S);
+    assert_eq!(rule.labels, vec![("severity".into(), "warning".into())]);
+    assert_eq!(
+        rule.annotations,
+        vec![(
+            "summary".to_string(),
+            "load {{ $value }} on {{ $labels.host }}".to_string()
+        )]
+    );
     assert_eq!(load.severity, Severity::Minor, "warning maps to minor");
     assert_eq!(load.host, "web1");
     assert_eq!(snap.hosts[0].severity, Severity::Minor);
@@ -1149,4 +1175,185 @@ fn a_prometheus_alert_of_an_unseen_target_holds_past_the_lookback() {
     );
     e.apply(&scrape(0, t0 + 27 * 15 * S, &n.body()));
     assert_eq!(load(&e), Some((AlertState::Firing, false)));
+}
+
+fn reload(e: &mut Engine, at: i64, text: &str) {
+    e.apply(&Input::Rules(nocscope::model::RuleReload {
+        at,
+        files: vec![("node.yml".to_string(), text.to_string())],
+        interval_ms: 15 * S,
+        error: None,
+    }));
+}
+
+/// A reload keeps what stayed: a pending alert keeps its `for` clock (fires when it would
+/// have), a firing one does not fire again, a rule that went resolves with the reason; a new
+/// rule over series no old rule read has them from the next poll on.
+#[test]
+fn reloaded_rules_carry_on_where_the_old_ones_were() {
+    let mut e = prom_engine();
+    let mut n = Node::new();
+    let t0 = T0 - T0 % (15 * S);
+    let mut t = t0;
+    let mut events = Vec::new();
+    // Two evaluations: LoadHigh pending since t0 (for 30 s), ExporterGone not active.
+    for _ in 0..2 {
+        n.step(0.5);
+        e.apply(&scrape(0, t, &n.body()));
+        events.extend(e.take_events());
+        t += 15 * S;
+    }
+    assert_eq!(
+        alert_states(&e).first().map(|a| a.3),
+        Some(AlertState::Pending)
+    );
+    let changed = PROM_RULES.replace(
+        "      - alert: NoLoadAnywhere\n        expr: absent(node_load1)\n",
+        "      - alert: BusyNow\n        expr: sum by (host) (rate(node_cpu_seconds_total{mode=\"user\"}[1m])) > 0.1\n",
+    );
+    assert_ne!(changed, PROM_RULES);
+    reload(&mut e, t - 5 * S, &changed);
+    let status = e.snapshot().rule_reload.expect("a reload status");
+    assert!(status.ok, "{status:?}");
+    assert_eq!(status.message, "rules reloaded: 1 file, 4 rules");
+    for _ in 0..2 {
+        n.step(0.5);
+        e.apply(&scrape(0, t, &n.body()));
+        events.extend(e.take_events());
+        t += 15 * S;
+    }
+    t -= 15 * S;
+    let firing_at: Vec<(String, i64)> = events
+        .iter()
+        .filter_map(|ev| match ev {
+            Event::Alert(tr) if tr.to == AlertState::Firing => Some((tr.rule.clone(), tr.at)),
+            _ => None,
+        })
+        .collect();
+    // LoadHigh fires 30 s after t0, as without the reload; BusyNow once two polls after
+    // the reload give its rate two points.
+    assert_eq!(
+        firing_at,
+        vec![
+            ("LoadHigh".to_string(), t0 + 30 * S),
+            ("BusyNow".to_string(), t0 + 45 * S)
+        ]
+    );
+    // Reloading again without LoadHigh resolves it, saying why; BusyNow keeps firing and
+    // is not announced again.
+    let without = changed.replace(
+        "      - alert: LoadHigh\n        expr: host:load1:max > 0.4\n        for: 30s\n",
+        "      - alert: LoadHighRenamed\n        expr: host:load1:max > 0.4\n        for: 30s\n",
+    );
+    reload(&mut e, t + 5 * S, &without);
+    let evs = e.take_events();
+    let gone: Vec<String> = evs
+        .iter()
+        .filter_map(|ev| match ev {
+            Event::Alert(tr) => Some(format!("{} {:?} {}", tr.rule, tr.to, tr.summary)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        gone,
+        vec!["LoadHigh Inactive rule removed by a reload".to_string()]
+    );
+    t += 15 * S;
+    n.step(0.5);
+    e.apply(&scrape(0, t, &n.body()));
+    let again: Vec<String> = e
+        .take_events()
+        .iter()
+        .filter_map(|ev| match ev {
+            Event::Alert(tr) => Some(format!("{} {:?}", tr.rule, tr.to)),
+            _ => None,
+        })
+        .collect();
+    // The renamed rule is new: pending from now, its `for` starts over.
+    assert_eq!(again, vec!["LoadHighRenamed Pending".to_string()]);
+    let states = alert_states(&e);
+    assert!(
+        states
+            .iter()
+            .any(|s| s.0 == "BusyNow" && s.3 == AlertState::Firing),
+        "{states:?}"
+    );
+}
+
+/// A reload that does not load (here a rule file with a syntax error, or files that could
+/// not be read) changes nothing and says so, with the file and line.
+#[test]
+fn a_broken_reload_keeps_the_last_good_rules() {
+    let mut e = prom_engine();
+    let mut n = Node::new();
+    let t0 = T0 - T0 % (15 * S);
+    let mut t = t0;
+    for _ in 0..4 {
+        n.step(0.1);
+        e.apply(&scrape(0, t, &n.body()));
+        t += 15 * S;
+    }
+    e.take_events();
+    let before = alert_states(&e);
+    assert_eq!(before.len(), 1, "{before:?}");
+    reload(
+        &mut e,
+        t,
+        "groups:\n  - name: node\n    rules:\n      - alert: X\n        expr: sum(\n",
+    );
+    let status = e.snapshot().rule_reload.expect("a reload status");
+    assert!(!status.ok);
+    assert!(
+        status
+            .message
+            .starts_with("rule reload failed, the last good rules keep running: node.yml: 5:15:"),
+        "{}",
+        status.message
+    );
+    e.apply(&Input::Rules(nocscope::model::RuleReload {
+        at: t,
+        files: Vec::new(),
+        interval_ms: 15 * S,
+        error: Some("examples/x.toml:3:1: unknown key".to_string()),
+    }));
+    assert!(
+        e.snapshot()
+            .rule_reload
+            .is_some_and(|s| !s.ok && s.message.ends_with("unknown key"))
+    );
+    n.step(0.1);
+    e.apply(&scrape(0, t, &n.body()));
+    assert_eq!(alert_states(&e), before);
+    assert!(e.take_events().is_empty());
+    let rules: Vec<String> = e.snapshot().rules.iter().map(|r| r.name.clone()).collect();
+    assert!(rules.contains(&"LoadHigh".to_string()), "{rules:?}");
+}
+
+/// Recording rules' results are series in the store (source `rules/<host>`), so the metric
+/// browser lists and charts them like scraped ones.
+#[test]
+fn recording_results_go_to_the_store_under_their_host() {
+    let mut e = prom_engine();
+    let mut n = Node::new();
+    let t0 = T0 - T0 % (15 * S);
+    let mut rows = Vec::new();
+    for i in 0..3 {
+        n.step(0.1);
+        e.apply(&scrape(0, t0 + i * 15 * S, &n.body()));
+        for b in e.take_batches() {
+            if b.source.starts_with("rules") {
+                let keys: Vec<String> = b.new_series.iter().map(|(_, k)| k.to_string()).collect();
+                rows.push((b.source.to_string(), b.at, keys, b.samples.clone()));
+            }
+        }
+    }
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let (source, at, keys, samples) = &rows[0];
+    assert_eq!(source, "rules/web1");
+    assert_eq!(*at, t0);
+    assert_eq!(keys, &vec!["host:load1:max{host=\"web1\"}".to_string()]);
+    assert_eq!(samples, &vec![(0, t0, 0.42)]);
+    // Later evaluations add samples to the same series without announcing it again.
+    assert!(rows[2].2.is_empty());
+    assert_eq!(rows[2].3, vec![(0, t0 + 30 * S, 0.42)]);
 }

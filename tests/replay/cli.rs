@@ -434,3 +434,118 @@ fn replay_against_new_rules() {
         text(&bad.stderr)
     );
 }
+
+/// A recording in which the live console reloaded its rule files replays the switch where
+/// it happened: the old rule's alert fires, then resolves with the reload, then the new one
+/// fires. `replay --rules` replaces the rules for the whole replay, recorded reloads too.
+#[test]
+fn recorded_rule_reloads_replay_where_they_happened() {
+    use bytes::Bytes;
+    use nocscope::model::{
+        Input, Observation, Payload, RuleReload, Scrape, ScrapeOutcome, TargetId,
+    };
+    use nocscope::replay::format::{Header, RecordedRuleFile, RecordedTarget, Recorder};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rule = |name: &str| {
+        format!(
+            "groups:\n- name: g\n  rules:\n  - alert: {name}\n    expr: up == 1\n    labels: {{severity: info}}\n"
+        )
+    };
+    let t0: i64 = 1_700_000_000_000;
+    let header = Header {
+        format_version: replay::FORMAT_VERSION,
+        nocscope_version: "test".into(),
+        config_digest: "none".into(),
+        started_at: t0,
+        rules: "default".into(),
+        rule_set: None,
+        rule_files: vec![RecordedRuleFile {
+            name: "node.yml".into(),
+            text: rule("BeforeReload"),
+        }],
+        rule_interval_ms: Some(15_000),
+        targets: vec![RecordedTarget {
+            labels: Default::default(),
+            name: "a".into(),
+            host: "a".into(),
+            interval_ms: 15_000,
+            timeout_ms: 10_000,
+            sample_limit: 0,
+            kind: Default::default(),
+        }],
+        anomaly: None,
+    };
+    let body = Bytes::from(
+        std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/benches/data/node_exporter.prom"
+        ))
+        .expect("benches/data/node_exporter.prom"),
+    );
+    let scrape = |at: i64| {
+        Input::Observation(Observation {
+            target: TargetId(0),
+            at,
+            payload: Payload::Scrape(Scrape {
+                duration_ms: 5.0,
+                outcome: ScrapeOutcome::Body {
+                    content_type: Some("text/plain; version=0.0.4".into()),
+                    body: body.clone(),
+                },
+            }),
+        })
+    };
+    let mut rec = Recorder::new(Vec::new(), &header).expect("recorder");
+    for i in 0..6 {
+        let at = t0 + i * 15_000;
+        if i == 3 {
+            let reload = Input::Rules(RuleReload {
+                at: at - 5_000,
+                files: vec![("node.yml".into(), rule("AfterReload"))],
+                interval_ms: 15_000,
+                error: None,
+            });
+            rec.input(at - 5_000, &reload).expect("write");
+        }
+        rec.input(at, &scrape(at)).expect("write");
+    }
+    let path = dir.path().join("reload.nsr");
+    std::fs::write(&path, rec.finish().expect("finish")).expect("write recording");
+    let p = path.to_str().expect("utf-8");
+    let out = nocscope(&["replay", "--headless", p], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    let at = |what: &str| {
+        report
+            .find(what)
+            .unwrap_or_else(|| panic!("{what:?} not in\n{report}"))
+    };
+    assert!(
+        at("BeforeReload") < at("rule removed by a reload"),
+        "{report}"
+    );
+    assert!(
+        at("rule removed by a reload") < at("AfterReload"),
+        "{report}"
+    );
+    // New rules for the whole replay: the recorded reload does not bring the old ones back.
+    let mine = dir.path().join("mine.yml");
+    std::fs::write(&mine, rule("MineThroughout")).expect("write");
+    let out = nocscope(
+        &[
+            "replay",
+            "--headless",
+            "--rules",
+            mine.to_str().expect("utf-8"),
+            p,
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(report.contains("MineThroughout"), "{report}");
+    assert!(
+        !report.contains("BeforeReload") && !report.contains("AfterReload"),
+        "{report}"
+    );
+}

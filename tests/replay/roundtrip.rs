@@ -284,3 +284,43 @@ fn rule_files_alert_live_and_in_the_replay() {
     let report = String::from_utf8_lossy(&replayed.stdout);
     assert!(report.contains("MemoryMeasured"), "{report}");
 }
+
+/// A recording rule's results reach the history store as series of `rules/<host>` (what the
+/// metric browser lists beside the host's scraped series), from a real node_exporter.
+#[test]
+fn recording_rule_results_are_stored_as_series() {
+    let ne = support::NodeExporter::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("node.yml"),
+        "groups:\n- name: node\n  rules:\n  - record: host:memory_available:ratio\n    expr: node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes\n",
+    )
+    .expect("write rules");
+    let cfg = dir.path().join("config.toml");
+    let text = format!(
+        "rule_files = [\"node.yml\"]\n{}",
+        config_text(dir.path(), &ne.url())
+    );
+    std::fs::write(&cfg, text).expect("write config");
+    let out = Command::new(env!("CARGO_BIN_EXE_nocscope"))
+        .args(["--config", cfg.to_str().expect("utf-8")])
+        .args(["check", "--for", "3s"])
+        .output()
+        .expect("run check");
+    assert!(
+        out.status.code().is_some_and(|c| c <= 1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reader =
+        nocscope::store::Reader::open(&dir.path().join("data/history.db")).expect("open store");
+    let series = reader.series("rules/node").expect("series");
+    let key = "host:memory_available:ratio{host=\"node\",instance=\"node\",job=\"exporter\"}";
+    assert_eq!(series, vec![key.to_string()]);
+    let points = reader.query("rules/node", key, 0, i64::MAX).expect("query");
+    assert!(!points.is_empty());
+    assert!(
+        points.iter().all(|(_, v)| *v > 0.0 && *v < 1.0),
+        "{points:?}"
+    );
+}

@@ -75,6 +75,7 @@ async fn keys_drive_the_loop_over_a_replayed_engine() {
     let services = Services {
         memory: link.memory.clone(),
         store: None,
+        reload: None,
     };
     let state = UiState::new(Arc::new(Keymap::embedded_default()));
     let theme = Theme::embedded_default();
@@ -156,6 +157,7 @@ async fn replay_keys_steer_the_player_task() {
     let services = Services {
         memory: link.memory.clone(),
         store: None,
+        reload: None,
     };
     let mut state = UiState::new(Arc::new(Keymap::embedded_default()));
     state.run_mode = RunMode::Replay;
@@ -294,4 +296,147 @@ async fn live_engine_publishes_on_ticks_not_per_observation() {
         !snaps.has_changed().unwrap_or(true),
         "one tick must publish one snapshot"
     );
+}
+
+/// Rule reload times: each call a second later, so each reload is a new outcome.
+fn reload_clock() -> nocscope::model::Millis {
+    static NEXT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(T0);
+    NEXT.fetch_add(1000, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// `R` in the console reads the rule files again through the engine's input queue: a good
+/// file replaces the rules (the rules view lists the new one), a broken one keeps them and
+/// the status line says why, with the file and line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_reloads_the_rule_files_and_a_broken_file_keeps_the_last_good_ones() {
+    use nocscope::app::RuleReloader;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rules = dir.path().join("node.yml");
+    let rule = |name: &str| {
+        format!(
+            "groups:\n  - name: node\n    rules:\n      - alert: {name}\n        expr: up == 0\n"
+        )
+    };
+    std::fs::write(&rules, rule("First")).unwrap_or_else(|e| panic!("{e}"));
+    let config_path = dir.path().join("config.toml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "rule_files = [\"node.yml\"]\n\n[defaults]\ndata_dir = \"{}\"\n\n[[target]]\nname = \"a-node\"\nhost = \"alpha\"\nkind = \"exporter\"\nurl = \"http://127.0.0.1:9/metrics\"\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let config = nocscope::config::load(&config_path).unwrap_or_else(|e| panic!("{e}"));
+    let engine = Engine::from_config(&config);
+    let (in_tx, in_rx) = mpsc::channel(64);
+    let link = spawn_engine(
+        Pump::new(engine, Sinks::default()),
+        in_rx,
+        PumpOptions::default(),
+    );
+    let mut snaps = link.snapshots.clone();
+    let (ev_tx, ev_rx) = mpsc::channel(16);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let services = Services {
+        memory: link.memory.clone(),
+        store: None,
+        reload: Some(RuleReloader {
+            config: config_path.clone(),
+            inputs: in_tx.clone(),
+            clock: reload_clock,
+        }),
+    };
+    let mut state = UiState::new(Arc::new(Keymap::embedded_default()));
+    state.view = View::Rules;
+    let theme = Theme::embedded_default();
+    let ui = tokio::spawn(async move {
+        let mut terminal =
+            Terminal::new(TestBackend::new(120, 30)).unwrap_or_else(|e| panic!("{e}"));
+        let mut on_mouse = |_: bool| {};
+        let r = ui_loop(
+            &mut terminal,
+            event_stream(ev_rx),
+            link.snapshots.clone(),
+            state,
+            &theme,
+            &services,
+            &Ui {
+                fps: 60,
+                refresh: std::time::Duration::from_millis(50),
+            },
+            stop_rx,
+            &mut on_mouse,
+            None,
+        )
+        .await;
+        (r, format!("{}", terminal.backend()))
+    });
+    let bounded = std::time::Duration::from_secs(20);
+    std::fs::write(&rules, rule("Second")).unwrap_or_else(|e| panic!("{e}"));
+    ev_tx
+        .send(key(KeyCode::Char('R')))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let snap = tokio::time::timeout(
+        bounded,
+        snaps.wait_for(|s| s.rule_reload.as_ref().is_some_and(|r| r.ok)),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("no reload within {bounded:?}"))
+    .unwrap_or_else(|e| panic!("{e}"))
+    .clone();
+    let names: Vec<&str> = snap.rules.iter().map(|r| r.name.as_str()).collect();
+    assert!(
+        names.contains(&"Second") && !names.contains(&"First"),
+        "{names:?}"
+    );
+    // Broken: the rules stay, the outcome says where.
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: node\n    rules:\n      - alert: Third\n        expr: up ==\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    ev_tx
+        .send(key(KeyCode::Char('R')))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let snap = tokio::time::timeout(
+        bounded,
+        snaps.wait_for(|s| s.rule_reload.as_ref().is_some_and(|r| !r.ok)),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("no failed reload within {bounded:?}"))
+    .unwrap_or_else(|e| panic!("{e}"))
+    .clone();
+    let names: Vec<&str> = snap.rules.iter().map(|r| r.name.as_str()).collect();
+    assert!(
+        names.contains(&"Second") && !names.contains(&"Third"),
+        "{names:?}"
+    );
+    let message = snap
+        .rule_reload
+        .as_ref()
+        .map(|r| r.message.clone())
+        .unwrap_or_default();
+    assert!(
+        message.contains("the last good rules keep running") && message.contains("node.yml"),
+        "{message}"
+    );
+    // Let the UI take the snapshot, then stop it (no key: a key would clear the message).
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    stop_tx.send(true).unwrap_or_else(|e| panic!("{e}"));
+    let (result, screen) = ui.await.unwrap_or_else(|e| panic!("{e}"));
+    let state = result.unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        state
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("rule reload failed")),
+        "{:?}\n{screen}",
+        state.message
+    );
+    // The rules view says so too, for as long as it holds.
+    assert!(screen.contains("reload failed"), "{screen}");
+    drop(in_tx);
 }

@@ -316,7 +316,8 @@ fn metric_browser_lists_sources_and_fuzzy_filters() {
     let Some(Command::ListSeries { id, sources }) = cmd else {
         panic!("5 should list series, got {cmd:?}");
     };
-    assert_eq!(sources, ["web1-node"]);
+    // The host's targets, then its recording rules' results.
+    assert_eq!(sources, ["web1-node", "rules/web1"]);
     let keys = [
         "node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"}",
         "node_load1",

@@ -68,6 +68,9 @@ const SCENES: &[(&str, &str)] = &[
     ("anomalies_filtered", "6 / m e m <Enter> j"),
     ("anomaly_jump", "+ + 6 j j <Enter>"),
     ("rules", "7 j"),
+    ("alert_detail", "2 j d"),
+    ("alert_detail_scrolled", "2 d j j j j j j"),
+    ("rule_detail", "7 j d"),
 ];
 
 #[test]
@@ -355,4 +358,96 @@ fn snapshot_of_the_replay_header() {
         "the header shows the player's clock: {top}"
     );
     insta::assert_snapshot!("replay_header_80x24", t.backend());
+}
+
+/// The content of a drawn frame, one string per row.
+fn rows(t: &Terminal<TestBackend>) -> Vec<String> {
+    let buf = t.backend().buffer();
+    (0..buf.area.height)
+        .map(|y| {
+            (0..buf.area.width)
+                .map(|x| buf.cell((x, y)).map(|c| c.symbol()).unwrap_or(" "))
+                .collect()
+        })
+        .collect()
+}
+
+/// `d` on a Prometheus alert: its labels, every rendered annotation, the rule's expression
+/// and its templates as written, long ones wrapped rather than cut; j scrolls; Esc closes.
+#[test]
+fn alert_detail_shows_the_rule_behind_an_alert() {
+    use nocscope::model::{AlertState, AlertView, RuleStatus, Severity};
+    let e = engine();
+    let mut snap = e.snapshot();
+    let expr = "(node_filesystem_avail_bytes{fstype!~\"tmpfs|overlay\"} / node_filesystem_size_bytes) * 100 < 10 and on (instance, device, mountpoint) node_filesystem_readonly == 0";
+    snap.alerts.insert(
+        0,
+        AlertView {
+            flapping: false,
+            held: false,
+            rule: "HostDiskAlmostFull".into(),
+            host: "web1".into(),
+            labels: "{device=\"/dev/vda1\",mountpoint=\"/srv\",severity=\"critical\"}".into(),
+            state: AlertState::Firing,
+            severity: Severity::Critical,
+            active_at: snap.now - 600_000,
+            fired_at: Some(snap.now - 300_000),
+            value: 7.25,
+            summary: "/srv on web1 is 92.75% full".into(),
+            annotations: vec![
+                ("description".into(), "only 7.25% left; the logs under /srv/log grow by about 2 GiB a day, so this fills well before morning".into()),
+                ("summary".into(), "/srv on web1 is 92.75% full".into()),
+            ],
+        },
+    );
+    snap.rules.push(RuleStatus {
+        group: "rules/node.yml;disks".into(),
+        name: "HostDiskAlmostFull".into(),
+        kind: "alert".into(),
+        expr: expr.into(),
+        firing: 1,
+        matched: 1,
+        last_eval: Some(snap.now - 4_000),
+        for_ms: 300_000,
+        labels: vec![("severity".into(), "critical".into())],
+        annotations: vec![(
+            "summary".into(),
+            "{{ $labels.mountpoint }} on {{ $labels.host }} is {{ 100 - $value }}% full".into(),
+        )],
+        ..RuleStatus::default()
+    });
+    let mut s = state(&snap);
+    keys(&mut s, &e, "2 d");
+    assert!(s.detail_open());
+    let t = draw(&snap, &s, 80, 40);
+    let text = rows(&t).join("\n");
+    for want in [
+        "CRIT HostDiskAlmostFull on web1",
+        "FIRING",
+        "7.25",
+        "mountpoint=\"/srv\"",
+        "description: only 7.25% left",
+        "fills well before morning",
+        "disks in rules/node.yml",
+        "node_filesystem_readonly == 0",
+        "5m0s",
+        "severity: critical",
+        "{{ $labels.mountpoint }} on {{ $labels.host }}",
+    ] {
+        assert!(text.contains(want), "{want:?} missing from\n{text}");
+    }
+    // Scrolled down, the first line has left the top of the popup.
+    keys(&mut s, &e, "j j j");
+    let text = rows(&draw(&snap, &s, 80, 40)).join("\n");
+    assert!(!text.contains("CRIT HostDiskAlmostFull on web1"), "{text}");
+    keys(&mut s, &e, "<Esc>");
+    assert!(!s.detail_open());
+    // Outside the alerts and rules views there is nothing to describe: a message, no popup.
+    keys(&mut s, &e, "3 d");
+    assert!(!s.detail_open());
+    assert!(
+        s.message
+            .as_deref()
+            .is_some_and(|m| m.contains("describes"))
+    );
 }

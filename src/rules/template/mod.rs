@@ -76,6 +76,11 @@ impl Template {
             .all(|i| matches!(i, Item::Text(_)))
     }
 
+    /// The template as written (without the prelude every alert template gets).
+    pub fn source(&self) -> &str {
+        self.text.strip_prefix(PRELUDE).unwrap_or(&self.text)
+    }
+
     /// The text itself when the template is plain text (expanding it gives just that).
     pub fn literal(&self) -> Option<String> {
         let mut out = String::new();

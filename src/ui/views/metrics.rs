@@ -143,13 +143,15 @@ impl UiState {
 
     pub(in crate::ui) fn list_series(&mut self) -> Option<Command> {
         let host = self.focus.clone()?;
-        let sources = self
+        let mut sources = self
             .overview
             .all_rows
             .iter()
             .find(|r| r.name == host)
             .map(|r| r.sources.clone())
             .unwrap_or_default();
+        // Recording rules' results about this host (see engine/prom.rs).
+        sources.push(format!("rules/{host}"));
         self.metrics.id = self.new_id();
         self.metrics.series = Loaded::Loading;
         self.metrics.chart = Loaded::Idle;

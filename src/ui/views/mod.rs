@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod anomalies;
+pub mod detail;
 pub mod host;
 pub mod metrics;
 pub mod overview;

@@ -103,11 +103,23 @@ pub(in crate::ui) fn render(
             Constraint::Fill(4),
         ],
     )
-    .header(header)
-    .block(
-        Block::bordered()
-            .title(format!(" rules {} ", snap.rules.len()))
-            .border_style(scope(theme, "border")),
-    );
+    .header(header);
+    let mut block = Block::bordered()
+        .title(format!(" rules {} ", snap.rules.len()))
+        .border_style(scope(theme, "border"));
+    // The last reload stays in view: a failed one means these are not the files on disk.
+    if let Some(r) = &snap.rule_reload {
+        let style = if r.ok {
+            scope(theme, "status.ok")
+        } else {
+            scope(theme, "status.critical")
+        };
+        let ago = human_duration(snap.now.saturating_sub(r.at).max(0));
+        block = block.title_bottom(Span::styled(
+            format!(" {} ({ago} ago) ", clean(&r.message)),
+            style,
+        ));
+    }
+    let table = table.block(block);
     frame.render_widget(table, area);
 }
