@@ -116,7 +116,7 @@ impl Action {
             ),
             Action::Describe => (
                 "describe",
-                "Show the selected alert or rule in full: labels, annotations, expression",
+                "Show the selected alert, target, anomaly or rule in full",
             ),
             Action::Close => (
                 "close",

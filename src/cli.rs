@@ -507,6 +507,10 @@ async fn check_async(
     {
         crate::app::resume_alerts(&mut engine, s, scheduler::wall_clock_ms());
     }
+    // What rules read before this start, from the store, fed (and recorded) before any poll.
+    let history = store
+        .map(|s| crate::app::rule_history(&engine, s, scheduler::wall_clock_ms()))
+        .unwrap_or_default();
     let format = args.format;
     let mut sinks = Sinks {
         store: store.map(|s| s.sender()),
@@ -518,6 +522,9 @@ async fn check_async(
             // One poll of each target: the final statuses are the whole report.
             sinks.events = Box::new(|_| {});
             let mut pump = Pump::new(engine, sinks);
+            for input in history {
+                pump.feed(input);
+            }
             for o in scheduler::poll_all_once(config, &client).await {
                 pump.feed(Input::Observation(o));
             }
@@ -533,9 +540,13 @@ async fn check_async(
             });
             let (tx, rx) = tokio::sync::mpsc::channel(crate::app::INPUT_QUEUE);
             let dropped = Arc::new(AtomicU64::new(0));
+            let mut pump = Pump::new(engine, sinks);
+            for input in history {
+                pump.feed(input);
+            }
             let tasks = scheduler::spawn(Arc::new(config.clone()), client, tx, dropped.clone());
             let link = spawn_engine(
-                Pump::new(engine, sinks),
+                pump,
                 rx,
                 PumpOptions {
                     clock: Some(scheduler::wall_clock_ms as fn() -> Millis),

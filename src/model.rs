@@ -103,9 +103,21 @@ pub enum Input {
         now: Millis,
     },
     /// The Prometheus rule files were read again (the console's `reload_rules`). Recorded
-    /// like any input, so a replay switches rules where the live run did. Last in the enum:
-    /// recordings store the variant's index.
+    /// like any input, so a replay switches rules where the live run did. Variants are
+    /// only ever added at the end: recordings store the variant's index.
     Rules(RuleReload),
+    /// One target's stored history of the series rules read, loaded from the history store
+    /// at start (before the first poll), so windows like `[1h]` cover the time before the
+    /// start. Recorded, so a replay starts from the same history.
+    History(RuleHistory),
+}
+
+/// Stored samples of one target's series: (series key as the store names it, points in time
+/// order).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RuleHistory {
+    pub target: TargetId,
+    pub series: Vec<(String, Vec<(Millis, f64)>)>,
 }
 
 /// A reload of the Prometheus rule files: their text as read, or why reading failed (the

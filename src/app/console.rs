@@ -232,7 +232,12 @@ async fn console(config: Config, options: ConsoleOptions, keymap: Keymap) -> i32
         }
     }
     bind_models(&mut engine, bindings);
-    let pump = Pump::new(
+    // What rules read before this start, from the store, fed (and recorded) before any poll.
+    let history = store
+        .as_ref()
+        .map(|s| super::rule_history(&engine, s, scheduler::wall_clock_ms()))
+        .unwrap_or_default();
+    let mut pump = Pump::new(
         engine,
         Sinks {
             store: store.as_ref().map(Store::sender),
@@ -240,6 +245,9 @@ async fn console(config: Config, options: ConsoleOptions, keymap: Keymap) -> i32
             ..Sinks::default()
         },
     );
+    for input in history {
+        pump.feed(input);
+    }
     let link = spawn_engine(
         pump,
         in_rx,

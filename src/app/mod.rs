@@ -23,7 +23,8 @@ pub use recording::LiveRecording;
 pub use ui_loop::{TerminalError, ui_loop};
 pub use wiring::{
     WiringError, bind_models, console_runtime, default_keymap_path, host_models, http_client,
-    load_keymap, models, open_store, print_keymap, resume_alerts, runtime, store_path,
+    load_keymap, models, open_store, print_keymap, resume_alerts, rule_history, runtime,
+    store_path,
 };
 
 /// The process exit codes every command uses: all went well.

@@ -141,6 +141,74 @@ pub fn resume_alerts(engine: &mut Engine, store: &Store, now: crate::model::Mill
     }
 }
 
+/// At most this many stored points are loaded for rules at start (16 bytes each in memory);
+/// beyond it the oldest windows stay short, and the log says so.
+pub const MAX_RULE_HISTORY_POINTS: usize = 4_000_000;
+
+/// The stored history rules need, one input per target, to feed before the first poll: the
+/// series the rules read, over their longest window. Nothing without Prometheus rules or a
+/// readable store.
+pub fn rule_history(
+    engine: &Engine,
+    store: &Store,
+    now: crate::model::Millis,
+) -> Vec<crate::model::Input> {
+    let Some(window) = engine.rule_history_ms() else {
+        return Vec::new();
+    };
+    let reader = match store.reader() {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!("rule history not loaded: {e}");
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    let mut budget = MAX_RULE_HISTORY_POINTS;
+    for t in &engine.snapshot().targets {
+        let keys = match reader.series(&t.name) {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::warn!(target = %t.name, "rule history not loaded: {e}");
+                continue;
+            }
+        };
+        let mut series = Vec::new();
+        for key in keys {
+            let name = key.split('{').next().unwrap_or(&key);
+            if !engine.rule_reads(name) || budget == 0 {
+                continue;
+            }
+            match reader.query(&t.name, &key, now - window, now) {
+                Ok(mut points) if !points.is_empty() => {
+                    if points.len() > budget {
+                        // Keep the newest: they matter to every window.
+                        points.drain(..points.len() - budget);
+                        tracing::warn!(
+                            "rule history cut at {MAX_RULE_HISTORY_POINTS} points; long windows start later"
+                        );
+                    }
+                    budget -= points.len();
+                    series.push((key, points));
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(target = %t.name, "rule history of {key}: {e}"),
+            }
+        }
+        let points: usize = series.iter().map(|(_, p)| p.len()).sum();
+        if points > 0 {
+            tracing::info!(target = %t.name, series = series.len(), points, "rule history loaded");
+        }
+        if !series.is_empty() {
+            out.push(crate::model::Input::History(crate::model::RuleHistory {
+                target: t.id,
+                series,
+            }));
+        }
+    }
+    out
+}
+
 pub fn bind_models(engine: &mut Engine, models: Vec<ModelBinding>) {
     if models.is_empty() {
         return;

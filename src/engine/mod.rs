@@ -369,6 +369,7 @@ impl Engine {
             Input::Observation(o) => self.ingest(o),
             Input::Tick { now } => self.tick(*now),
             Input::Rules(r) => self.reload_rules(r),
+            Input::History(h) => self.load_rule_history(h),
         }
     }
 

@@ -726,11 +726,31 @@ impl Engine {
                 self.observe_flap(k, false);
             }
             for ((host, labels), inst) in now_active {
-                let old = match host {
-                    Some(h) => self.alerts.insert((ri, h, labels.clone()), inst.clone()),
-                    None => p.unattached.insert((ri, labels.clone()), inst.clone()),
+                // Most alerts are already in the table: update in place; only a change
+                // (below) needs copies of the labels and the instance.
+                let from = match host {
+                    Some(h) => {
+                        let key = (ri, h, labels);
+                        let from = match self.alerts.get_mut(&key) {
+                            Some(slot) if slot.state == inst.state => {
+                                *slot = inst;
+                                continue;
+                            }
+                            Some(slot) => std::mem::replace(slot, inst.clone()).state,
+                            None => {
+                                self.alerts.insert(key.clone(), inst.clone());
+                                AlertState::Inactive
+                            }
+                        };
+                        (from, key.2)
+                    }
+                    None => {
+                        let key = (ri, labels);
+                        let old = p.unattached.insert(key.clone(), inst.clone());
+                        (old.map(|o| o.state).unwrap_or(AlertState::Inactive), key.1)
+                    }
                 };
-                let from = old.map(|o| o.state).unwrap_or(AlertState::Inactive);
+                let (from, labels) = from;
                 if from != inst.state {
                     let host_name = host.map(|h| self.hosts[h].name.as_str()).unwrap_or("");
                     let mut tr =
@@ -833,6 +853,32 @@ impl Engine {
         match &self.prom {
             None => false,
             Some(p) => p.names.as_ref().is_none_or(|n| n.contains(name)),
+        }
+    }
+
+    /// How far back rules read (their longest window, the lookback and slack), when there
+    /// are Prometheus rules: what the history store should give the head at start.
+    pub fn rule_history_ms(&self) -> Option<i64> {
+        self.prom.as_ref().map(|p| p.keep_ms)
+    }
+
+    /// Put one target's stored history into the rules' head. Only for series rules read,
+    /// only points older than what the head holds (it is meant for the start, before the
+    /// first poll; a later point of a series wins), stale markers as stored.
+    pub(super) fn load_rule_history(&mut self, h: &crate::model::RuleHistory) {
+        let Some(t) = self.targets.get(h.target.index()) else {
+            return;
+        };
+        let Some(p) = self.prom.as_deref_mut() else {
+            return;
+        };
+        for (key, points) in &h.series {
+            let Some(labels) = p.series_labels(key, &t.spec) else {
+                continue;
+            };
+            for &(at, v) in points {
+                p.head.push(&labels, at, v);
+            }
         }
     }
 

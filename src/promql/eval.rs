@@ -6,11 +6,13 @@ use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use promql_parser::label::{MatchOp, Matcher};
-use promql_parser::parser::{AtModifier, Expr, Offset, SubqueryExpr, VectorSelector};
+use promql_parser::parser::{
+    AtModifier, Expr, MatrixSelector, Offset, SubqueryExpr, VectorSelector,
+};
 
 use super::labels::{Labels, METRIC_NAME};
 use super::memo::Memo;
-use super::value::{Sample, Series, Source, Value, is_stale};
+use super::value::{EachWindow, Sample, Series, Source, Value, is_stale};
 use super::{aggr, binop, funcs, ms};
 
 /// What a query needs besides the expression and the time.
@@ -262,6 +264,31 @@ impl Evaluator<'_> {
             .into_iter()
             .filter(|(_, _, v)| !is_stale(*v))
             .collect()
+    }
+
+    /// A matrix selector's window at `t`: (length, end), after `offset` and `@`.
+    pub fn matrix_window(&self, m: &MatrixSelector, t: i64) -> (i64, i64) {
+        (ms(m.range), self.reference(t, &m.vs.offset, &m.vs.at))
+    }
+
+    /// A matrix selector's windows without copying them: `f` gets each series' points with
+    /// stale markers dropped (a window with none left is skipped).
+    pub fn matrix_each(&self, m: &MatrixSelector, t: i64, f: &mut EachWindow<'_>) {
+        let (range_ms, end) = self.matrix_window(m, t);
+        let matchers = matchers_of(&m.vs);
+        let mut fresh: Vec<(i64, f64)> = Vec::new();
+        self.source
+            .select_each(&matchers, end - range_ms, end, &mut |labels, points| {
+                if points.iter().any(|p| is_stale(p.1)) {
+                    fresh.clear();
+                    fresh.extend(points.iter().filter(|p| !is_stale(p.1)));
+                    if !fresh.is_empty() {
+                        f(labels, &fresh);
+                    }
+                } else if !points.is_empty() {
+                    f(labels, points);
+                }
+            });
     }
 
     /// A range vector: a matrix selector's raw points (stale markers dropped) or a

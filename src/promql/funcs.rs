@@ -484,6 +484,43 @@ fn range_function(ev: &Evaluator<'_>, c: &Call, t: i64) -> Result<Vec<Sample>, E
         "predict_linear" => (arg(c, 0)?, Some(ev.scalar(arg(c, 1)?, t)?)),
         _ => (arg(c, 0)?, None),
     };
+    // The common case, a function of a plain matrix selector: each window is reduced where
+    // it lies, without copying it out of the source first.
+    if let Expr::MatrixSelector(m) = unparen(range_arg)
+        && name != "absent_over_time"
+    {
+        let scalar = scalar.unwrap_or(f64::NAN);
+        let mut out = Vec::new();
+        let mut first_name: Option<Option<String>> = None;
+        let mut one = true;
+        let (range_ms, end) = ev.matrix_window(m, t);
+        let window = Range {
+            series: Vec::new(),
+            range_ms,
+            end,
+        };
+        ev.matrix_each(m, t, &mut |labels, points| {
+            let n = labels.metric_name();
+            match &first_name {
+                None => first_name = Some(n.map(str::to_string)),
+                Some(f) if f.as_deref() != n => one = false,
+                Some(_) => {}
+            }
+            let Some(v) = over_range(name, points, &window, t, scalar) else {
+                return;
+            };
+            let labels = if name == "last_over_time" {
+                labels.clone()
+            } else {
+                labels.without_name()
+            };
+            out.push(Sample { labels, t, v });
+        });
+        if !one {
+            check_unique(&out)?;
+        }
+        return Ok(out);
+    }
     let range = ev.eval_range(range_arg, t)?;
     if name == "absent_over_time" {
         if range.series.is_empty() {

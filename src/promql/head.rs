@@ -7,7 +7,7 @@ use std::collections::{HashMap, VecDeque};
 use promql_parser::label::{MatchOp, Matcher};
 
 use super::labels::Labels;
-use super::value::{Series, Source};
+use super::value::{EachWindow, Series, Source};
 
 #[derive(Clone, Debug)]
 struct HeadSeries {
@@ -228,6 +228,47 @@ impl Source for Head {
         }
         // Every list is in label order already; without one, the ids were sorted above.
         out
+    }
+
+    fn select_each(&self, matchers: &[Matcher], mint: i64, maxt: i64, f: &mut EachWindow<'_>) {
+        let mut all = Vec::new();
+        let (candidates, done) = self.candidates(matchers, &mut all);
+        let rest: Vec<&Matcher> = matchers
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != done)
+            .map(|(_, m)| m)
+            .collect();
+        // A window that straddles the end of the ring buffer is copied here, into one
+        // buffer reused for every series; the others are handed over in place.
+        let mut scratch: Vec<(i64, f64)> = Vec::new();
+        for &id in candidates {
+            let Some(Some(s)) = self.series.get(id) else {
+                continue;
+            };
+            if !rest.iter().all(|m| m.is_match(s.labels.value(&m.name))) {
+                continue;
+            }
+            let lo = s.points.partition_point(|p| p.0 < mint);
+            let hi = s.points.partition_point(|p| p.0 <= maxt);
+            if lo >= hi {
+                continue;
+            }
+            let (a, b) = s.points.as_slices();
+            if hi <= a.len() {
+                f(&s.labels, a.get(lo..hi).unwrap_or_default());
+            } else if lo >= a.len() {
+                f(
+                    &s.labels,
+                    b.get(lo - a.len()..hi - a.len()).unwrap_or_default(),
+                );
+            } else {
+                scratch.clear();
+                scratch.extend_from_slice(a.get(lo..).unwrap_or_default());
+                scratch.extend_from_slice(b.get(..hi - a.len()).unwrap_or_default());
+                f(&s.labels, &scratch);
+            }
+        }
     }
 
     fn select_last(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<(Labels, i64, f64)> {

@@ -7,11 +7,50 @@ use std::sync::Arc;
 /// The label holding a series' metric name.
 pub const METRIC_NAME: &str = "__name__";
 
+type Pairs = Vec<(Arc<str>, Arc<str>)>;
+
 /// A sorted set of label pairs. An empty value means "absent" in PromQL, so it is never stored.
 /// Shared behind an `Arc`: evaluation copies label sets far more often than it changes them,
-/// and a copy is then a reference count, not a dozen allocations.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Labels(Arc<Vec<(Arc<str>, Arc<str>)>>);
+/// and a copy is then a reference count, not a dozen allocations. `start` hides a prefix of
+/// the shared list: dropping the metric name (which sorts first in all but odd label sets) is
+/// what every function and arithmetic result does, and it then costs nothing.
+#[derive(Clone, Default)]
+pub struct Labels {
+    pairs: Arc<Pairs>,
+    start: usize,
+}
+
+impl PartialEq for Labels {
+    fn eq(&self, other: &Self) -> bool {
+        self.pairs() == other.pairs()
+    }
+}
+
+impl Eq for Labels {}
+
+impl std::hash::Hash for Labels {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.pairs().hash(state);
+    }
+}
+
+impl PartialOrd for Labels {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Labels {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.pairs().cmp(other.pairs())
+    }
+}
+
+impl fmt::Debug for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Labels").field(&self.pairs()).finish()
+    }
+}
 
 impl Labels {
     /// From pairs in any order; a repeated name keeps its last value, empty values are dropped.
@@ -28,11 +67,44 @@ impl Labels {
         out
     }
 
+    fn from_pairs(pairs: Pairs) -> Labels {
+        Labels {
+            pairs: Arc::new(pairs),
+            start: 0,
+        }
+    }
+
+    /// The visible pairs.
+    fn pairs(&self) -> &[(Arc<str>, Arc<str>)] {
+        self.pairs.get(self.start..).unwrap_or_default()
+    }
+
+    /// The pairs to change: unshared, and without a hidden prefix.
+    fn pairs_mut(&mut self) -> &mut Pairs {
+        if self.start > 0 {
+            self.pairs = Arc::new(self.pairs().to_vec());
+            self.start = 0;
+        }
+        Arc::make_mut(&mut self.pairs)
+    }
+
+    fn find(&self, name: &str) -> Result<usize, usize> {
+        let pairs = self.pairs();
+        // The metric name sorts first in all but odd label sets, and is asked for on every
+        // function and operator result: one comparison instead of a search.
+        if name == METRIC_NAME
+            && let Some((k, _)) = pairs.first()
+            && &**k == METRIC_NAME
+        {
+            return Ok(0);
+        }
+        pairs.binary_search_by(|(k, _)| (**k).cmp(name))
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .binary_search_by(|(k, _)| (**k).cmp(name))
+        self.find(name)
             .ok()
-            .and_then(|i| self.0.get(i))
+            .and_then(|i| self.pairs().get(i))
             .map(|(_, v)| &**v)
     }
 
@@ -47,71 +119,74 @@ impl Labels {
 
     /// Sets a label; an empty value removes it, as in Prometheus's label builder.
     pub fn set(&mut self, name: String, value: String) {
-        match self.0.binary_search_by(|(k, _)| (**k).cmp(name.as_str())) {
+        match self.find(name.as_str()) {
             Ok(i) if value.is_empty() => {
-                Arc::make_mut(&mut self.0).remove(i);
+                self.pairs_mut().remove(i);
             }
             Ok(i) => {
-                if self.0.get(i).is_some_and(|slot| *slot.1 != *value)
-                    && let Some(slot) = Arc::make_mut(&mut self.0).get_mut(i)
+                if self.pairs().get(i).is_some_and(|slot| *slot.1 != *value)
+                    && let Some(slot) = self.pairs_mut().get_mut(i)
                 {
                     slot.1 = value.into();
                 }
             }
             Err(_) if value.is_empty() => {}
-            Err(i) => Arc::make_mut(&mut self.0).insert(i, (name.into(), value.into())),
+            Err(i) => self.pairs_mut().insert(i, (name.into(), value.into())),
         }
     }
 
     pub fn remove(&mut self, name: &str) {
-        if let Ok(i) = self.0.binary_search_by(|(k, _)| (**k).cmp(name)) {
-            Arc::make_mut(&mut self.0).remove(i);
+        if let Ok(i) = self.find(name) {
+            self.pairs_mut().remove(i);
         }
     }
 
     pub fn without_name(&self) -> Labels {
-        // One allocation of the right size, instead of copying the shared list and then
-        // shifting it: every function and arithmetic result goes through here.
-        match self.0.binary_search_by(|(k, _)| (**k).cmp(METRIC_NAME)) {
-            Ok(i) => Labels(Arc::new(
-                self.0
+        match self.find(METRIC_NAME) {
+            // The usual place: hide it, share the rest.
+            Ok(0) => Labels {
+                pairs: Arc::clone(&self.pairs),
+                start: self.start + 1,
+            },
+            Ok(i) => Labels::from_pairs(
+                self.pairs()
                     .iter()
                     .enumerate()
                     .filter(|(j, _)| *j != i)
                     .map(|(_, p)| p.clone())
                     .collect(),
-            )),
+            ),
             Err(_) => self.clone(),
         }
     }
 
     /// Only the labels named in `names`.
     pub fn keep(&self, names: &[String]) -> Labels {
-        Labels(Arc::new(
-            self.0
+        Labels::from_pairs(
+            self.pairs()
                 .iter()
                 .filter(|(k, _)| names.iter().any(|n| **n == **k))
                 .cloned()
                 .collect(),
-        ))
+        )
     }
 
     /// Every label except those in `names` and the metric name (`without`, `ignoring`).
     pub fn drop_with_name(&self, names: &[String]) -> Labels {
-        Labels(Arc::new(
-            self.0
+        Labels::from_pairs(
+            self.pairs()
                 .iter()
                 .filter(|(k, _)| &**k != METRIC_NAME && !names.iter().any(|n| **n == **k))
                 .cloned()
                 .collect(),
-        ))
+        )
     }
 
     /// The key series are matched on: the `on` labels, else all but the `ignoring` labels and
     /// the metric name. Pairs are joined with separators that cannot occur in UTF-8 text.
     pub fn signature(&self, on: bool, names: &[String]) -> String {
         let mut key = String::new();
-        for (k, v) in self.0.iter() {
+        for (k, v) in self.pairs().iter() {
             let wanted = if on {
                 names.iter().any(|n| **n == **k)
             } else {
@@ -128,15 +203,15 @@ impl Labels {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (&**k, &**v))
+        self.pairs().iter().map(|(k, v)| (&**k, &**v))
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.pairs().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.pairs().is_empty()
     }
 }
 
@@ -144,7 +219,7 @@ impl Labels {
 impl fmt::Display for Labels {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("{")?;
-        for (i, (k, v)) in self.0.iter().enumerate() {
+        for (i, (k, v)) in self.pairs().iter().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
             }
@@ -199,6 +274,29 @@ mod tests {
         assert_eq!(l.get("a"), None);
         assert_eq!(l.value("a"), "");
         assert_eq!(l.without_name().to_string(), r#"{job="node"}"#);
+    }
+
+    #[test]
+    fn a_hidden_name_is_a_set_without_it() {
+        use std::hash::BuildHasher;
+        let with = Labels::new([("__name__", "up"), ("job", "node"), ("instance", "a")]);
+        let hidden = with.without_name();
+        let plain = Labels::new([("job", "node"), ("instance", "a")]);
+        assert_eq!(hidden, plain);
+        assert_eq!(hidden.cmp(&plain), std::cmp::Ordering::Equal);
+        let h = foldhash::fast::FixedState::default();
+        assert_eq!(h.hash_one(&hidden), h.hash_one(&plain));
+        assert_eq!(hidden.to_string(), plain.to_string());
+        assert_eq!(format!("{hidden:?}"), format!("{plain:?}"));
+        assert_eq!((hidden.get("__name__"), hidden.len()), (None, 2));
+        // Changing the copy leaves the set it was made from alone.
+        let mut changed = hidden.clone();
+        changed.set("job".into(), "x".into());
+        assert_eq!(with.get("job"), Some("node"));
+        assert_eq!(changed.to_string(), r#"{instance="a", job="x"}"#);
+        // A label that sorts before the name (upper case) takes the copying path.
+        let odd = Labels::new([("A", "1"), ("__name__", "x"), ("b", "2")]);
+        assert_eq!(odd.without_name(), Labels::new([("A", "1"), ("b", "2")]));
     }
 
     #[test]

@@ -48,10 +48,22 @@ impl Value {
     }
 }
 
+/// What [`Source::select_each`] calls with each series' window.
+pub type EachWindow<'a> = dyn FnMut(&Labels, &[(i64, f64)]) + 'a;
+
 /// Where the evaluator reads series. Implementations return every series whose labels satisfy
 /// all `matchers` with its points in `[mint, maxt]`, stale markers included, in time order.
 pub trait Source {
     fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Series>;
+
+    /// [`Source::select`] without copying: `f` sees each matching series' points in place
+    /// (those with none in the window are skipped), in the same order. Range functions use
+    /// it, since they reduce each window to one number.
+    fn select_each(&self, matchers: &[Matcher], mint: i64, maxt: i64, f: &mut EachWindow<'_>) {
+        for s in self.select(matchers, mint, maxt) {
+            f(&s.labels, &s.points);
+        }
+    }
 
     /// Each matching series' last point in `[mint, maxt]` (stale markers included): what an
     /// instant selector reads. A source can answer it without copying whole windows.

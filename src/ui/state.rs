@@ -599,7 +599,9 @@ pub fn update(state: &mut UiState, action: Action) -> Option<Command> {
             if state.detail_open() {
                 state.detail = false;
             } else if !super::views::detail::describable(state.view) {
-                state.message = Some("d describes an alert (view 2) or a rule (view 7)".into());
+                state.message = Some(
+                    "d describes an alert (view 2), target (3), anomaly (6) or rule (7)".into(),
+                );
             } else if len == 0 {
                 state.message = Some("nothing selected to describe".into());
             } else {

@@ -34,7 +34,7 @@ async fn recv_until(
         }
         match tokio::time::timeout(Duration::from_millis(50), rx.recv()).await {
             Ok(Some(Input::Observation(o))) => seen.push(o),
-            Ok(Some(Input::Tick { .. } | Input::Rules(_))) => {
+            Ok(Some(Input::Tick { .. } | Input::Rules(_) | Input::History(_))) => {
                 panic!("the scheduler sends observations, never ticks or rules")
             }
             Ok(None) => break,

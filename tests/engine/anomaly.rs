@@ -406,6 +406,7 @@ fn same_inputs_in_any_batching_or_tick_pattern_give_the_same_events() {
                 Input::Observation(o) => o.at,
                 Input::Tick { now } => *now,
                 Input::Rules(r) => r.at,
+                Input::History(_) => last,
             };
             // Ticks at random moments between polls, and events taken at random moments.
             for _ in 0..(rng.next_u64() % 3) {

@@ -1357,3 +1357,40 @@ fn recording_results_go_to_the_store_under_their_host() {
     assert!(rows[2].2.is_empty());
     assert_eq!(rows[2].3, vec![(0, t0 + 30 * S, 0.42)]);
 }
+
+/// Stored history given at start fills the rules' windows: a `[10m]` count sees the points
+/// from before the start; without them it sees only the new poll.
+#[test]
+fn stored_history_fills_rule_windows_before_the_first_poll() {
+    let rules = "groups:\n  - name: g\n    interval: 15s\n    rules:\n      - alert: LongSeen\n        expr: count_over_time(node_load1[10m]) > 5\n";
+    let run = |with_history: bool| {
+        let mut e = engine(&[("web1", "web1")]);
+        e.set_rule_files(&[("g.yml".to_string(), rules.to_string())], 15 * S)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(e.rule_history_ms().is_some_and(|w| w >= 10 * 60 * S));
+        let t0 = T0 - T0 % (15 * S);
+        if with_history {
+            e.apply(&Input::History(nocscope::model::RuleHistory {
+                target: TargetId(0),
+                series: vec![
+                    (
+                        "node_load1".to_string(),
+                        (1..=8).map(|i| (t0 - i * 15 * S, 0.5)).rev().collect(),
+                    ),
+                    // A series no rule reads is not kept.
+                    (
+                        "node_memory_MemTotal_bytes".to_string(),
+                        vec![(t0 - 15 * S, 1.0)],
+                    ),
+                ],
+            }));
+        }
+        e.apply(&scrape(0, t0, &Node::new().body()));
+        alert_states(&e)
+            .into_iter()
+            .map(|a| a.0)
+            .collect::<Vec<String>>()
+    };
+    assert_eq!(run(true), vec!["LongSeen".to_string()]);
+    assert!(run(false).is_empty());
+}

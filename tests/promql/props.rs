@@ -137,3 +137,50 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Range functions read the head's windows in place, including windows that wrap around
+    /// its ring buffer after trimming and windows with stale markers: the same values as from
+    /// a plain list of the same points.
+    #[test]
+    fn head_windows_read_in_place_equal_copied_ones(
+        values in proptest::collection::vec(prop::option::weighted(0.9, 0.0f64..100.0), 20..120),
+        trim_every in 3usize..17,
+        back in 0usize..4,
+    ) {
+        let mut head = Head::new();
+        let mut mem = MemSource::default();
+        let l = Labels::new([("__name__", "x"), ("job", "a")]);
+        let step = 15_000i64;
+        let mut kept_from = i64::MIN;
+        for (i, v) in values.iter().enumerate() {
+            let t = i as i64 * step;
+            // None: a staleness marker, as when the series left a good poll.
+            let v = v.unwrap_or(promql::STALE_NAN);
+            head.push(&l, t, v);
+            mem.push(&l, t, v);
+            if i % trim_every == 0 {
+                kept_from = t - 10 * step;
+                head.trim(kept_from);
+            }
+        }
+        let t = (values.len() - 1 - back) as i64 * step;
+        for q in [
+            "rate(x[2m])",
+            "increase(x[90s])",
+            "max_over_time(x[2m])",
+            "count_over_time(x[150s])",
+            "changes(x[2m])",
+            "deriv(x[2m])",
+        ] {
+            let expr = promql::parse(q).unwrap_or_else(|e| panic!("{q}: {e}"));
+            // Ask only for windows the head still holds in full (the longest is 150 s).
+            if t - 150_000 < kept_from {
+                continue;
+            }
+            let a = promql::instant(&expr, &head, t, &EvalOptions::default());
+            let b = promql::instant(&expr, &mem, t, &EvalOptions::default());
+            prop_assert_eq!(format!("{a:?}"), format!("{b:?}"), "{} at {}", q, t);
+        }
+    }
+}

@@ -324,3 +324,41 @@ fn recording_rule_results_are_stored_as_series() {
         "{points:?}"
     );
 }
+
+/// A second run starts with the first run's samples in its rule windows, read from the
+/// history store: a count over ten minutes that one short run cannot reach fires in the next.
+#[test]
+fn rule_windows_reach_back_into_the_store_across_a_restart() {
+    let ne = support::NodeExporter::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("node.yml"),
+        "groups:\n- name: node\n  rules:\n  - alert: SeenLong\n    expr: count_over_time(node_load1[10m]) > 4\n",
+    )
+    .expect("write rules");
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "rule_files = [\"node.yml\"]\n{}",
+            config_text(dir.path(), &ne.url())
+        ),
+    )
+    .expect("write config");
+    let run = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_nocscope"))
+            .args(["--config", cfg.to_str().expect("utf-8")])
+            .args(["check", "--for", "3s"])
+            .output()
+            .expect("run check");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // One poll a second for three seconds: at most four points, never more than four.
+    let first = run();
+    assert!(!first.contains("SeenLong"), "{first}");
+    // Two runs leave at least six points (a poll at the start and at least two more each),
+    // so the third sees more than four before its own first poll is even counted.
+    run();
+    let third = run();
+    assert!(third.contains("SeenLong"), "{third}");
+}

@@ -71,6 +71,8 @@ const SCENES: &[(&str, &str)] = &[
     ("alert_detail", "2 j d"),
     ("alert_detail_scrolled", "2 d j j j j j j"),
     ("rule_detail", "7 j d"),
+    ("target_detail", "3 j j d"),
+    ("anomaly_detail", "6 d"),
 ];
 
 #[test]
@@ -442,8 +444,8 @@ fn alert_detail_shows_the_rule_behind_an_alert() {
     assert!(!text.contains("CRIT HostDiskAlmostFull on web1"), "{text}");
     keys(&mut s, &e, "<Esc>");
     assert!(!s.detail_open());
-    // Outside the alerts and rules views there is nothing to describe: a message, no popup.
-    keys(&mut s, &e, "3 d");
+    // The overview has nothing to describe: a message, no popup.
+    keys(&mut s, &e, "1 d");
     assert!(!s.detail_open());
     assert!(
         s.message

@@ -74,6 +74,8 @@ pub(in crate::ui) fn alert_table(
             cells.extend([
                 Cell::from(human_duration(now.saturating_sub(since))),
                 Cell::from(value),
+                // The reason first: at 80 columns the labels are what may be cut (`d` shows
+                // them all).
                 Cell::from(format!(
                     "{}{}{} {}",
                     if a.held {
@@ -82,8 +84,8 @@ pub(in crate::ui) fn alert_table(
                         ""
                     },
                     if a.flapping { "FLAPPING " } else { "" },
-                    clean(&a.labels),
-                    clean(&a.summary)
+                    clean(&a.summary),
+                    clean(&a.labels)
                 )),
             ]);
             let row = TableRow::new(cells);

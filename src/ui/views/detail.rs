@@ -1,7 +1,8 @@
-//! The detail popup (`d`, like k9s's describe): the selected alert or rule in full — every
-//! label, every rendered annotation, the rule's expression, `for`, and its labels and
-//! annotations as written — wrapped, and scrolled with the list keys instead of cut. Draws
-//! from the snapshot only; must not change state.
+//! The detail popup (`d`, like k9s's describe): the selected alert, rule, target or anomaly
+//! in full — an alert's every label and rendered annotation with its rule's expression and
+//! templates, a target's whole error, an anomaly's scores — wrapped, and scrolled with the
+//! list keys instead of cut. Draws from the snapshot and the view's rows only; must not
+//! change state.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -11,14 +12,102 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use crate::config::theme::Theme;
 use crate::human::human_duration;
-use crate::model::{AlertState, AlertView, RuleStatus, Snapshot};
+use crate::model::{AlertState, AlertView, AnomalyEvent, RuleStatus, Snapshot, TargetStatus};
 use crate::ui::render::clean;
 use crate::ui::state::{UiState, View};
-use crate::ui::style::{badge, scope, severity_scope};
+use crate::ui::style::{badge, clock, scope, severity_scope, vital_short};
 
 /// Whether the current view has something `d` can describe.
 pub(in crate::ui) fn describable(view: View) -> bool {
-    matches!(view, View::Alerts | View::Rules)
+    matches!(
+        view,
+        View::Alerts | View::Rules | View::Targets | View::Anomalies
+    )
+}
+
+fn target_lines<'a>(t: &'a TargetStatus, snap: &Snapshot, theme: &Theme) -> Vec<Line<'a>> {
+    let (state, st) = match t.up {
+        Some(true) => ("UP", scope(theme, "status.ok")),
+        Some(false) => ("DOWN", scope(theme, "status.critical")),
+        None => ("NOT POLLED YET", scope(theme, "status.unknown")),
+    };
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(clean(&t.name).into_owned(), st.add_modifier(Modifier::BOLD)),
+            Span::raw(" on "),
+            Span::raw(clean(&t.host).into_owned()),
+        ]),
+        Line::from(vec![
+            Span::styled(format!("{:<16}", "state"), scope(theme, "table.header")),
+            Span::styled(state, st),
+        ]),
+    ];
+    let last = match t.last_poll {
+        Some(at) => format!(
+            "{} ({} ago)",
+            clock(at),
+            human_duration(snap.now.saturating_sub(at).max(0))
+        ),
+        None => "never".to_string(),
+    };
+    lines.push(field("last poll", last, theme));
+    if let Some(d) = t.duration_ms {
+        lines.push(field("took", format!("{d:.1} ms"), theme));
+    }
+    lines.push(field(
+        "samples",
+        format!(
+            "{} in the last poll, {} dropped (duplicates, out of order), {} series known",
+            t.samples, t.dropped_samples, t.series
+        ),
+        theme,
+    ));
+    if let Some(e) = &t.error {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{:<16}", "error"), scope(theme, "table.header")),
+            Span::styled(clean(e).into_owned(), scope(theme, "status.critical")),
+        ]));
+    }
+    if let Some(w) = &t.warning {
+        lines.push(field("warning", clean(w).into_owned(), theme));
+    }
+    lines
+}
+
+fn anomaly_lines<'a>(a: &'a AnomalyEvent, snap: &Snapshot, theme: &Theme) -> Vec<Line<'a>> {
+    let ongoing = a.end.is_none();
+    let mut lines = vec![Line::from(vec![
+        Span::styled(
+            format!("{} on {}", vital_short(&a.vital), clean(&a.host)),
+            scope(theme, "anomaly").add_modifier(Modifier::BOLD),
+        ),
+        Span::raw(if ongoing { "  ONGOING" } else { "" }),
+    ])];
+    lines.push(field("series", clean(&a.vital).into_owned(), theme));
+    lines.push(field("detector", clean(&a.detector).into_owned(), theme));
+    lines.push(field("started", clock(a.start), theme));
+    let lasted = match a.end {
+        Some(end) => format!("{} (ended {})", human_duration(end - a.start), clock(end)),
+        None => format!(
+            "{} so far",
+            human_duration(snap.now.saturating_sub(a.start).max(0))
+        ),
+    };
+    lines.push(field("lasted", lasted, theme));
+    let ratio = if a.threshold > 0.0 {
+        format!("  ({:.1}× the threshold)", a.peak_score / a.threshold)
+    } else {
+        String::new()
+    };
+    lines.push(field(
+        "peak score",
+        format!(
+            "{:.3} against a threshold of {:.3}{ratio}",
+            a.peak_score, a.threshold
+        ),
+        theme,
+    ));
+    lines
 }
 
 fn field<'a>(name: &'a str, value: String, theme: &Theme) -> Line<'a> {
@@ -191,6 +280,14 @@ pub(in crate::ui) fn render(
                 rule_lines(&mut lines, r, snap, theme);
                 (" rule ", lines)
             }
+            None => return,
+        },
+        View::Targets => match snap.targets.get(state.targets.sel) {
+            Some(t) => (" target ", target_lines(t, snap, theme)),
+            None => return,
+        },
+        View::Anomalies => match state.anomalies.rows.get(state.anomalies.sel) {
+            Some(a) => (" anomaly ", anomaly_lines(a, snap, theme)),
             None => return,
         },
         _ => return,
