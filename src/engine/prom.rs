@@ -23,6 +23,9 @@ pub struct PromRules {
     next_eval: Vec<Millis>,
     /// The engine rule index of each alerting rule, by group and rule.
     slots: Vec<Vec<Option<usize>>>,
+    /// By group and rule: the rule reads nothing but `up`, which a failed poll sets (real
+    /// data), so its alerts are never marked as held on old data.
+    only_up: Vec<Vec<bool>>,
     head: Head,
     /// Metric names some rule reads (`None`: a selector without a name, so all).
     names: Option<BTreeSet<String>>,
@@ -270,12 +273,20 @@ impl Engine {
         let mut reads_alerts = false;
         let mut keep_ms = 0i64;
         let mut slots = Vec::new();
+        let mut only_up = Vec::new();
         let mut states = Vec::new();
         for g in groups {
             let iv = g.interval_ms.unwrap_or(interval_ms).max(1000);
             let mut gs = Vec::new();
+            let mut ups = Vec::new();
             for r in &g.rules {
                 let reach = crate::promql::reach(&r.expr);
+                ups.push(
+                    reach
+                        .names
+                        .as_ref()
+                        .is_some_and(|n| n.len() == 1 && n.contains("up")),
+                );
                 reads_alerts |= reach
                     .names
                     .as_ref()
@@ -324,6 +335,7 @@ impl Engine {
                 all.extend(["ALERTS".to_string(), "ALERTS_FOR_STATE".to_string()]);
             }
             slots.push(gs);
+            only_up.push(ups);
             states.push(GroupState::new(g));
         }
         for g in &mut states {
@@ -348,6 +360,7 @@ impl Engine {
             groups: states,
             next_eval,
             slots,
+            only_up,
             head: Head::new(),
             names,
             keep_ms,
@@ -585,6 +598,18 @@ impl Engine {
             .filter(|t| t.up == Some(false))
             .map(|t| instance_of(&t.spec).to_string())
             .collect();
+        // Hosts with a target that could not be polled, for alerts that name the host but
+        // not the target (an aggregation `by (host)` kept only that).
+        let down_hosts: HashSet<String> = self
+            .targets
+            .iter()
+            .filter(|t| t.up == Some(false))
+            .filter_map(|t| self.hosts.get(t.host).map(|h| h.name.clone()))
+            .collect();
+        let unseen = Unseen {
+            targets: &down,
+            hosts: &down_hosts,
+        };
         let Some(mut p) = self.prom.take() else {
             return false;
         };
@@ -604,8 +629,9 @@ impl Engine {
             }
             let before = (!down.is_empty()).then(|| group.alert_maps().to_vec());
             group.eval_memo(t, &mut p.head, &p.cx, Some(&p.memo));
+            let only_up = p.only_up.get(g).map(Vec::as_slice).unwrap_or_default();
             let held = match before {
-                Some(before) => hold(group, &before, &down),
+                Some(before) => hold(group, &before, &unseen, only_up),
                 None => HashSet::new(),
             };
             self.batches.extend(recorded_batches(&mut p, g, t));
@@ -974,19 +1000,39 @@ fn transition(
     }
 }
 
-/// Alerts of unseen targets that an evaluation would resolve keep their state; returns
-/// which (rule, labels) were held.
+/// What could not be polled this cycle: targets by `instance`, and their hosts.
+struct Unseen<'a> {
+    targets: &'a HashSet<String>,
+    hosts: &'a HashSet<String>,
+}
+
+impl Unseen<'_> {
+    /// Whether an alert with these labels is about something that could not be polled.
+    fn covers(&self, labels: &Labels) -> bool {
+        match labels.get("instance") {
+            Some(i) => self.targets.contains(i),
+            None => labels.get("host").is_some_and(|h| self.hosts.contains(h)),
+        }
+    }
+}
+
+/// Alerts about unseen targets: those an evaluation would resolve keep their state, and
+/// every one still active is marked held, since its data is from before the failed poll
+/// (except for rules that read only `up`, which the failed poll set). Returns which
+/// (rule, labels) are held.
 fn hold(
     group: &mut GroupState,
     before: &[BTreeMap<Labels, reval::Alert>],
-    down: &HashSet<String>,
+    unseen: &Unseen<'_>,
+    only_up: &[bool],
 ) -> HashSet<(usize, Labels)> {
     let mut held = HashSet::new();
     for (i, prev) in before.iter().enumerate() {
+        if only_up.get(i).copied().unwrap_or(false) {
+            continue;
+        }
         for (labels, a) in prev {
-            if a.state == reval::AlertState::Inactive
-                || !labels.get("instance").is_some_and(|x| down.contains(x))
-            {
+            if a.state == reval::AlertState::Inactive || !unseen.covers(labels) {
                 continue;
             }
             let resolved = group
@@ -996,8 +1042,8 @@ fn hold(
                 .is_none_or(|x| x.state == reval::AlertState::Inactive);
             if resolved {
                 group.restore(i, labels, Some(a.clone()));
-                held.insert((i, labels.clone()));
             }
+            held.insert((i, labels.clone()));
         }
     }
     held
