@@ -29,6 +29,7 @@ use crate::store::Store;
 mod eval;
 mod lstm_args;
 pub mod nab_data;
+mod notify;
 mod rules;
 mod train;
 
@@ -90,6 +91,11 @@ pub enum Command {
     Rules {
         #[command(subcommand)]
         command: RulesCommand,
+    },
+    /// Alertmanager configuration: `check` and `routes` as amtool does them
+    Notify {
+        #[command(subcommand)]
+        command: notify::NotifyCommand,
     },
     /// Config file commands
     Config {
@@ -191,6 +197,7 @@ pub fn run(cli: Cli) -> i32 {
         Some(Command::Train(ref args)) => train::run(args, &cli),
         Some(Command::Eval(ref args)) => eval::run(args),
         Some(Command::Rules { ref command }) => rules::run(command),
+        Some(Command::Notify { ref command }) => notify::run(command),
         Some(Command::Config {
             command: ConfigCommand::Check { file },
         }) => config_check(file.as_deref().or(cli.config.as_deref())),

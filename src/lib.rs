@@ -14,6 +14,7 @@ pub mod expo;
 pub mod human;
 pub mod logging;
 pub mod model;
+pub mod notify;
 pub mod pathglob;
 pub mod promql;
 pub mod replay;

@@ -4,6 +4,7 @@
 mod check;
 mod eval;
 mod network_checks;
+mod notify;
 #[path = "../support/mod.rs"]
 mod support;
 #[path = "../support_snmp/mod.rs"]
