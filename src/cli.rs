@@ -207,11 +207,17 @@ pub fn run(cli: Cli) -> i32 {
             // the headless report for pipes and scripts.
             use std::io::IsTerminal;
             if std::io::stdout().is_terminal() {
+                let looked = config::default_path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "$XDG_CONFIG_HOME/nocscope/config.toml".to_string());
+                // Short enough for 80 columns with a typical home directory.
+                let line = format!("demo: no config at {looked} (see examples/)");
                 return replay_console(
                     replay::DEMO.to_vec(),
                     "demo",
                     replay::Speed::Factor(1.0),
                     &cli,
+                    Some(line),
                 );
             }
             let mut out = std::io::stdout().lock();
@@ -848,7 +854,7 @@ fn replay_file(args: &ReplayArgs, cli: &Cli) -> i32 {
     use std::io::IsTerminal;
     // JSON is for programs, so it keeps the paced lines even on a terminal.
     if args.format == OutputFormat::Text && std::io::stdout().is_terminal() {
-        return replay_console(data, &name, args.speed, cli);
+        return replay_console(data, &name, args.speed, cli, None);
     }
     let mut out = std::io::stdout().lock();
     replay_live(data, &name, args, &mut out)
@@ -871,7 +877,13 @@ fn console_theme(name: &str, base: &Path) -> Result<config::theme::Theme, i32> {
 
 /// Play a recording in the console. The keymap and theme are checked before the terminal is
 /// touched; no config file is read (the recording carries its targets).
-fn replay_console(data: Vec<u8>, name: &str, speed: replay::Speed, cli: &Cli) -> i32 {
+fn replay_console(
+    data: Vec<u8>,
+    name: &str,
+    speed: replay::Speed,
+    cli: &Cli,
+    demo: Option<String>,
+) -> i32 {
     let mut player = match replay::Player::open_with(data, replay::Limits::default(), models()) {
         Ok(p) => p,
         Err(e) => {
@@ -892,6 +904,7 @@ fn replay_console(data: Vec<u8>, name: &str, speed: replay::Speed, cli: &Cli) ->
             keymap: cli.keymap.clone(),
             theme,
             history: false,
+            demo,
             ..crate::app::ConsoleOptions::default()
         },
     );

@@ -44,6 +44,9 @@ pub struct ConsoleOptions {
     pub theme: Theme,
     /// Record every input the engine applies to this file (.nsr).
     pub record: Option<PathBuf>,
+    /// Set when the replay is the bundled demo because no config was found: the line that
+    /// says so (where the config was looked for, where examples are).
+    pub demo: Option<String>,
 }
 
 impl Default for ConsoleOptions {
@@ -53,6 +56,7 @@ impl Default for ConsoleOptions {
             ui: crate::config::Ui::default(),
             mouse: false,
             history: true,
+            demo: None,
             theme: Theme::embedded_default(),
             record: None,
         }
@@ -107,6 +111,7 @@ async fn console_replay(player: Player, options: ConsoleOptions, keymap: Keymap)
     let signals = tokio::spawn(stop_on_signals(stop_tx));
     let mut state = UiState::new(Arc::new(keymap));
     state.store_health = "off".to_string();
+    state.demo = options.demo.clone();
     state.mouse = options.mouse;
     state.run_mode = RunMode::Replay;
     state.target_labels = targets

@@ -110,6 +110,7 @@ fn header(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, state: &UiState, t
     let (mode, mode_scope) = match state.run_mode {
         RunMode::Live => ("LIVE", "header.live"),
         RunMode::Paused => ("PAUSED", "header.paused"),
+        RunMode::Replay if state.demo.is_some() => ("DEMO", "header.replay"),
         RunMode::Replay => ("REPLAY", "header.replay"),
     };
     let up = snap.targets.iter().filter(|t| t.up == Some(true)).count();
@@ -131,6 +132,24 @@ fn header(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, state: &UiState, t
         // The recorded clock, not the engine's last tick: it is where the player stands.
         Some(r) => {
             spans.push(Span::raw(clock(r.clock)));
+            // Where in the recording, and how long it is (a bar too, when there is room).
+            let len = (r.end - r.start).max(0);
+            let pos = (r.clock - r.start).clamp(0, len);
+            // At 80 columns a percentage is all that fits beside the rest.
+            let mut at = if wide {
+                format!(" {}/{}", human_duration(pos), human_duration(len))
+            } else {
+                format!(" {}%", if len > 0 { pos * 100 / len } else { 100 })
+            };
+            if wide && len > 0 {
+                const CELLS: i64 = 12;
+                let full = pos * CELLS / len;
+                at.push(' ');
+                for i in 0..CELLS {
+                    at.push(if i < full { '█' } else { '░' });
+                }
+            }
+            spans.push(Span::raw(at));
             spans.push(sep.clone());
             let mut play = r.speed.clone();
             if r.paused {
@@ -222,6 +241,8 @@ fn status_bar(frame: &mut Frame<'_>, area: Rect, state: &UiState, theme: &Theme)
         ])
     } else if let Some(m) = &state.message {
         Line::from(Span::styled(clean(m).into_owned(), scope(theme, "message")))
+    } else if let Some(d) = &state.demo {
+        Line::from(Span::styled(clean(d).into_owned(), scope(theme, "message")))
     } else {
         let mut spans = Vec::new();
         let filter = match state.view {

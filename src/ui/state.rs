@@ -111,6 +111,9 @@ pub struct UiState {
     /// The detail popup (`d`) over the alerts or rules view, and how far it is scrolled.
     pub detail: bool,
     pub detail_scroll: usize,
+    /// The bundled demo is playing because no config was found: this line says so in the
+    /// status bar whenever nothing else is said there, and the header says DEMO.
+    pub demo: Option<String>,
     /// The time of the last rule reload outcome shown, so each is announced once.
     pub rule_reload_seen: Option<Millis>,
     pub prompt: Option<Prompt>,
@@ -157,6 +160,7 @@ impl UiState {
             detail: false,
             detail_scroll: 0,
             rule_reload_seen: None,
+            demo: None,
             prompt: None,
             run_mode: RunMode::Live,
             replay: None,

@@ -238,9 +238,9 @@ fn start_replay(tag: &str, file: Option<&std::path::Path>) -> Option<(Tmux, temp
     start_cmd(tag, &console).map(|t| (t, home))
 }
 
-fn replay_session(tmux: &Tmux) {
+fn replay_session(tmux: &Tmux, badge: &str) {
     let s = tmux.wait_for("x1 ");
-    assert!(s.contains("REPLAY"), "start screen:\n{s}");
+    assert!(s.contains(badge), "start screen:\n{s}");
     tmux.keys(&["Space"]);
     let s = tmux.wait_for("paused");
     assert!(s.contains("x1 paused"), "Space pauses:\n{s}");
@@ -256,10 +256,17 @@ fn replay_session(tmux: &Tmux) {
 
 #[test]
 fn tmux_bare_nocscope_plays_the_demo_and_restores_the_terminal() {
-    let Some((tmux, _home)) = start_replay("demo", None) else {
+    let Some((tmux, home)) = start_replay("demo", None) else {
         return;
     };
-    replay_session(&tmux);
+    // It says it is a demo, and where a config was looked for.
+    let s = tmux.wait_for("x1 ");
+    let looked = format!(
+        "no config at {}/config/nocscope/config.toml",
+        home.path().display()
+    );
+    assert!(s.contains(&looked) && s.contains("examples/"), "{s}");
+    replay_session(&tmux, "DEMO");
 }
 
 #[test]
@@ -269,5 +276,5 @@ fn tmux_replay_file_plays_in_the_console() {
     let Some((tmux, _home)) = start_replay("file", Some(&fixture)) else {
         return;
     };
-    replay_session(&tmux);
+    replay_session(&tmux, "REPLAY");
 }

@@ -359,6 +359,14 @@ fn snapshot_of_the_replay_header() {
         top.contains(&nocscope::ui::style::clock(clock)),
         "the header shows the player's clock: {top}"
     );
+    // Where in the recording: a percentage at 80 columns; position, length and a bar wider.
+    assert!(top.contains(" 83% "), "{top}");
+    let wide = format!("{}", draw(&snap, &s, 200, 50).backend());
+    let top = wide.lines().next().unwrap_or_default();
+    assert!(
+        top.contains("30m0s/36m0s █████████") && top.contains("░ │"),
+        "{top}"
+    );
     insta::assert_snapshot!("replay_header_80x24", t.backend());
 }
 
