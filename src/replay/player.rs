@@ -427,8 +427,13 @@ impl Player {
     /// Jump to replay time `t` (clamped to the recording). Forward seeks apply the records in
     /// between; backward seeks rebuild from the start. Events on the way are dropped: they
     /// are history, already in the timeline.
+    /// A seek back from the end of a finished replay pauses it there: playing on at the
+    /// speed that reached the end would snap straight back to it.
     pub fn seek(&mut self, t: Millis) {
         let t = t.clamp(self.start, self.end.max(self.start));
+        if self.is_finished() && t < self.clock {
+            self.paused = true;
+        }
         if t < self.clock {
             self.rewind();
         }

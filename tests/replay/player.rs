@@ -237,6 +237,26 @@ fn seeking_anywhere_gives_the_state_of_playing_there() {
     );
 }
 
+/// Seeking back from the end of a finished replay pauses it, so it does not race back to the
+/// end at the speed that got it there; a seek while playing keeps playing.
+#[test]
+fn seeking_back_from_the_end_pauses() {
+    let mut p = Player::open(recording(), Limits::default()).expect("open");
+    p.set_speed(Speed::Factor(1000.0));
+    p.advance(Duration::from_secs(60));
+    assert!(p.is_finished() && !p.is_paused());
+    let mid = p.start() + (p.end() - p.start()) / 2;
+    p.seek(mid);
+    assert_eq!(p.clock(), mid);
+    assert!(p.is_paused(), "paused where the seek landed");
+    p.advance(Duration::from_secs(60));
+    assert_eq!(p.clock(), mid, "nothing moves while paused");
+    // Not at the end: a seek leaves playing alone.
+    p.toggle_pause();
+    p.seek(p.start() + 1000);
+    assert!(!p.is_paused());
+}
+
 #[test]
 fn next_and_previous_alert_land_on_each_change_in_turn() {
     let data = recording();
