@@ -7,15 +7,14 @@
 //! (`Arc`), so an address it knows cannot be freed and reused by another node while the memo
 //! exists. Values are keyed by instant and invalidated by metric name when rules write back.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use promql_parser::label::MatchOp;
 use promql_parser::parser::Expr;
 
-use super::labels::METRIC_NAME;
+use super::reach::reach;
 use super::value::Value;
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
@@ -24,19 +23,13 @@ type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 /// computed but not kept, so a pathological rule set costs time, never unbounded memory.
 const MAX_CACHED_SAMPLES: usize = 4_000_000;
 
-/// Which series a node's value depends on, by metric name.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Reads {
-    Names(HashSet<String>),
-    /// A selector without an exact name: any write may change it.
-    Any,
-}
-
 pub struct Memo {
     /// Keeps the indexed nodes alive; see the module note.
     _roots: Vec<Arc<Expr>>,
     ids: FastMap<usize, u32>,
-    reads: Vec<Reads>,
+    /// By id: the metric names the node reads (`None`: a selector without a fixed name,
+    /// so any write may change it), from [`reach`].
+    reads: Vec<Option<BTreeSet<String>>>,
     /// Every name some cached node reads, and whether one reads anything.
     read_names: HashSet<String>,
     reads_any: bool,
@@ -102,34 +95,6 @@ fn children(e: &Expr) -> Vec<&Expr> {
         Expr::MatrixSelector(_) => Vec::new(),
         Expr::Call(c) => c.args.args.iter().map(|a| &**a).collect(),
         _ => Vec::new(),
-    }
-}
-
-/// The metric names a node reads.
-fn reads_of(e: &Expr, out: &mut Reads) {
-    let vs = match e {
-        Expr::VectorSelector(vs) => Some(vs),
-        Expr::MatrixSelector(m) => Some(&m.vs),
-        _ => None,
-    };
-    if let Some(vs) = vs {
-        let exact = vs.name.clone().or_else(|| {
-            vs.matchers
-                .matchers
-                .iter()
-                .find(|m| m.name == METRIC_NAME && m.op == MatchOp::Equal)
-                .map(|m| m.value.clone())
-        });
-        match (exact, &mut *out) {
-            (Some(n), Reads::Names(set)) => {
-                set.insert(n);
-            }
-            (None, _) => *out = Reads::Any,
-            (Some(_), Reads::Any) => {}
-        }
-    }
-    for c in children(e) {
-        reads_of(c, out);
     }
 }
 
@@ -212,11 +177,10 @@ impl Memo {
             if !kept.get(f).copied().unwrap_or(false) {
                 continue;
             }
-            let mut r = Reads::Names(HashSet::new());
-            reads_of(e, &mut r);
+            let r = reach(e).names;
             match &r {
-                Reads::Any => reads_any = true,
-                Reads::Names(n) => read_names.extend(n.iter().cloned()),
+                None => reads_any = true,
+                Some(n) => read_names.extend(n.iter().cloned()),
             }
             id_of.insert(f, reads.len() as u32);
             reads.push(r);
@@ -267,7 +231,7 @@ impl Memo {
         let reads = &self.reads;
         let mut values = self.values();
         values.retain(|k, _| match reads.get(k.0 as usize) {
-            Some(Reads::Names(n)) => !n.contains(name),
+            Some(Some(n)) => !n.contains(name),
             _ => false,
         });
         // The sample count only bounds memory; recount from what is left.
