@@ -297,18 +297,14 @@ impl Evaluator<'_> {
         match e {
             Expr::Paren(p) => self.eval_range(&p.expr, t),
             Expr::MatrixSelector(m) => {
-                let end = self.reference(t, &m.vs.offset, &m.vs.at);
-                let range_ms = ms(m.range);
-                let matchers = matchers_of(&m.vs);
-                let series = self
-                    .source
-                    .select(&matchers, end - range_ms, end)
-                    .into_iter()
-                    .filter_map(|mut s| {
-                        s.points.retain(|p| !is_stale(p.1));
-                        (!s.points.is_empty()).then_some(s)
+                let (range_ms, end) = self.matrix_window(m, t);
+                let mut series = Vec::new();
+                self.matrix_each(m, t, &mut |labels, points| {
+                    series.push(Series {
+                        labels: labels.clone(),
+                        points: points.to_vec(),
                     })
-                    .collect();
+                });
                 Ok(Range {
                     series,
                     range_ms,

@@ -188,8 +188,10 @@ impl Head {
     }
 }
 
-impl Source for Head {
-    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Series> {
+impl Head {
+    /// The series all `matchers` select, in label order (the posting lists are kept in
+    /// label order; without one, the ids were sorted by `candidates`).
+    fn matching(&self, matchers: &[Matcher]) -> Vec<&HeadSeries> {
         let mut all = Vec::new();
         let (candidates, done) = self.candidates(matchers, &mut all);
         let rest: Vec<&Matcher> = matchers
@@ -198,57 +200,31 @@ impl Source for Head {
             .filter(|(i, _)| Some(*i) != done)
             .map(|(_, m)| m)
             .collect();
+        candidates
+            .iter()
+            .filter_map(|&id| self.series.get(id)?.as_ref())
+            .filter(|s| rest.iter().all(|m| m.is_match(s.labels.value(&m.name))))
+            .collect()
+    }
+}
+
+impl Source for Head {
+    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Series> {
         let mut out = Vec::new();
-        for &id in candidates {
-            let Some(Some(s)) = self.series.get(id) else {
-                continue;
-            };
-            if !rest.iter().all(|m| m.is_match(s.labels.value(&m.name))) {
-                continue;
-            }
-            let lo = s.points.partition_point(|p| p.0 < mint);
-            let hi = s.points.partition_point(|p| p.0 <= maxt);
-            if lo >= hi {
-                continue;
-            }
-            // The deque's two halves as slices: two copies of plain memory, not a walk.
-            let (a, b) = s.points.as_slices();
-            let mut points = Vec::with_capacity(hi - lo);
-            if lo < a.len() {
-                points.extend_from_slice(a.get(lo..hi.min(a.len())).unwrap_or_default());
-            }
-            if hi > a.len() {
-                let from = lo.max(a.len()) - a.len();
-                points.extend_from_slice(b.get(from..hi - a.len()).unwrap_or_default());
-            }
+        self.select_each(matchers, mint, maxt, &mut |labels, points| {
             out.push(Series {
-                labels: s.labels.clone(),
-                points,
-            });
-        }
-        // Every list is in label order already; without one, the ids were sorted above.
+                labels: labels.clone(),
+                points: points.to_vec(),
+            })
+        });
         out
     }
 
     fn select_each(&self, matchers: &[Matcher], mint: i64, maxt: i64, f: &mut EachWindow<'_>) {
-        let mut all = Vec::new();
-        let (candidates, done) = self.candidates(matchers, &mut all);
-        let rest: Vec<&Matcher> = matchers
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| Some(*i) != done)
-            .map(|(_, m)| m)
-            .collect();
         // A window that straddles the end of the ring buffer is copied here, into one
         // buffer reused for every series; the others are handed over in place.
         let mut scratch: Vec<(i64, f64)> = Vec::new();
-        for &id in candidates {
-            let Some(Some(s)) = self.series.get(id) else {
-                continue;
-            };
-            if !rest.iter().all(|m| m.is_match(s.labels.value(&m.name))) {
-                continue;
-            }
+        for s in self.matching(matchers) {
             let lo = s.points.partition_point(|p| p.0 < mint);
             let hi = s.points.partition_point(|p| p.0 <= maxt);
             if lo >= hi {
@@ -272,22 +248,8 @@ impl Source for Head {
     }
 
     fn select_last(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<(Labels, i64, f64)> {
-        let mut all = Vec::new();
         let mut out = Vec::new();
-        let (candidates, done) = self.candidates(matchers, &mut all);
-        let rest: Vec<&Matcher> = matchers
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| Some(*i) != done)
-            .map(|(_, m)| m)
-            .collect();
-        for &id in candidates {
-            let Some(Some(s)) = self.series.get(id) else {
-                continue;
-            };
-            if !rest.iter().all(|m| m.is_match(s.labels.value(&m.name))) {
-                continue;
-            }
+        for s in self.matching(matchers) {
             let hi = s.points.partition_point(|p| p.0 <= maxt);
             if let Some(&(t, v)) = hi.checked_sub(1).and_then(|i| s.points.get(i))
                 && t >= mint
