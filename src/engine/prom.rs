@@ -754,7 +754,7 @@ impl Engine {
             for ((host, labels), inst) in now_active {
                 // Most alerts are already in the table: update in place; only a change
                 // (below) needs copies of the labels and the instance.
-                let from = match host {
+                let (from, labels) = match host {
                     Some(h) => {
                         let key = (ri, h, labels);
                         let from = match self.alerts.get_mut(&key) {
@@ -771,12 +771,10 @@ impl Engine {
                         (from, key.2)
                     }
                     None => {
-                        let key = (ri, labels);
-                        let old = p.unattached.insert(key.clone(), inst.clone());
-                        (old.map(|o| o.state).unwrap_or(AlertState::Inactive), key.1)
+                        let old = p.unattached.insert((ri, labels.clone()), inst.clone());
+                        (old.map(|o| o.state).unwrap_or(AlertState::Inactive), labels)
                     }
                 };
-                let (from, labels) = from;
                 if from != inst.state {
                     let host_name = host.map(|h| self.hosts[h].name.as_str()).unwrap_or("");
                     let mut tr =

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::matchers::{LabelMatcher, MatchType, parse_matchers};
+use super::matchers::{LabelMatcher, MatchType, parse_matchers, valid_label_name};
 use crate::rules::duration::parse_duration;
 use crate::yaml::{self, Node, Pos};
 
@@ -293,12 +293,7 @@ fn label_map(n: &Node, what: &str, op: MatchType) -> Result<Vec<LabelMatcher>, C
     let mut out = Vec::new();
     for (k, v) in map_of(n, what)? {
         let name = scalar(k, what)?;
-        let valid = name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
+        if !valid_label_name(name) {
             return err(Some(k.pos), format!("invalid label name {name:?}"));
         }
         let value = scalar(v, what)?;

@@ -102,7 +102,8 @@ pub fn anchored(re: &str) -> Result<Regex, String> {
     })
 }
 
-fn valid_label_name(n: &str) -> bool {
+/// Prometheus's label name rule: `[a-zA-Z_][a-zA-Z0-9_]*`.
+pub(super) fn valid_label_name(n: &str) -> bool {
     let mut chars = n.chars();
     chars
         .next()
