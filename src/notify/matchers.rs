@@ -103,7 +103,7 @@ pub fn anchored(re: &str) -> Result<Regex, String> {
 }
 
 /// Prometheus's label name rule: `[a-zA-Z_][a-zA-Z0-9_]*`.
-pub(super) fn valid_label_name(n: &str) -> bool {
+pub(crate) fn valid_label_name(n: &str) -> bool {
     let mut chars = n.chars();
     chars
         .next()

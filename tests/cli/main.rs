@@ -5,6 +5,7 @@ mod check;
 mod eval;
 mod network_checks;
 mod notify;
+mod notify_dispatch;
 #[path = "../support/mod.rs"]
 mod support;
 #[path = "../support_snmp/mod.rs"]
