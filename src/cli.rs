@@ -127,6 +127,10 @@ pub struct CheckArgs {
     /// Do not write history to the SQLite store
     #[arg(long)]
     pub no_store: bool,
+    /// With --for and a `notify` file: print the notifications that would be sent instead
+    /// of sending them
+    #[arg(long, requires = "for_")]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -565,12 +569,49 @@ async fn check_async(
                     clock: Some(scheduler::wall_clock_ms as fn() -> Millis),
                     dropped,
                     models: None,
-                    publish: false,
+                    // The notifier follows snapshots; without one nothing needs them.
+                    publish: config.notify.is_some(),
                 },
             );
+            let notifier = match &config.notify {
+                None => None,
+                Some(n) => {
+                    let delivery = if args.dry_run {
+                        crate::app::Delivery::Print
+                    } else {
+                        match crate::app::notify_client() {
+                            Ok(c) => crate::app::Delivery::Send(c),
+                            Err(e) => {
+                                eprintln!("nocscope: {e}");
+                                return EXIT_PROBLEM;
+                            }
+                        }
+                    };
+                    Some(crate::app::spawn_notifier(
+                        Arc::clone(&n.config),
+                        String::new(),
+                        link.snapshots.clone(),
+                        delivery,
+                    ))
+                }
+            };
             tokio::time::sleep(d).await;
             for t in tasks {
                 t.abort();
+            }
+            if let Some(n) = notifier {
+                let status = n.status.borrow().clone();
+                n.finish().await;
+                if status.failed + status.dropped > 0 {
+                    eprintln!(
+                        "nocscope: {} notification(s) failed{}",
+                        status.failed + status.dropped,
+                        status
+                            .last_error
+                            .map(|e| format!(", last: {}", sanitize(&e)))
+                            .unwrap_or_default()
+                    );
+                }
             }
             match link.finish().await {
                 Some(pump) => pump.finish(),

@@ -750,6 +750,24 @@ pub struct Snapshot {
     pub rule_reload: Option<RuleReloadStatus>,
 }
 
+/// How notification is going, for the header and `check`: what was sent, what failed and
+/// why. Published by the notifier task beside the engine's snapshots.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifyStatus {
+    /// Nothing leaves the machine: a replay or a dry run only says what would be sent.
+    pub dry_run: bool,
+    pub sent: u64,
+    pub failed: u64,
+    /// Notifications the delivery queue had no room for (retried at the next interval).
+    pub dropped: u64,
+    /// Alerts and aggregation groups the dispatcher holds.
+    pub alerts: usize,
+    pub groups: usize,
+    /// The last failure: receiver and reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
 /// One rule as the rules view shows it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RuleStatus {

@@ -122,6 +122,7 @@ async fn console_replay(player: Player, options: ConsoleOptions, keymap: Keymap)
         memory: link.memory.clone(),
         store: None,
         reload: None,
+        notify: None,
     };
     let code = run_terminal(&link, state, &options, &services, stop_rx, Some(replay)).await;
     signals.abort();
@@ -275,10 +276,27 @@ async fn console(config: Config, options: ConsoleOptions, keymap: Keymap) -> i32
         .iter()
         .map(|t| (t.name.clone(), t.labels.clone()))
         .collect();
+    // Alerts to people, on their own task: a stuck receiver never holds up the console.
+    let notifier = match &config.notify {
+        Some(n) => match notify_client() {
+            Ok(c) => Some(super::spawn_notifier(
+                Arc::clone(&n.config),
+                String::new(),
+                link.snapshots.clone(),
+                super::Delivery::Send(c),
+            )),
+            Err(e) => {
+                eprintln!("nocscope: {e}");
+                return EXIT_PROBLEM;
+            }
+        },
+        None => None,
+    };
     let services = Services {
         memory: link.memory.clone(),
         store: store.as_ref().map(|_| store_path.clone()),
         reload,
+        notify: notifier.as_ref().map(|n| n.status.clone()),
     };
 
     let code = run_terminal(&link, state, &options, &services, stop_rx, None).await;
@@ -288,6 +306,9 @@ async fn console(config: Config, options: ConsoleOptions, keymap: Keymap) -> i32
     }
     for t in tasks {
         t.abort();
+    }
+    if let Some(n) = notifier {
+        n.finish().await;
     }
     // The pump stops at its next turn (never inside a write); finishing it closes the
     // recording with its end marker.
@@ -300,6 +321,17 @@ async fn console(config: Config, options: ConsoleOptions, keymap: Keymap) -> i32
         eprintln!("nocscope: history not fully written: {e}");
     }
     code
+}
+
+/// The client webhooks are posted with: its own, so the pollers' settings (accepted types,
+/// no redirects) do not apply; redirects are followed a bounded number of times.
+pub fn notify_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .user_agent(concat!("nocscope/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::limited(10))
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .build()
+        .map_err(|e| format!("cannot set up the notification client: {e}"))
 }
 
 /// SIGTERM and SIGHUP (the SSH session went away) end the loop, so the guard restores the

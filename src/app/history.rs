@@ -21,6 +21,8 @@ pub struct Services {
     pub store: Option<PathBuf>,
     /// Rule reloads (a live console with a config file).
     pub reload: Option<RuleReloader>,
+    /// The notifier's status, when notifications are configured.
+    pub notify: Option<tokio::sync::watch::Receiver<crate::model::NotifyStatus>>,
 }
 
 /// Reads the config's rule files again and hands them to the engine as an input, so the

@@ -1,10 +1,11 @@
 //! The wiring between the parts: model binding, store opening, the exit codes, the one engine
-//! pump (console, `check`, recording), the player task, the history services and the UI loop,
+//! pump (console, `check`, recording), the player task, the notifier task, the history services and the UI loop,
 //! each in its own file. Owns wiring and scheduling only: no rendering (ui/), no terminal modes
 //! (term.rs), no SQL (store/), and never imports `cli` (cli imports app).
 
 mod console;
 mod history;
+mod notifier;
 mod player;
 mod pump;
 mod recording;
@@ -12,8 +13,9 @@ mod trainer;
 mod ui_loop;
 mod wiring;
 
-pub use console::{ConsoleOptions, run_console, run_console_replay};
+pub use console::{ConsoleOptions, notify_client, run_console, run_console_replay};
 pub use history::{RuleReloader, Services};
+pub use notifier::{DELIVERY_QUEUE, Delivery, NotifierLink, spawn_notifier};
 pub use player::{PLAYER_STEP, ReplayLink, replay_status, spawn_player, steer};
 pub use pump::{
     EngineLink, EventSink, INPUT_QUEUE, MemoryAsk, Pump, PumpOptions, Sinks, answer_from_memory,

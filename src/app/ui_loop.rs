@@ -153,6 +153,9 @@ where
             changed = snapshots.changed(), if engine_alive => match changed {
                 Ok(()) => {
                     // Paused keeps the frozen picture; collection goes on behind it.
+                    if let Some(rx) = &services.notify {
+                        state.notify = Some(rx.borrow().clone());
+                    }
                     if state.run_mode != RunMode::Paused {
                         snap = snapshots.borrow_and_update().clone();
                         state.sync(&snap);

@@ -45,6 +45,7 @@ const TOP_KEYS: &[&str] = &[
     "anomaly",
     "ui",
     "rule_files",
+    "notify",
     "rule",
     "target",
 ];
@@ -436,6 +437,7 @@ impl<'a> Checker<'a> {
         let ui = self.ui(top.value("ui"));
         let rules = self.rules(top.get("rule"));
         let rule_files = self.rule_files(top.value("rule_files"));
+        let notify = self.notify(top.value("notify"));
         let targets = match top.get("target") {
             Some((key, value)) => self.targets(key, value, &defaults),
             None => Vec::new(),
@@ -448,6 +450,7 @@ impl<'a> Checker<'a> {
             ui,
             rules,
             rule_files,
+            notify,
             targets,
         }
     }

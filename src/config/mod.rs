@@ -44,7 +44,16 @@ pub struct Config {
     pub rules: Vec<rules::RuleSpec>,
     /// The Prometheus rule files `rule_files` names, read and checked.
     pub rule_files: Vec<rules::RuleFileText>,
+    /// Where alerts are told: the `notify` alertmanager.yml, read and checked.
+    pub notify: Option<NotifyFile>,
     pub targets: Vec<Target>,
+}
+
+/// The alertmanager.yml `notify` names, as loaded.
+#[derive(Clone, Debug)]
+pub struct NotifyFile {
+    pub path: PathBuf,
+    pub config: std::sync::Arc<crate::notify::AmConfig>,
 }
 
 impl Config {

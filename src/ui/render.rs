@@ -200,6 +200,18 @@ fn header(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, state: &UiState, t
         ));
         spans.push(sep.clone());
     }
+    if let Some(n) = &state.notify {
+        let (text, warn) = notify_label(n, wide);
+        spans.push(Span::styled(
+            text,
+            if warn {
+                scope(theme, "warning")
+            } else {
+                Style::new()
+            },
+        ));
+        spans.push(sep.clone());
+    }
     spans.push(Span::raw(format!(
         "{} {}",
         state.view.title(),
@@ -218,6 +230,25 @@ fn header(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, state: &UiState, t
         Paragraph::new(Line::from(spans)).style(scope(theme, "header")),
         area,
     );
+}
+
+/// The header's notification word: sent (or would send, in a dry run) and failed counts;
+/// a warning while the last delivery failed.
+fn notify_label(n: &crate::model::NotifyStatus, wide: bool) -> (String, bool) {
+    let failing = n.failed + n.dropped > 0 && n.last_error.is_some();
+    let verb = if n.dry_run { "dry" } else { "sent" };
+    let text = match (wide, failing) {
+        (true, true) => format!(
+            "notify {} {verb}, {} failed: {}",
+            n.sent,
+            n.failed + n.dropped,
+            clean(n.last_error.as_deref().unwrap_or(""))
+        ),
+        (true, false) => format!("notify {} {verb}", n.sent),
+        (false, true) => format!("ntf {}✗", n.failed + n.dropped),
+        (false, false) => format!("ntf {}", n.sent),
+    };
+    (text, failing)
 }
 
 fn range_label(state: &UiState) -> String {

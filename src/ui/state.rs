@@ -130,6 +130,8 @@ pub struct UiState {
     pub message: Option<String>,
     /// "ok", or why history is unavailable; shown in the header.
     pub store_health: String,
+    /// How notification is going, when the config names a notify file; in the header.
+    pub notify: Option<crate::model::NotifyStatus>,
     /// Rows per page, learnt from the last render.
     pub page: usize,
     /// The host the host and metrics views show (kept by name across re-sorts).
@@ -170,6 +172,7 @@ impl UiState {
             quit: false,
             message: None,
             store_health: "ok".to_string(),
+            notify: None,
             page: 10,
             focus: None,
             overview: OverviewState::default(),

@@ -118,3 +118,16 @@ fn routes_test_picks_the_receivers_amtool_picks() {
     }
     assert!(n >= 15, "{n} cases");
 }
+
+#[test]
+fn the_shipped_example_loads_in_both() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/alertmanager.yml");
+    let example = example.to_string_lossy();
+    let a = run(&amtool(), &["check-config", &example]);
+    let b = run(
+        Path::new(env!("CARGO_BIN_EXE_nocscope")),
+        &["notify", "check", &example],
+    );
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a.stdout));
+    assert_eq!(text(&b.stdout), text(&a.stdout));
+}

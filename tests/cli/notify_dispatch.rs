@@ -433,3 +433,129 @@ fn notifications_are_the_ones_alertmanager_sends() {
         "Alertmanager sent, nocscope did not: {missing:#?}\nnocscope sent, Alertmanager did not: {unmatched:#?}"
     );
 }
+
+/// The product path end to end: `check --for` polls a closed TCP port, the engine fires
+/// `TcpPortClosed`, and the notifier posts it to the webhook the config's alertmanager.yml
+/// names — Alertmanager's message with the alert's labels (host, severity) and summary.
+#[test]
+fn a_firing_alert_reaches_the_webhook() {
+    let (hook, got) = receiver();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("am.yml"),
+        format!(
+            "route:\n  receiver: ops\n  group_by: [alertname]\n  group_wait: 1s\nreceivers:\n  - name: ops\n    webhook_configs:\n      - url: http://127.0.0.1:{hook}/ops\n"
+        ),
+    )
+    .expect("write am.yml");
+    let closed = free_port();
+    let cfg = dir.path().join("nocscope.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "notify = \"am.yml\"\n[defaults]\ninterval = \"1s\"\ndata_dir = \"{}\"\n\n[[target]]\nname = \"api-port\"\nhost = \"api\"\nkind = \"tcp\"\naddress = \"127.0.0.1\"\nports = [{closed}]\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .expect("write config");
+    let out = Command::new(env!("CARGO_BIN_EXE_nocscope"))
+        .args(["check", "--no-store", "--for", "4s", "--config"])
+        .arg(&cfg)
+        .output()
+        .expect("run nocscope");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let got = got.lock().map(|g| g.clone()).unwrap_or_default();
+    assert_eq!(got.len(), 1, "one notification; stderr: {stderr}\n{got:#?}");
+    let (_, path, body) = &got[0];
+    assert_eq!(path, "/ops");
+    let v: serde_json::Value = serde_json::from_str(body).expect("JSON body");
+    assert_eq!(v["version"], "4");
+    assert_eq!(v["status"], "firing");
+    assert_eq!(v["receiver"], "ops");
+    assert_eq!(v["groupKey"], "{}:{alertname=\"TcpPortClosed\"}");
+    let a = &v["alerts"][0];
+    assert_eq!(a["labels"]["alertname"], "TcpPortClosed");
+    assert_eq!(a["labels"]["host"], "api");
+    assert_eq!(a["labels"]["severity"], "major");
+    assert!(
+        a["annotations"]["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains(&closed.to_string())),
+        "{a}"
+    );
+
+    // The dry run says the same and sends nothing.
+    let (hook2, got2) = receiver();
+    let am = std::fs::read_to_string(dir.path().join("am.yml"))
+        .expect("read")
+        .replace(&format!(":{hook}/"), &format!(":{hook2}/"));
+    std::fs::write(dir.path().join("am.yml"), am).expect("rewrite");
+    let out = Command::new(env!("CARGO_BIN_EXE_nocscope"))
+        .args([
+            "check",
+            "--no-store",
+            "--for",
+            "4s",
+            "--dry-run",
+            "--config",
+        ])
+        .arg(&cfg)
+        .output()
+        .expect("run nocscope");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.contains(" notify ops {}:{alertname=\"TcpPortClosed\"} firing (1 alerts) {")),
+        "{text}"
+    );
+    assert!(got2.lock().map(|g| g.is_empty()).unwrap_or(false));
+}
+
+/// A notify file that does not load fails `config check` with its file and line; one whose
+/// routes use time intervals is refused rather than run without its schedule.
+#[test]
+fn a_bad_notify_file_is_a_config_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("c.toml");
+    let check = |notify: &str| {
+        std::fs::write(&cfg, format!("notify = \"{notify}\"\n")).expect("write");
+        let out = Command::new(env!("CARGO_BIN_EXE_nocscope"))
+            .args(["config", "check"])
+            .arg(&cfg)
+            .output()
+            .expect("run");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (code, text) = check("absent.yml");
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("cannot read notify file") && text.contains("absent.yml"),
+        "{text}"
+    );
+    std::fs::write(
+        dir.path().join("am.yml"),
+        "route:\n  receiver: a\n  routes:\n    - receiver: a\n      mute_time_intervals: [night]\nreceivers:\n  - name: a\ntime_intervals:\n  - name: night\n    time_intervals:\n      - times: [{start_time: '00:00', end_time: '06:00'}]\n",
+    )
+    .expect("write am.yml");
+    let (code, text) = check("am.yml");
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("am.yml") && text.contains("time intervals"),
+        "{text}"
+    );
+    std::fs::write(
+        dir.path().join("am.yml"),
+        "route:\n  receiver: nobody\nreceivers:\n  - name: a\n",
+    )
+    .expect("write am.yml");
+    let (code, text) = check("am.yml");
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("am.yml:2:") && text.contains("undefined receiver \"nobody\""),
+        "{text}"
+    );
+}

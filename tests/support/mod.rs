@@ -597,6 +597,7 @@ pub fn config_with(targets: Vec<Target>) -> Config {
         ui: Default::default(),
         rules: nocscope::config::rules::default_rule_specs(),
         rule_files: Vec::new(),
+        notify: None,
         targets,
     }
 }

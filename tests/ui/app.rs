@@ -76,6 +76,7 @@ async fn keys_drive_the_loop_over_a_replayed_engine() {
         memory: link.memory.clone(),
         store: None,
         reload: None,
+        notify: None,
     };
     let state = UiState::new(Arc::new(Keymap::embedded_default()));
     let theme = Theme::embedded_default();
@@ -158,6 +159,7 @@ async fn replay_keys_steer_the_player_task() {
         memory: link.memory.clone(),
         store: None,
         reload: None,
+        notify: None,
     };
     let mut state = UiState::new(Arc::new(Keymap::embedded_default()));
     state.run_mode = RunMode::Replay;
@@ -346,6 +348,7 @@ async fn r_reloads_the_rule_files_and_a_broken_file_keeps_the_last_good_ones() {
             inputs: in_tx.clone(),
             clock: reload_clock,
         }),
+        notify: None,
     };
     let mut state = UiState::new(Arc::new(Keymap::embedded_default()));
     state.view = View::Rules;

@@ -13,7 +13,7 @@ use super::{
     Checker, Key, Section, Val, check_label_name, closest, integer, quoted_list, type_name,
 };
 use crate::config::rules::{DEFAULT_RULES, DEFAULT_RULES_ORIGIN, RuleFileText, RuleSpec, Watch};
-use crate::config::{ConfigError, Problem};
+use crate::config::{ConfigError, NotifyFile, Problem};
 use crate::model::Severity;
 use crate::rules::template::Template;
 
@@ -747,5 +747,61 @@ impl Checker<'_> {
             }
         }
         out
+    }
+
+    /// `notify = "alertmanager.yml"`: relative to the config file; read and checked now
+    /// (Alertmanager's validation, then what nocscope cannot deliver or evaluate), so a bad
+    /// file fails `config check` with its file:line.
+    pub(super) fn notify(&mut self, value: Option<&Val<'_>>) -> Option<NotifyFile> {
+        let v = value?;
+        let text_path = self.string(v, "notify", &Section("the top level".into()))?;
+        let path = if Path::new(text_path).is_absolute() {
+            Path::new(text_path).to_path_buf()
+        } else {
+            self.base_dir.join(text_path)
+        };
+        let name = path.display().to_string();
+        let text = match crate::capped::read_file(&path, MAX_RULE_FILE) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(t) => t,
+                Err(_) => {
+                    self.problem(&v.span(), format!("notify file {name} is not UTF-8 text"));
+                    return None;
+                }
+            },
+            Err(e) => {
+                let why = match e {
+                    crate::capped::CappedError::TooLarge { cap } => {
+                        format!("larger than {cap} bytes")
+                    }
+                    crate::capped::CappedError::Open(e) | crate::capped::CappedError::Read(e) => {
+                        super::io_reason(&e)
+                    }
+                };
+                self.problem(&v.span(), format!("cannot read notify file {name}: {why}"));
+                return None;
+            }
+        };
+        let loaded = crate::notify::load_config(&text)
+            .map_err(|e| (e.pos.map(|p| (p.line, p.col)), e.message))
+            .and_then(|c| {
+                let c = std::sync::Arc::new(c);
+                crate::notify::Dispatcher::new(std::sync::Arc::clone(&c), 0)
+                    .map(|_| c)
+                    .map_err(|e| (None, e))
+            });
+        match loaded {
+            Ok(config) => Some(NotifyFile { path, config }),
+            Err((pos, message)) => {
+                let (line, col) = pos.unwrap_or((0, 0));
+                self.report.problems.push(Problem {
+                    file: name,
+                    line: u32::try_from(line).unwrap_or(u32::MAX),
+                    col: u32::try_from(col).unwrap_or(u32::MAX),
+                    message,
+                });
+                None
+            }
+        }
     }
 }
