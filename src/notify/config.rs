@@ -4,7 +4,7 @@
 //! by name, of every receiver type nocscope cannot deliver to. Owns reading and the routing
 //! decision (`Route::matching`); delivery is not here. No I/O: the caller reads the file.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use super::matchers::{LabelMatcher, MatchType, parse_matchers, valid_label_name};
 use crate::rules::duration::parse_duration;
@@ -140,7 +140,7 @@ impl Route {
     /// The routes an alert with these labels goes to, as Alertmanager's dispatcher finds
     /// them: depth first; the first matching child ends the search among its siblings unless
     /// it says `continue`; a node none of whose children match is itself the match.
-    pub fn matching(&self, labels: &BTreeMap<String, String>) -> Vec<&Route> {
+    pub fn matching(&self, labels: &impl super::labels::GetLabel) -> Vec<&Route> {
         if !self.matchers.iter().all(|m| m.matches(labels)) {
             return Vec::new();
         }
@@ -622,6 +622,7 @@ pub fn load_config(text: &str) -> Result<AmConfig, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     const OK: &str = "route:\n  receiver: team\n  group_by: [alertname]\n  routes:\n    - matchers: ['severity=\"critical\"']\n      receiver: pager\n      continue: true\n    - match_re:\n        service: ^(db|cache)$\n      group_wait: 10s\nreceivers:\n  - name: team\n    webhook_configs:\n      - url: http://127.0.0.1:9/hook\n  - name: pager\n    webhook_configs:\n      - url: http://127.0.0.1:9/page\n";
 

@@ -13,7 +13,10 @@ use super::config::{AmConfig, GroupBy, InhibitRule, Route};
 use super::matchers::LabelMatcher;
 use crate::model::Millis;
 
-pub type LabelSet = BTreeMap<String, String>;
+pub use super::labels::LabelSet;
+/// Annotations: sorted by name, each name once. A list rather than a map because most alerts
+/// carry one or two, and a map's node costs half a kilobyte whatever it holds.
+pub type Pairs = Vec<(String, String)>;
 
 /// Alertmanager cleans up empty aggregation groups on this cadence, counted from its start;
 /// an alert arriving in an emptied group before then joins it without a new `group_wait`.
@@ -23,7 +26,7 @@ pub const MAINTENANCE_MS: i64 = 30_000;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Alert {
     pub labels: LabelSet,
-    pub annotations: LabelSet,
+    pub annotations: Pairs,
     pub starts_at: Millis,
     /// When it stops firing. `None`: until told otherwise (alerts from our own engine,
     /// which resolves them explicitly).
@@ -271,6 +274,20 @@ impl Dispatcher {
         self.put_inner(alert, false, now);
     }
 
+    /// The alert with this fingerprint, resolved at `now` (the engine's "no longer firing").
+    /// Returns whether there was one.
+    pub fn resolve(&mut self, fp: u64, now: Millis) -> bool {
+        let Some(old) = self.alerts.get(&fp) else {
+            return false;
+        };
+        let alert = Alert {
+            ends_at: Some(now),
+            ..(*old.alert).clone()
+        };
+        self.put_inner(alert, false, now);
+        true
+    }
+
     fn put_inner(&mut self, alert: Alert, timeout: bool, now: Millis) {
         let fp = fingerprint(&alert.labels);
         self.seq += 1;
@@ -444,7 +461,7 @@ impl Dispatcher {
                 }
             })
             .collect();
-        alerts.sort_by(|a, b| alert_order(&a.alert.labels, &b.alert.labels));
+        sort_alerts(&mut alerts);
         let snapshot: Vec<(u64, u64, bool)> = alerts
             .iter()
             .map(|a| {
@@ -705,19 +722,26 @@ fn equal_values(rule: &InhibitRule, labels: &LabelSet) -> Vec<String> {
 }
 
 /// Alertmanager's `AlertSlice` order: by `job`, then `instance` (an alert without the label
-/// after those with it), then by label set.
-fn alert_order(a: &LabelSet, b: &LabelSet) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
-    for key in ["job", "instance"] {
-        match (a.get(key), b.get(key)) {
-            (None, None) => continue,
-            (None, Some(_)) => return Ordering::Greater,
-            (Some(_), None) => return Ordering::Less,
-            (Some(x), Some(y)) if x != y => return x.cmp(y),
-            _ => {}
-        }
-    }
-    label_set_before(a, b)
+/// after those with it), then by label set. The two labels are looked up once per alert,
+/// not once per comparison.
+fn sort_alerts(alerts: &mut Vec<SentAlert>) {
+    // (0, value) sorts before (1, "") — present before missing — as Alertmanager wants.
+    let key = |l: Option<&String>| l.map_or((1u8, String::new()), |v| (0u8, v.clone()));
+    type Present = (u8, String);
+    let mut keyed: Vec<(Present, Present, SentAlert)> = alerts
+        .drain(..)
+        .map(|a| {
+            let job = key(a.alert.labels.get("job"));
+            let instance = key(a.alert.labels.get("instance"));
+            (job, instance, a)
+        })
+        .collect();
+    keyed.sort_by(|x, y| {
+        x.0.cmp(&y.0)
+            .then_with(|| x.1.cmp(&y.1))
+            .then_with(|| label_set_before(&x.2.alert.labels, &y.2.alert.labels))
+    });
+    alerts.extend(keyed.into_iter().map(|(_, _, a)| a));
 }
 
 /// `model.LabelSet.Before`: shorter first, then by the first differing name (in sorted
@@ -827,7 +851,7 @@ mod tests {
     fn alert(pairs: &[(&str, &str)], start: Millis, end: Option<Millis>) -> Alert {
         Alert {
             labels: ls(pairs),
-            annotations: LabelSet::new(),
+            annotations: Pairs::new(),
             starts_at: start,
             ends_at: end,
             generator_url: String::new(),

@@ -7,20 +7,36 @@
 
 use std::collections::HashMap;
 
-use super::dispatch::{Alert, Dispatcher, LabelSet};
+use super::dispatch::{Alert, Dispatcher, LabelSet, Pairs, fingerprint};
 use crate::model::{AlertState, AlertView, Millis, Snapshot};
 
-/// What was last put for one alert, to put it again only when it changed.
+/// What was last put for one alert, to put it again only when it changed. The alert itself
+/// lives in the dispatcher alone (looked up by fingerprint to resolve it), so an outage's
+/// alerts are not held twice.
 struct Known {
-    labels: LabelSet,
-    annotations: LabelSet,
+    fingerprint: u64,
     starts_at: Millis,
+    /// A hash of the annotations put (a change of value re-puts the alert).
+    annotations: u64,
 }
 
 #[derive(Default)]
 pub struct Feed {
-    /// By the engine's identity of the alert (rule, host, label string).
-    known: HashMap<(String, String, String), Known>,
+    /// By a 64-bit hash of the engine's identity of the alert (rule, host, label string):
+    /// no copies of the strings, and no more exposed to collisions than Alertmanager, which
+    /// identifies alerts by a 64-bit hash of their labels.
+    known: HashMap<u64, Known>,
+}
+
+fn identity(a: &AlertView) -> u64 {
+    let mut h: u64 = 14_695_981_039_346_656_037;
+    for part in [&a.rule, &a.host, &a.labels] {
+        for &b in part.as_bytes().iter().chain([0xff].iter()) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(1_099_511_628_211);
+        }
+    }
+    h
 }
 
 /// Parse the engine's canonical label string (`{a="1",b="x\"y"}`) back into a set.
@@ -63,16 +79,14 @@ pub fn to_alert(a: &AlertView) -> Alert {
     let mut labels = parse_label_string(&a.labels);
     labels.insert("alertname".into(), a.rule.clone());
     if !a.host.is_empty() {
-        labels
-            .entry("host".into())
-            .or_insert_with(|| a.host.clone());
+        labels.insert_missing("host", || a.host.clone());
     }
-    labels
-        .entry("severity".into())
-        .or_insert_with(|| a.severity.as_str().to_string());
-    let mut annotations: LabelSet = a.annotations.iter().cloned().collect();
+    labels.insert_missing("severity", || a.severity.as_str().to_string());
+    let mut annotations: Pairs = a.annotations.clone();
+    annotations.sort();
+    annotations.dedup_by(|x, y| x.0 == y.0);
     if annotations.is_empty() && !a.summary.is_empty() {
-        annotations.insert("summary".into(), a.summary.clone());
+        annotations.push(("summary".into(), a.summary.clone()));
     }
     Alert {
         labels,
@@ -83,68 +97,72 @@ pub fn to_alert(a: &AlertView) -> Alert {
     }
 }
 
+/// FNV-1a over the annotations as the engine gives them (or its summary when it gives none).
+fn annotations_hash(a: &AlertView) -> u64 {
+    let mut h: u64 = 14_695_981_039_346_656_037;
+    let mut add = |bytes: &[u8]| {
+        for &b in bytes.iter().chain([0xff].iter()) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(1_099_511_628_211);
+        }
+    };
+    if a.annotations.is_empty() {
+        add(a.summary.as_bytes());
+    }
+    for (k, v) in &a.annotations {
+        add(k.as_bytes());
+        add(v.as_bytes());
+    }
+    h
+}
+
 impl Feed {
     /// Put what changed since the last snapshot; returns how many alerts were put.
     pub fn update(&mut self, snap: &Snapshot, d: &mut Dispatcher) -> usize {
         let now = snap.now;
-        let mut seen: HashMap<(&str, &str, &str), ()> = HashMap::new();
+        let mut seen: std::collections::HashSet<u64> =
+            std::collections::HashSet::with_capacity(snap.alerts.len());
         let mut put = 0;
         for a in snap.alerts.iter().filter(|a| a.state == AlertState::Firing) {
-            seen.insert((&a.rule, &a.host, &a.labels), ());
-            let key = (a.rule.clone(), a.host.clone(), a.labels.clone());
+            let key = identity(a);
+            seen.insert(key);
             let starts = a.fired_at.unwrap_or(a.active_at);
-            let same = self.known.get(&key).is_some_and(|k| {
-                k.starts_at == starts
-                    && annotations_equal(&k.annotations, &a.annotations, &a.summary)
-            });
-            if same {
+            let ann = annotations_hash(a);
+            if self
+                .known
+                .get(&key)
+                .is_some_and(|k| k.starts_at == starts && k.annotations == ann)
+            {
                 continue;
             }
             let alert = to_alert(a);
+            let fp = fingerprint(&alert.labels);
             self.known.insert(
                 key,
                 Known {
-                    labels: alert.labels.clone(),
-                    annotations: alert.annotations.clone(),
-                    starts_at: alert.starts_at,
+                    fingerprint: fp,
+                    starts_at: starts,
+                    annotations: ann,
                 },
             );
             d.put(alert, now);
             put += 1;
         }
-        let gone: Vec<(String, String, String)> = self
+        let gone: Vec<u64> = self
             .known
             .keys()
-            .filter(|(r, h, l)| !seen.contains_key(&(r.as_str(), h.as_str(), l.as_str())))
-            .cloned()
+            .filter(|k| !seen.contains(k))
+            .copied()
             .collect();
         for key in gone {
-            if let Some(k) = self.known.remove(&key) {
-                d.put(
-                    Alert {
-                        labels: k.labels,
-                        annotations: k.annotations,
-                        starts_at: k.starts_at,
-                        ends_at: Some(now),
-                        generator_url: String::new(),
-                    },
-                    now,
-                );
+            if let Some(k) = self.known.remove(&key)
+                && d.resolve(k.fingerprint, now)
+            {
                 put += 1;
             }
         }
         put
     }
-}
-
-fn annotations_equal(known: &LabelSet, now: &[(String, String)], summary: &str) -> bool {
-    if now.is_empty() {
-        return match known.get("summary") {
-            Some(s) => known.len() == 1 && s == summary,
-            None => summary.is_empty() && known.is_empty(),
-        };
-    }
-    known.len() == now.len() && now.iter().all(|(k, v)| known.get(k) == Some(v))
 }
 
 #[cfg(test)]

@@ -3,9 +3,9 @@
 //! bare; regular expressions anchored at both ends. Owns the syntax and the test of a label
 //! set; nothing else.
 
-use std::collections::BTreeMap;
-
 use regex::Regex;
+
+use super::labels::GetLabel;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MatchType {
@@ -79,8 +79,8 @@ impl LabelMatcher {
         }
     }
 
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        self.matches_value(labels.get(&self.name).map(String::as_str).unwrap_or(""))
+    pub fn matches(&self, labels: &impl GetLabel) -> bool {
+        self.matches_value(labels.label(&self.name).unwrap_or(""))
     }
 }
 
@@ -201,6 +201,7 @@ pub fn parse_matchers(input: &str) -> Result<Vec<LabelMatcher>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

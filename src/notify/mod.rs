@@ -8,6 +8,7 @@
 pub mod config;
 pub mod dispatch;
 pub mod feed;
+pub mod labels;
 pub mod matchers;
 pub mod stream;
 pub mod webhook;

@@ -67,7 +67,11 @@ pub fn parse_alerts(body: &Value, now: Millis) -> Result<Vec<Alert>, String> {
         if labels.is_empty() {
             return Err(at("at least one label pair required".into()));
         }
-        let annotations = string_map(o.get("annotations"), "annotations", true).map_err(at)?;
+        let annotations = string_map(o.get("annotations"), "annotations", true)
+            .map_err(at)?
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let starts = time_field(o, "startsAt").map_err(at)?;
         let ends = time_field(o, "endsAt").map_err(at)?;
         let starts_at = starts.or(ends).unwrap_or(now);

@@ -3,10 +3,9 @@
 //! and so on), RFC 3339 times with trailing zeros cut, the receiver name regex-quoted, and
 //! `max_alerts` truncation. Owns the payload only; sending it is the delivery task's.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::dispatch::{LabelSet, Notification, SentAlert};
+use super::dispatch::{LabelSet, Notification, Pairs, SentAlert};
 use crate::model::Millis;
 
 /// Go's `encoding/json` string: `"`, `\` and control characters escaped, and also `<`, `>`,
@@ -57,9 +56,9 @@ pub fn go_time(ms: Option<Millis>) -> String {
     out
 }
 
-fn map(out: &mut String, m: &LabelSet) {
+fn map<'a>(out: &mut String, m: impl IntoIterator<Item = (&'a String, &'a String)>) {
     out.push('{');
-    for (i, (k, v)) in m.iter().enumerate() {
+    for (i, (k, v)) in m.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
@@ -70,15 +69,31 @@ fn map(out: &mut String, m: &LabelSet) {
     out.push('}');
 }
 
-/// Labels (or annotations) every alert has with the same value.
-fn common<'a>(alerts: &[&'a SentAlert], pick: impl Fn(&'a SentAlert) -> &'a LabelSet) -> LabelSet {
+/// Labels every alert has with the same value.
+fn common_labels(alerts: &[&SentAlert]) -> LabelSet {
     let Some(first) = alerts.first() else {
         return LabelSet::new();
     };
-    let mut out: BTreeMap<String, String> = pick(first).clone();
+    let mut out = first.alert.labels.clone();
     for a in &alerts[1..] {
-        let other = pick(a);
-        out.retain(|k, v| other.get(k) == Some(v));
+        out.retain(|k, v| a.alert.labels.get(k) == Some(v));
+    }
+    out
+}
+
+/// Annotations every alert has with the same value.
+fn common_annotations(alerts: &[&SentAlert]) -> Pairs {
+    let Some(first) = alerts.first() else {
+        return Pairs::new();
+    };
+    let mut out = first.alert.annotations.clone();
+    for a in &alerts[1..] {
+        let other = &a.alert.annotations;
+        out.retain(|(k, v)| {
+            other
+                .binary_search_by(|(n, _)| n.as_str().cmp(k))
+                .is_ok_and(|i| other[i].1 == *v)
+        });
     }
     out
 }
@@ -126,7 +141,7 @@ pub fn payload(n: &Notification, external_url: &str, max_alerts: u64) -> String 
         });
         map(&mut out, &a.alert.labels);
         out.push_str(",\"annotations\":");
-        map(&mut out, &a.alert.annotations);
+        map(&mut out, a.alert.annotations.iter().map(|(k, v)| (k, v)));
         let _ = write!(
             out,
             ",\"startsAt\":\"{}\",\"endsAt\":\"{}\",\"generatorURL\":",
@@ -139,9 +154,12 @@ pub fn payload(n: &Notification, external_url: &str, max_alerts: u64) -> String 
     out.push_str("],\"groupLabels\":");
     map(&mut out, &n.group_labels);
     out.push_str(",\"commonLabels\":");
-    map(&mut out, &common(&alerts, |a| &a.alert.labels));
+    map(&mut out, &common_labels(&alerts));
     out.push_str(",\"commonAnnotations\":");
-    map(&mut out, &common(&alerts, |a| &a.alert.annotations));
+    map(
+        &mut out,
+        common_annotations(&alerts).iter().map(|(k, v)| (k, v)),
+    );
     out.push_str(",\"externalURL\":");
     go_json_string(&mut out, external_url.trim_end_matches('/'));
     out.push_str(",\"version\":\"4\",\"groupKey\":");
