@@ -600,8 +600,7 @@ async fn check_async(
                 t.abort();
             }
             if let Some(n) = notifier {
-                let status = n.status.borrow().clone();
-                n.finish().await;
+                let status = n.finish().await;
                 if status.failed + status.dropped > 0 {
                     eprintln!(
                         "nocscope: {} notification(s) failed{}",

@@ -41,16 +41,18 @@ pub enum Delivery {
 pub struct NotifierLink {
     pub status: watch::Receiver<NotifyStatus>,
     stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
+    task: JoinHandle<NotifyStatus>,
 }
 
 impl NotifierLink {
-    /// Stop following snapshots and wait (bounded) for deliveries in flight.
-    pub async fn finish(mut self) {
+    /// Stop following snapshots, wait (bounded) for deliveries in flight, and give the final
+    /// status (with those deliveries' outcomes).
+    pub async fn finish(mut self) -> NotifyStatus {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
-        let _ = self.task.await;
+        let last = self.status.borrow().clone();
+        self.task.await.unwrap_or(last)
     }
 }
 
@@ -153,38 +155,43 @@ pub fn spawn_notifier(
                     if let Some(d) = dispatcher.as_mut() {
                         d.delivered(o.flush, o.integration, o.error.is_none());
                     }
-                    match o.error {
-                        None => {
-                            st.sent += 1;
-                            st.last_error = None;
-                        }
-                        Some(e) => {
-                            st.failed += 1;
-                            let e = crate::sanitize::sanitize(&format!("{}: {e}", o.receiver))
-                                .into_owned();
-                            tracing::warn!(error = %e, "notification failed");
-                            st.last_error = Some(e);
-                        }
-                    }
+                    record(&mut st, o);
                 }
             }
             let _ = status_tx.send(st.clone());
         }
         // Let deliveries in flight finish, within their deadline.
-        let drain = tokio::time::timeout(DELIVERY_DEADLINE, async {
+        let drain = tokio::time::timeout(DELIVERY_DEADLINE + Duration::from_secs(1), async {
             while queued > 0 {
-                if done_rx.recv().await.is_none() {
-                    break;
-                }
+                let Some(o) = done_rx.recv().await else { break };
                 queued -= 1;
+                record(&mut st, o);
             }
         });
         let _ = drain.await;
+        let _ = status_tx.send(st.clone());
+        st
     });
     NotifierLink {
         status,
         stop: Some(stop_tx),
         task,
+    }
+}
+
+/// Count one delivery's outcome; a failure is logged with its receiver and reason.
+fn record(st: &mut NotifyStatus, o: Outcome) {
+    match o.error {
+        None => {
+            st.sent += 1;
+            st.last_error = None;
+        }
+        Some(e) => {
+            st.failed += 1;
+            let e = crate::sanitize::sanitize(&format!("{}: {e}", o.receiver)).into_owned();
+            tracing::warn!(error = %e, "notification failed");
+            st.last_error = Some(e);
+        }
     }
 }
 
@@ -224,7 +231,8 @@ struct Job {
 }
 
 /// POST one notification: retried on transport errors, 5xx and 429 with a growing pause,
-/// within one overall deadline; any other status fails at once, as Alertmanager does.
+/// within one overall deadline; any other status, and a redirect loop (ten hops), fails at
+/// once, as Alertmanager does.
 async fn deliver(job: Job, slots: Arc<Semaphore>, done: mpsc::Sender<Outcome>) {
     let result = tokio::time::timeout(DELIVERY_DEADLINE, async {
         let _slot = slots
@@ -252,6 +260,8 @@ async fn deliver(job: Job, slots: Arc<Semaphore>, done: mpsc::Sender<Outcome>) {
                     }
                 }
                 Err(e) if e.is_timeout() => last = "timed out".to_string(),
+                // A redirect loop does not mend itself within seconds.
+                Err(e) if e.is_redirect() => return Err("too many redirects (not retried)".into()),
                 Err(e) => last = crate::collect::exporter::reason(&e),
             }
             if attempt < ATTEMPTS {

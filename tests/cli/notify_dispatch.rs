@@ -58,7 +58,9 @@ fn alertmanager_bin() -> PathBuf {
 /// What a webhook receiver got: wall time, path, body.
 type Got = Arc<Mutex<Vec<(i64, String, String)>>>;
 
-/// A webhook receiver on a free loopback port that answers 200 to every POST.
+/// A webhook receiver on a free loopback port: 200 to every POST, except 500 under `/fail`
+/// and a redirect to itself under `/loop`, no answer at all under `/hang` (receivers that
+/// misbehave).
 fn receiver() -> (u16, Got) {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind receiver");
     let port = l.local_addr().expect("addr").port();
@@ -104,11 +106,25 @@ fn serve_conn(conn: TcpStream, got: &Got) {
             return;
         }
         if let Ok(mut g) = got.lock() {
-            g.push((wall_ms(), path, String::from_utf8_lossy(&body).into_owned()));
+            g.push((
+                wall_ms(),
+                path.clone(),
+                String::from_utf8_lossy(&body).into_owned(),
+            ));
         }
-        if w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-            .is_err()
-        {
+        if path.starts_with("/hang") {
+            // Never answers; the connection stays open until the client gives up.
+            thread::sleep(Duration::from_secs(120));
+            return;
+        }
+        let answer: &[u8] = if path.starts_with("/fail") {
+            b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
+        } else if path.starts_with("/loop") {
+            b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /loop\r\nContent-Length: 0\r\n\r\n"
+        } else {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+        };
+        if w.write_all(answer).is_err() {
             return;
         }
     }
@@ -558,4 +574,98 @@ fn a_bad_notify_file_is_a_config_error() {
         text.contains("am.yml:2:") && text.contains("undefined receiver \"nobody\""),
         "{text}"
     );
+}
+
+/// Receivers that fail: a 500 is retried (three attempts) and then counted as failed, a
+/// redirect loop stops after ten hops and is not retried; `check --for` still ends on time
+/// and says so.
+#[test]
+fn failing_receivers_are_retried_bounded_and_reported() {
+    let (hook, got) = receiver();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("am.yml"),
+        format!(
+            "route:\n  receiver: ops\n  group_wait: 1s\nreceivers:\n  - name: ops\n    webhook_configs:\n      - url: http://127.0.0.1:{hook}/fail\n      - url: http://127.0.0.1:{hook}/loop\n"
+        ),
+    )
+    .expect("write am.yml");
+    let closed = free_port();
+    let cfg = dir.path().join("nocscope.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "notify = \"am.yml\"\n[defaults]\ninterval = \"1s\"\n\n[[target]]\nname = \"p\"\nkind = \"tcp\"\naddress = \"127.0.0.1\"\nports = [{closed}]\n"
+        ),
+    )
+    .expect("write config");
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_nocscope"))
+        .args(["check", "--no-store", "--for", "6s", "--config"])
+        .arg(&cfg)
+        .output()
+        .expect("run nocscope");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(40),
+        "bounded by the delivery deadline"
+    );
+    let got = got.lock().map(|g| g.clone()).unwrap_or_default();
+    assert!(
+        stderr.contains("2 notification(s) failed"),
+        "stderr: {stderr}\nstdout: {}\nreceived: {:?}",
+        String::from_utf8_lossy(&out.stdout),
+        got.iter().map(|r| &r.1).collect::<Vec<_>>()
+    );
+    let fails = got.iter().filter(|r| r.1 == "/fail").count();
+    let loops = got.iter().filter(|r| r.1 == "/loop").count();
+    assert_eq!(fails, 3, "three attempts at the 500");
+    assert!(
+        loops >= 11,
+        "the redirect loop followed ten times per attempt: {loops}"
+    );
+}
+
+/// A receiver that never answers holds its delivery, not the check: each attempt times out,
+/// the whole delivery gives up within its deadline, and `check --for` ends and says why.
+#[test]
+fn a_hanging_receiver_blocks_nothing() {
+    let (hook, got) = receiver();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("am.yml"),
+        format!(
+            "route:\n  receiver: ops\n  group_wait: 1s\nreceivers:\n  - name: ops\n    webhook_configs:\n      - url: http://127.0.0.1:{hook}/hang\n"
+        ),
+    )
+    .expect("write am.yml");
+    let closed = free_port();
+    let cfg = dir.path().join("nocscope.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "notify = \"am.yml\"\n[defaults]\ninterval = \"1s\"\n\n[[target]]\nname = \"p\"\nkind = \"tcp\"\naddress = \"127.0.0.1\"\nports = [{closed}]\n"
+        ),
+    )
+    .expect("write config");
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_nocscope"))
+        .args(["check", "--no-store", "--for", "3s", "--config"])
+        .arg(&cfg)
+        .output()
+        .expect("run nocscope");
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The polls went on: the alert was seen while the delivery hung.
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("TcpPortClosed"),
+        "{stderr}"
+    );
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+    assert!(
+        stderr.contains("1 notification(s) failed")
+            && (stderr.contains("no answer within") || stderr.contains("timed out")),
+        "stderr: {stderr}"
+    );
+    assert!(!got.lock().map(|g| g.is_empty()).unwrap_or(true));
 }
