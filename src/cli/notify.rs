@@ -185,6 +185,15 @@ fn simulate(
         for n in d.advance(p.at) {
             print(&n)?;
         }
+        for s in p.silences {
+            d.add_silence(s, p.at).map_err(|e| {
+                format!(
+                    "{}: a silence at {}: {e}",
+                    stream.display(),
+                    go_time(Some(p.at))
+                )
+            })?;
+        }
         for a in p.alerts {
             d.put_api(a, p.at);
         }

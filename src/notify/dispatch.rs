@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::config::{AmConfig, GroupBy, InhibitRule, Route};
 use super::matchers::LabelMatcher;
+use super::silence::Silence;
 use crate::model::Millis;
 
 pub use super::labels::LabelSet;
@@ -187,6 +188,7 @@ pub struct Dispatcher {
     flush_owner: HashMap<FlushId, u64>,
     seq: u64,
     inhibit: Vec<SourceCache>,
+    silences: Vec<Silence>,
     log: HashMap<LogKey, LogEntry>,
     next_maintenance: Millis,
     /// Deliveries are reported successful at once (dry runs, replays, simulations).
@@ -218,6 +220,7 @@ impl Dispatcher {
             flush_owner: HashMap::new(),
             seq: 0,
             inhibit,
+            silences: Vec::new(),
             log: HashMap::new(),
             next_maintenance: now + MAINTENANCE_MS,
             assume_delivered: false,
@@ -257,6 +260,35 @@ impl Dispatcher {
     pub fn next_deadline(&self) -> Millis {
         let group = self.deadlines.first().map(|(t, _)| *t);
         group.map_or(self.next_maintenance, |g| g.min(self.next_maintenance))
+    }
+
+    /// Add a silence (validated as Alertmanager validates a new one). A silence with the
+    /// id of an existing one replaces it.
+    pub fn add_silence(&mut self, s: Silence, now: Millis) -> Result<(), String> {
+        s.validate(now)?;
+        self.silences.retain(|x| x.id != s.id);
+        self.silences.push(s);
+        Ok(())
+    }
+
+    /// End a silence now; false when there is none with this id.
+    pub fn expire_silence(&mut self, id: &str, now: Millis) -> bool {
+        match self.silences.iter_mut().find(|s| s.id == id) {
+            Some(s) => {
+                s.ends_at = s.ends_at.min(now);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn silences(&self) -> &[Silence] {
+        &self.silences
+    }
+
+    /// Whether an active silence mutes these labels at `t`.
+    pub fn silenced(&self, labels: &LabelSet, t: Millis) -> bool {
+        self.silences.iter().any(|s| s.mutes(labels, t))
     }
 
     /// An alert as Alertmanager's push API receives it: one without an end gets
@@ -476,11 +508,11 @@ impl Dispatcher {
         let group_labels = g.labels.clone();
         let route = g.route;
 
-        // The receiver's pipeline: inhibition, then per integration deduplication against
-        // the log, then send_resolved.
+        // The receiver's pipeline: inhibition, silences, then per integration deduplication
+        // against the log, then send_resolved.
         let alerts: Vec<SentAlert> = alerts
             .into_iter()
-            .filter(|a| !self.muted(&a.alert.labels, t))
+            .filter(|a| !self.muted(&a.alert.labels, t) && !self.silenced(&a.alert.labels, t))
             .collect();
         let node = &self.routes[route];
         let mut sends = Vec::new();

@@ -1,7 +1,8 @@
 //! Alerts as Alertmanager's push API takes them (`POST /api/v2/alerts`: labels, annotations,
 //! RFC 3339 `startsAt`/`endsAt`, `generatorURL`), validated as the API validates them, and
 //! timed streams of such posts (one JSON object per line: `{"at": <RFC 3339>, "alerts":
-//! [...]}`) for simulations and differential tests. Parsing only: no clock, no socket.
+//! [...], "silences": [...]}`, silences as its silences API takes them) for simulations and
+//! differential tests. Parsing only: no clock, no socket.
 
 use serde_json::Value;
 
@@ -96,11 +97,12 @@ pub fn parse_alerts(body: &Value, now: Millis) -> Result<Vec<Alert>, String> {
     Ok(out)
 }
 
-/// One post of a stream.
+/// One post of a stream: alerts, and silences to add.
 #[derive(Clone, Debug)]
 pub struct Post {
     pub at: Millis,
     pub alerts: Vec<Alert>,
+    pub silences: Vec<super::silence::Silence>,
 }
 
 /// A timed stream of posts, in time order. Errors name the line.
@@ -121,8 +123,28 @@ pub fn parse_stream(text: &str) -> Result<Vec<Post>, String> {
         if out.last().is_some_and(|p| p.at > at) {
             return Err(at_line("posts must be in time order".into()));
         }
-        let alerts = parse_alerts(v.get("alerts").unwrap_or(&Value::Null), at).map_err(at_line)?;
-        out.push(Post { at, alerts });
+        let alerts = match v.get("alerts") {
+            None => Vec::new(),
+            Some(a) => parse_alerts(a, at).map_err(at_line)?,
+        };
+        let mut silences = Vec::new();
+        if let Some(list) = v.get("silences") {
+            let list = list
+                .as_array()
+                .ok_or_else(|| at_line("silences must be a list".into()))?;
+            for (i, s) in list.iter().enumerate() {
+                let id = format!("line{}-{i}", n + 1);
+                silences.push(
+                    super::silence::parse_silence(s, id)
+                        .map_err(|e| at_line(format!("silence {i}: {e}")))?,
+                );
+            }
+        }
+        out.push(Post {
+            at,
+            alerts,
+            silences,
+        });
     }
     Ok(out)
 }

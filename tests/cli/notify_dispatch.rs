@@ -3,7 +3,7 @@
 //! posts goes to Alertmanager in real time and through `nocscope notify simulate` in virtual
 //! time; both must produce the same notifications — same URLs, same webhook bodies byte for
 //! byte, at the same moments within a tolerance — for grouping, `group_wait`,
-//! `group_interval`, `repeat_interval`, `continue`, inhibition, `send_resolved: false`,
+//! `group_interval`, `repeat_interval`, `continue`, inhibition, a silence, `send_resolved: false`,
 //! `max_alerts`, `resolve_timeout` and the flush of an alert older than the wait.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -231,7 +231,24 @@ fn alert(labels: &[(&str, &str)], start: i64, end: Option<i64>, t0: i64) -> serd
     a
 }
 
-fn stream(t0: i64) -> Vec<(i64, Vec<serde_json::Value>)> {
+/// Posts: time from t0, alerts, silences.
+type Posts = Vec<(i64, Vec<serde_json::Value>, Vec<serde_json::Value>)>;
+
+fn silence(matchers: &[(&str, &str)], start: i64, end: i64, t0: i64) -> serde_json::Value {
+    let ms: Vec<serde_json::Value> = matchers
+        .iter()
+        .map(|(k, v)| serde_json::json!({"name": k, "value": v, "isRegex": false, "isEqual": true}))
+        .collect();
+    serde_json::json!({
+        "matchers": ms,
+        "startsAt": rfc3339(t0 + start),
+        "endsAt": rfc3339(t0 + end),
+        "createdBy": "test",
+        "comment": "quiet for the test",
+    })
+}
+
+fn stream(t0: i64) -> Posts {
     let hour = Some(i64::MAX);
     let grp = |i| [("alertname", "Grp"), ("sc", "grp"), ("i", i)];
     let load = |sev, host| {
@@ -259,6 +276,18 @@ fn stream(t0: i64) -> Vec<(i64, Vec<serde_json::Value>)> {
                 alert(&quiet, 0, hour, t0),
                 alert(&[("alertname", "Timeout"), ("sc", "to")], 0, None, t0),
             ],
+            vec![],
+        ),
+        // A silence of one alert of a group already told: the group goes on without it.
+        (
+            2_000,
+            vec![],
+            vec![silence(
+                &[("alertname", "Grp"), ("i", "2")],
+                2_000,
+                3_600_000,
+                t0,
+            )],
         ),
         (
             4_000,
@@ -267,6 +296,7 @@ fn stream(t0: i64) -> Vec<(i64, Vec<serde_json::Value>)> {
                 alert(&load("crit", "a"), 0, Some(4_000), t0),
                 alert(&quiet, 0, Some(4_000), t0),
             ],
+            vec![],
         ),
         (
             8_000,
@@ -274,6 +304,7 @@ fn stream(t0: i64) -> Vec<(i64, Vec<serde_json::Value>)> {
                 alert(&late, -60_000, hour, t0),
                 alert(&grp("1"), 0, Some(8_000), t0),
             ],
+            vec![],
         ),
     ]
 }
@@ -355,20 +386,32 @@ fn notifications_are_the_ones_alertmanager_sends() {
     // The stream, in real time; each post's time is when it was sent.
     let t0 = wall_ms() + 500;
     let mut lines = String::new();
-    for (off, alerts) in stream(t0) {
+    for (off, alerts, silences) in stream(t0) {
         let due = t0 + off;
         let wait = due - wall_ms();
         if wait > 0 {
             thread::sleep(Duration::from_millis(wait as u64));
         }
-        let body = serde_json::Value::from(alerts.clone()).to_string();
         let at = wall_ms();
-        assert_eq!(
-            http(port, "POST", "/api/v2/alerts", &body),
-            Some(200),
-            "post at +{off} ms"
+        for s in &silences {
+            assert_eq!(
+                http(port, "POST", "/api/v2/silences", &s.to_string()),
+                Some(200),
+                "silence at +{off} ms"
+            );
+        }
+        if !alerts.is_empty() {
+            let body = serde_json::Value::from(alerts.clone()).to_string();
+            assert_eq!(
+                http(port, "POST", "/api/v2/alerts", &body),
+                Some(200),
+                "post at +{off} ms"
+            );
+        }
+        lines.push_str(
+            &serde_json::json!({"at": rfc3339(at), "alerts": alerts, "silences": silences})
+                .to_string(),
         );
-        lines.push_str(&serde_json::json!({"at": rfc3339(at), "alerts": alerts}).to_string());
         lines.push('\n');
     }
     let end = t0 + 12_000;
@@ -431,6 +474,14 @@ fn notifications_are_the_ones_alertmanager_sends() {
         "max_alerts truncates"
     );
 
+    let grp_later: Vec<&(i64, String, String)> = theirs
+        .iter()
+        .filter(|n| n.0 > 2_500 && n.2.contains("\"alertname\":\"Grp\""))
+        .collect();
+    assert!(
+        !grp_later.is_empty() && grp_later.iter().all(|n| !n.2.contains("\"i\":\"2\"")),
+        "the silence keeps i=2 out of its group's later notifications: {grp_later:#?}"
+    );
     let mut unmatched: Vec<&(i64, String, String)> = ours.iter().collect();
     let mut missing = Vec::new();
     for n in &theirs {
