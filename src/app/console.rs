@@ -106,7 +106,22 @@ async fn console_replay(player: Player, options: ConsoleOptions, keymap: Keymap)
         .iter()
         .map(|t| t.name.clone())
         .collect();
+    // The recorded notify file, if any: a replay notifies to a dry run (the log and the
+    // header's count), never to the receivers.
+    let notify = player
+        .header()
+        .notify
+        .as_deref()
+        .and_then(|t| crate::notify::load_config(t).ok());
     let (link, replay) = spawn_player(player);
+    let notifier = notify.map(|c| {
+        super::spawn_notifier(
+            Arc::new(c),
+            String::new(),
+            link.snapshots.clone(),
+            super::Delivery::DryRun,
+        )
+    });
     let (stop_tx, stop_rx) = watch::channel(false);
     let signals = tokio::spawn(stop_on_signals(stop_tx));
     let mut state = UiState::new(Arc::new(keymap));
@@ -122,10 +137,13 @@ async fn console_replay(player: Player, options: ConsoleOptions, keymap: Keymap)
         memory: link.memory.clone(),
         store: None,
         reload: None,
-        notify: None,
+        notify: notifier.as_ref().map(|n| n.status.clone()),
     };
     let code = run_terminal(&link, state, &options, &services, stop_rx, Some(replay)).await;
     signals.abort();
+    if let Some(n) = notifier {
+        n.finish().await;
+    }
     link.finish().await;
     code
 }

@@ -146,6 +146,10 @@ pub struct Header {
     /// `AnomalySustained` the same way. Absent in older recordings (and for the defaults).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anomaly: Option<RecordedAnomaly>,
+    /// The live run's `notify` alertmanager.yml, its text as it was, so a replay can say
+    /// which notifications the recorded incident would have caused (to a dry run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<String>,
 }
 
 /// One Prometheus rule file as the recording engine read it.

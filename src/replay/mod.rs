@@ -60,6 +60,7 @@ pub fn header_for(targets: &[TargetSpec], config_digest: String, started_at: Mil
         rule_files: Vec::new(),
         rule_interval_ms: None,
         anomaly: None,
+        notify: None,
         targets: targets
             .iter()
             .map(|t| RecordedTarget {

@@ -551,6 +551,39 @@ fn a_firing_alert_reaches_the_webhook() {
         "{a}"
     );
 
+    // A recording carries the notify file, so its replay can say what it would have sent.
+    let rec = dir.path().join("run.nsr");
+    let out = Command::new(env!("CARGO_BIN_EXE_nocscope"))
+        .arg("--record")
+        .arg(&rec)
+        .args([
+            "check",
+            "--no-store",
+            "--for",
+            "1s",
+            "--dry-run",
+            "--config",
+        ])
+        .arg(&cfg)
+        .output()
+        .expect("run nocscope");
+    assert!(out.status.code().is_some(), "recorded");
+    let data = std::fs::read(&rec).expect("read recording");
+    let reader = nocscope::replay::format::Reader::new(
+        &data[..],
+        nocscope::replay::format::Limits::default(),
+    )
+    .expect("open recording");
+    assert!(
+        reader
+            .header()
+            .notify
+            .as_deref()
+            .is_some_and(|t| t.contains("receiver: ops")),
+        "{:?}",
+        reader.header().notify
+    );
+
     // The dry run says the same and sends nothing.
     let (hook2, got2) = receiver();
     let am = std::fs::read_to_string(dir.path().join("am.yml"))

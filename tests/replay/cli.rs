@@ -464,6 +464,7 @@ fn recorded_rule_reloads_replay_where_they_happened() {
             text: rule("BeforeReload"),
         }],
         rule_interval_ms: Some(15_000),
+        notify: None,
         targets: vec![RecordedTarget {
             labels: Default::default(),
             name: "a".into(),

@@ -18,6 +18,7 @@ fn header() -> Header {
         rule_set: None,
         rule_files: Vec::new(),
         rule_interval_ms: None,
+        notify: None,
         targets: vec![RecordedTarget {
             labels: Default::default(),
             name: "a".into(),
