@@ -170,6 +170,12 @@ impl Route {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Webhook {
     pub url: String,
+    /// `url_file`, when the URL is to be read from a file (not done yet: refused by the
+    /// dispatcher rather than posted nowhere).
+    pub url_file: Option<String>,
+    /// An `http_config` was given (auth, TLS, proxy: not applied yet, so refused by the
+    /// dispatcher rather than ignored).
+    pub http_config: bool,
     pub send_resolved: bool,
     /// 0: every alert of the group.
     pub max_alerts: u64,
@@ -400,6 +406,8 @@ fn receiver(n: &Node) -> Result<Receiver, ConfigError> {
                 for w in seq_of(v, key)? {
                     let mut hook = Webhook {
                         url: String::new(),
+                        url_file: None,
+                        http_config: false,
                         send_resolved: true,
                         max_alerts: 0,
                     };
@@ -407,7 +415,12 @@ fn receiver(n: &Node) -> Result<Receiver, ConfigError> {
                     for (wk, wv) in entries(w, "webhook_config", WEBHOOK_KEYS)? {
                         match wk {
                             "url" => hook.url = scalar(wv, wk)?.to_string(),
-                            "url_file" => url_file = !scalar(wv, wk)?.is_empty(),
+                            "url_file" => {
+                                let f = scalar(wv, wk)?;
+                                url_file = !f.is_empty();
+                                hook.url_file = url_file.then(|| f.to_string());
+                            }
+                            "http_config" => hook.http_config = true,
                             "send_resolved" => hook.send_resolved = boolean(wv, wk)?,
                             "max_alerts" => {
                                 hook.max_alerts =

@@ -199,10 +199,30 @@ pub struct Dispatcher {
 impl Dispatcher {
     /// A dispatcher started at `now` (the phase of its maintenance). Refuses what it would
     /// otherwise ignore: time intervals are not evaluated yet, so a route using one is an
-    /// error rather than a route that silently ignores its schedule.
+    /// error rather than a route that silently ignores its schedule; likewise a webhook's
+    /// `url_file` and `http_config`.
     pub fn new(config: Arc<AmConfig>, now: Millis) -> Result<Dispatcher, String> {
         let mut routes = Vec::new();
         flatten(&config.route, None, &mut routes)?;
+        for r in &config.receivers {
+            for w in &r.webhooks {
+                let refuse = if w.url_file.is_some() {
+                    Some("url_file is not read yet; give the url")
+                } else if w.http_config {
+                    Some(
+                        "http_config (auth, TLS, proxy) is not applied yet; remove it or forward to an Alertmanager",
+                    )
+                } else {
+                    None
+                };
+                if let Some(why) = refuse {
+                    return Err(format!(
+                        "line {}: receiver {:?}: a webhook's {why}",
+                        r.pos.line, r.name
+                    ));
+                }
+            }
+        }
         let inhibit = config
             .inhibit_rules
             .iter()

@@ -649,6 +649,17 @@ fn a_bad_notify_file_is_a_config_error() {
     );
     std::fs::write(
         dir.path().join("am.yml"),
+        "route:\n  receiver: a\nreceivers:\n  - name: a\n    webhook_configs:\n      - url: http://127.0.0.1:9/\n        http_config: {bearer_token: x}\n",
+    )
+    .expect("write am.yml");
+    let (code, text) = check("am.yml");
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("http_config") && text.contains("not applied yet"),
+        "{text}"
+    );
+    std::fs::write(
+        dir.path().join("am.yml"),
         "route:\n  receiver: nobody\nreceivers:\n  - name: a\n",
     )
     .expect("write am.yml");
