@@ -108,11 +108,15 @@ async fn console_replay(player: Player, options: ConsoleOptions, keymap: Keymap)
         .collect();
     // The recorded notify file, if any: a replay notifies to a dry run (the log and the
     // header's count), never to the receivers.
-    let notify = player
-        .header()
-        .notify
-        .as_deref()
-        .and_then(|t| crate::notify::load_config(t).ok());
+    let notify = player.header().notify.as_deref().and_then(|t| {
+        match crate::notify::load_config(t) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(error = %e, "the recorded notify file does not load; no dry run");
+                None
+            }
+        }
+    });
     let (link, replay) = spawn_player(player);
     let notifier = notify.map(|c| {
         super::spawn_notifier(

@@ -15,7 +15,7 @@ mod wiring;
 
 pub use console::{ConsoleOptions, notify_client, run_console, run_console_replay};
 pub use history::{RuleReloader, Services};
-pub use notifier::{DELIVERY_QUEUE, Delivery, NotifierLink, spawn_notifier};
+pub use notifier::{Delivery, NotifierLink, spawn_notifier};
 pub use player::{PLAYER_STEP, ReplayLink, replay_status, spawn_player, steer};
 pub use pump::{
     EngineLink, EventSink, INPUT_QUEUE, MemoryAsk, Pump, PumpOptions, Sinks, answer_from_memory,

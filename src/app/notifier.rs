@@ -112,12 +112,7 @@ pub fn spawn_notifier(
                     };
                     feed.update(&snap, d);
                     for n in d.advance(snap.now) {
-                        let Some(hook) = config
-                            .receivers
-                            .iter()
-                            .find(|r| r.name == n.receiver)
-                            .and_then(|r| r.webhooks.get(n.integration))
-                        else {
+                        let Some(hook) = config.webhook(&n.receiver, n.integration) else {
                             continue;
                         };
                         let body = payload(&n, &external_url, hook.max_alerts);

@@ -35,10 +35,7 @@ impl LiveRecording {
             scheduler::wall_clock_ms(),
         );
         header.anomaly = replay::RecordedAnomaly::of(&config.anomaly);
-        header.notify = config
-            .notify
-            .as_ref()
-            .and_then(|n| std::fs::read_to_string(&n.path).ok());
+        header.notify = config.notify.as_ref().map(|n| n.text.clone());
         header.rule_files = config
             .rule_files
             .iter()

@@ -165,11 +165,7 @@ fn simulate(
     d.assume_delivered(true);
     let mut out = std::io::stdout().lock();
     let mut print = |n: &crate::notify::Notification| -> Result<(), String> {
-        let hook = c
-            .receivers
-            .iter()
-            .find(|r| r.name == n.receiver)
-            .and_then(|r| r.webhooks.get(n.integration));
+        let hook = c.webhook(&n.receiver, n.integration);
         let (url, max) = hook.map_or(("", 0), |h| (h.url.as_str(), h.max_alerts));
         let line = serde_json::json!({
             "at": go_time(Some(n.at)),

@@ -53,6 +53,8 @@ pub struct Config {
 #[derive(Clone, Debug)]
 pub struct NotifyFile {
     pub path: PathBuf,
+    /// Its text as read (what a recording keeps).
+    pub text: String,
     pub config: std::sync::Arc<crate::notify::AmConfig>,
 }
 

@@ -206,6 +206,16 @@ pub struct AmConfig {
     pub templates: Vec<String>,
 }
 
+impl AmConfig {
+    /// The `integration`-th webhook of the receiver named `receiver`.
+    pub fn webhook(&self, receiver: &str, integration: usize) -> Option<&Webhook> {
+        self.receivers
+            .iter()
+            .find(|r| r.name == receiver)
+            .and_then(|r| r.webhooks.get(integration))
+    }
+}
+
 fn map_of<'a>(n: &'a Node, what: &str) -> Result<&'a [(Node, Node)], ConfigError> {
     if n.is_null() {
         return Ok(&[]);

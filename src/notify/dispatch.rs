@@ -44,20 +44,39 @@ impl Alert {
 /// Prometheus's label-set fingerprint (FNV-1a over sorted names and values, each followed by
 /// the 0xff separator): the `fingerprint` of the webhook payload, printed as 16 hex digits.
 pub fn fingerprint(labels: &LabelSet) -> u64 {
-    const OFFSET: u64 = 14_695_981_039_346_656_037;
-    const PRIME: u64 = 1_099_511_628_211;
-    let mut h = OFFSET;
-    let mut add = |b: u8| {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(PRIME);
-    };
+    let mut h = Fnv::new();
     for (k, v) in labels {
-        k.bytes().for_each(&mut add);
-        add(0xff);
-        v.bytes().for_each(&mut add);
-        add(0xff);
+        h.field(k.as_bytes());
+        h.field(v.as_bytes());
     }
-    h
+    h.finish()
+}
+
+/// FNV-1a, 64 bits, over fields each followed by the 0xff separator (Prometheus's label
+/// hashing; also how the feed names alerts).
+pub struct Fnv(u64);
+
+impl Fnv {
+    pub fn new() -> Fnv {
+        Fnv(14_695_981_039_346_656_037)
+    }
+
+    pub fn field(&mut self, bytes: &[u8]) {
+        for &b in bytes.iter().chain(&[0xff]) {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(1_099_511_628_211);
+        }
+    }
+
+    pub fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv::new()
+    }
 }
 
 /// Go's `%q` of a label set as `model.LabelSet.String()` prints it: `{a="1", b="2"}`.
@@ -253,33 +272,12 @@ impl Dispatcher {
         self.assume_delivered = yes;
     }
 
-    pub fn config(&self) -> &AmConfig {
-        &self.config
-    }
-
     pub fn stats(&self) -> DispatchStats {
         DispatchStats {
             alerts: self.alerts.len(),
             groups: self.groups.len(),
             ..self.stats
         }
-    }
-
-    /// The notification log, e.g. to persist it.
-    pub fn log(&self) -> &HashMap<LogKey, LogEntry> {
-        &self.log
-    }
-
-    /// Put back a notification log kept from an earlier run, so a restart neither repeats a
-    /// notification early nor forgets what was sent.
-    pub fn restore_log(&mut self, entries: impl IntoIterator<Item = (LogKey, LogEntry)>) {
-        self.log.extend(entries);
-    }
-
-    /// When something is next due (a group's flush or the maintenance), if anything is.
-    pub fn next_deadline(&self) -> Millis {
-        let group = self.deadlines.first().map(|(t, _)| *t);
-        group.map_or(self.next_maintenance, |g| g.min(self.next_maintenance))
     }
 
     /// Add a silence (validated as Alertmanager validates a new one). A silence with the
@@ -548,13 +546,12 @@ impl Dispatcher {
                 .filter(|a| a.resolved)
                 .map(|a| a.fingerprint)
                 .collect();
-            let hooks = self
-                .config
+            let config = Arc::clone(&self.config);
+            let hooks = config
                 .receivers
                 .iter()
                 .find(|r| r.name == node.receiver)
-                .map(|r| r.webhooks.clone())
-                .unwrap_or_default();
+                .map_or(&[][..], |r| r.webhooks.as_slice());
             for (i, hook) in hooks.iter().enumerate() {
                 let lk = (key.clone(), node.receiver.clone(), i);
                 let entry = self.log.get(&lk).filter(|e| e.expires > t);
@@ -645,11 +642,6 @@ impl Dispatcher {
         false
     }
 
-    /// Whether this alert would be muted by an inhibition rule at `t` (for the console).
-    pub fn inhibited(&self, labels: &LabelSet, t: Millis) -> bool {
-        self.muted(labels, t)
-    }
-
     /// The outcome of one notification. A success writes its notification log entry; when
     /// every integration of the flush has succeeded, the resolved alerts it carried leave
     /// their group (unless they were updated since). A failure leaves both, so the next
@@ -698,11 +690,6 @@ impl Dispatcher {
                 g.alerts.remove(&fp);
             }
         }
-    }
-
-    /// Every alert held, with whether it is resolved at `t` — for views and tests.
-    pub fn alerts(&self) -> impl Iterator<Item = &Alert> {
-        self.alerts.values().map(|s| s.alert.as_ref())
     }
 }
 

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use super::dispatch::{Alert, Dispatcher, LabelSet, Pairs, fingerprint};
+use super::dispatch::{Alert, Dispatcher, Fnv, LabelSet, Pairs, fingerprint};
 use crate::model::{AlertState, AlertView, Millis, Snapshot};
 
 /// What was last put for one alert, to put it again only when it changed. The alert itself
@@ -29,14 +29,11 @@ pub struct Feed {
 }
 
 fn identity(a: &AlertView) -> u64 {
-    let mut h: u64 = 14_695_981_039_346_656_037;
+    let mut h = Fnv::new();
     for part in [&a.rule, &a.host, &a.labels] {
-        for &b in part.as_bytes().iter().chain([0xff].iter()) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(1_099_511_628_211);
-        }
+        h.field(part.as_bytes());
     }
-    h
+    h.finish()
 }
 
 /// Parse the engine's canonical label string (`{a="1",b="x\"y"}`) back into a set.
@@ -99,21 +96,15 @@ pub fn to_alert(a: &AlertView) -> Alert {
 
 /// FNV-1a over the annotations as the engine gives them (or its summary when it gives none).
 fn annotations_hash(a: &AlertView) -> u64 {
-    let mut h: u64 = 14_695_981_039_346_656_037;
-    let mut add = |bytes: &[u8]| {
-        for &b in bytes.iter().chain([0xff].iter()) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(1_099_511_628_211);
-        }
-    };
+    let mut h = Fnv::new();
     if a.annotations.is_empty() {
-        add(a.summary.as_bytes());
+        h.field(a.summary.as_bytes());
     }
     for (k, v) in &a.annotations {
-        add(k.as_bytes());
-        add(v.as_bytes());
+        h.field(k.as_bytes());
+        h.field(v.as_bytes());
     }
-    h
+    h.finish()
 }
 
 impl Feed {

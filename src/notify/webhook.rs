@@ -37,23 +37,11 @@ pub fn go_time(ms: Option<Millis>) -> String {
     let Some(ms) = ms else {
         return "0001-01-01T00:00:00Z".to_string();
     };
-    let days = ms.div_euclid(86_400_000);
-    let rem = ms.rem_euclid(86_400_000);
-    let (y, m, d) = crate::civil::civil_from_days(days);
-    let (h, mi, s, frac) = (
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000,
-    );
-    let mut out = format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}");
-    if frac != 0 {
-        let f = format!("{frac:03}");
-        out.push('.');
-        out.push_str(f.trim_end_matches('0'));
-    }
-    out.push('Z');
-    out
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    // "…:19.120Z" → "…:19.12Z", "…:19.000Z" → "…:19Z": the '.' stops the trim.
+    let full = humantime::format_rfc3339_millis(t).to_string();
+    let digits = full.trim_end_matches('Z').trim_end_matches('0');
+    format!("{}Z", digits.trim_end_matches('.'))
 }
 
 fn map<'a>(out: &mut String, m: impl IntoIterator<Item = (&'a String, &'a String)>) {

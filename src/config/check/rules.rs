@@ -701,26 +701,10 @@ impl Checker<'_> {
                     continue;
                 }
                 let name = path.display().to_string();
-                let text = match crate::capped::read_file(&path, MAX_RULE_FILE) {
-                    Ok(bytes) => match String::from_utf8(bytes) {
-                        Ok(t) => t,
-                        Err(_) => {
-                            self.problem(
-                                &item.span(),
-                                format!("rule file {name} is not UTF-8 text"),
-                            );
-                            continue;
-                        }
-                    },
+                let text = match read_text(&path, "rule file") {
+                    Ok(t) => t,
                     Err(e) => {
-                        let why = match e {
-                            crate::capped::CappedError::TooLarge { cap } => {
-                                format!("larger than {cap} bytes")
-                            }
-                            crate::capped::CappedError::Open(e)
-                            | crate::capped::CappedError::Read(e) => super::io_reason(&e),
-                        };
-                        self.problem(&item.span(), format!("cannot read rule file {name}: {why}"));
+                        self.problem(&item.span(), e);
                         continue;
                     }
                 };
@@ -761,24 +745,10 @@ impl Checker<'_> {
             self.base_dir.join(text_path)
         };
         let name = path.display().to_string();
-        let text = match crate::capped::read_file(&path, MAX_RULE_FILE) {
-            Ok(bytes) => match String::from_utf8(bytes) {
-                Ok(t) => t,
-                Err(_) => {
-                    self.problem(&v.span(), format!("notify file {name} is not UTF-8 text"));
-                    return None;
-                }
-            },
+        let text = match read_text(&path, "notify file") {
+            Ok(t) => t,
             Err(e) => {
-                let why = match e {
-                    crate::capped::CappedError::TooLarge { cap } => {
-                        format!("larger than {cap} bytes")
-                    }
-                    crate::capped::CappedError::Open(e) | crate::capped::CappedError::Read(e) => {
-                        super::io_reason(&e)
-                    }
-                };
-                self.problem(&v.span(), format!("cannot read notify file {name}: {why}"));
+                self.problem(&v.span(), e);
                 return None;
             }
         };
@@ -791,7 +761,7 @@ impl Checker<'_> {
                     .map_err(|e| (None, e))
             });
         match loaded {
-            Ok(config) => Some(NotifyFile { path, config }),
+            Ok(config) => Some(NotifyFile { path, text, config }),
             Err((pos, message)) => {
                 let (line, col) = pos.unwrap_or((0, 0));
                 self.report.problems.push(Problem {
@@ -802,6 +772,26 @@ impl Checker<'_> {
                 });
                 None
             }
+        }
+    }
+}
+
+/// A file the config names (a rule file, the notify file), as UTF-8 text within the cap; the
+/// error says which file, what kind, and why.
+fn read_text(path: &Path, what: &str) -> Result<String, String> {
+    let name = path.display();
+    match crate::capped::read_file(path, MAX_RULE_FILE) {
+        Ok(bytes) => {
+            String::from_utf8(bytes).map_err(|_| format!("{what} {name} is not UTF-8 text"))
+        }
+        Err(e) => {
+            let why = match e {
+                crate::capped::CappedError::TooLarge { cap } => format!("larger than {cap} bytes"),
+                crate::capped::CappedError::Open(e) | crate::capped::CappedError::Read(e) => {
+                    super::io_reason(&e)
+                }
+            };
+            Err(format!("cannot read {what} {name}: {why}"))
         }
     }
 }
